@@ -1,0 +1,45 @@
+"""The package logger. Library code logs through ``logger`` and returns values; only the CLI prints."""
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from typing import Any, Callable
+
+logger = logging.getLogger("rppgbench")
+logger.addHandler(logging.NullHandler())
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def set_log_level(level: int | str | bool | None) -> None:
+    """Set the package log level. ``True`` means INFO, ``False``/``None`` WARNING."""
+    if level is True:
+        level = logging.INFO
+    elif level is None or level is False:
+        level = logging.WARNING
+    elif isinstance(level, str):
+        if level.lower() not in _LEVELS:
+            raise ValueError(f"log level must be one of {sorted(_LEVELS)}, got {level!r}")
+        level = _LEVELS[level.lower()]
+    logger.setLevel(level)
+
+
+def verbose(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: a ``verbose=None`` keyword temporarily sets the log level for one call."""
+    if "verbose" not in inspect.signature(func).parameters:
+        raise TypeError(f"{func.__qualname__} must take a 'verbose' keyword to use @verbose")
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        v = kwargs.get("verbose")
+        if v is None:
+            return func(*args, **kwargs)
+        old = logger.level
+        set_log_level(v)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            logger.setLevel(old)
+
+    return wrapper

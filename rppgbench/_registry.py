@@ -1,0 +1,135 @@
+"""One registry mechanism for every pluggable kind: datasets, face detectors, models, losses, metrics.
+
+A :class:`Registry` maps a name to either an object or a lazy ``"package.module:attr"`` target that is
+imported the first time the name is looked up. That keeps listings (``rppgbench ls models``) free of
+heavy imports such as torch. Duplicate names raise; unknown names raise with close matches suggested.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+from typing import Any, Callable, Generic, Iterator, TypeVar
+
+T = TypeVar("T")
+
+__all__ = ["Registry", "RegistryError"]
+
+
+class RegistryError(KeyError):
+    """Unknown or duplicate registry name. ``str()`` gives a readable sentence."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; we want plain text
+        return str(self.args[0]) if self.args else ""
+
+
+class Registry(Generic[T]):
+    """A named collection of pluggable objects.
+
+    Parameters
+    ----------
+    kind : str
+        What the registry holds, used in messages ("dataset", "model", ...).
+    base : type | None
+        When given, every registered class must be a subclass of it (instances and functions are
+        accepted as they are); checked at registration, or when a lazy target is first resolved.
+    """
+
+    def __init__(self, kind: str, base: type | None = None) -> None:
+        self.kind = kind
+        self.base = base
+        self._objects: dict[str, Any] = {}
+        self._lazy: dict[str, str] = {}
+        self._meta: dict[str, dict[str, Any]] = {}
+
+    # -- registration -------------------------------------------------------------------------
+    def _check_new(self, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise RegistryError(f"{self.kind} name must be a non-empty string, got {name!r}")
+        if name in self._objects or name in self._lazy:
+            origin = self._lazy.get(name) or getattr(self._objects[name], "__module__", "?")
+            raise RegistryError(f"{self.kind} {name!r} is already registered (by {origin})")
+
+    def register(self, name: str, obj: Any = None, **meta: Any) -> Any:
+        """Register ``obj`` under ``name``; usable as a decorator when ``obj`` is omitted."""
+
+        def _do(o: Any) -> Any:
+            self._check_new(name)
+            self._check_base(name, o)
+            self._objects[name] = o
+            self._meta[name] = dict(meta)
+            return o
+
+        return _do if obj is None else _do(obj)
+
+    def register_lazy(self, name: str, target: str, **meta: Any) -> None:
+        """Register ``"package.module:attr"`` to be imported on first lookup of ``name``."""
+        self._check_new(name)
+        if ":" not in target:
+            raise RegistryError(f"lazy target for {self.kind} {name!r} must be 'module:attr', got {target!r}")
+        self._lazy[name] = target
+        self._meta[name] = dict(meta)
+
+    # -- lookup -------------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        return sorted(set(self._objects) | set(self._lazy))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._objects or name in self._lazy
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+    def meta(self, name: str) -> dict[str, Any]:
+        """Metadata given at registration (never imports the target)."""
+        self._unknown(name)
+        return dict(self._meta.get(name, {}))
+
+    def _unknown(self, name: str) -> None:
+        if name in self:
+            return
+        close = difflib.get_close_matches(str(name), self.names(), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        known = ", ".join(self.names()) or "(none)"
+        raise RegistryError(f"unknown {self.kind} {name!r}{hint} Known: {known}")
+
+    def get(self, name: str) -> T:
+        """Resolve ``name`` (importing a lazy target if needed)."""
+        self._unknown(name)
+        if name not in self._objects:
+            target = self._lazy[name]
+            mod_name, _, attr = target.partition(":")
+            module = importlib.import_module(mod_name)
+            try:
+                obj = getattr(module, attr)
+            except AttributeError as exc:
+                raise RegistryError(f"{self.kind} {name!r}: {mod_name} has no attribute {attr!r}") from exc
+            self._check_base(name, obj)
+            self._objects[name] = obj
+        return self._objects[name]
+
+    def _check_base(self, name: str, obj: Any) -> None:
+        if self.base is None:
+            return
+        if isinstance(obj, type) and not issubclass(obj, self.base):
+            raise RegistryError(f"{self.kind} {name!r} must subclass {self.base.__name__}, got {obj.__name__}")
+
+    def origin(self, name: str) -> str:
+        """Where ``name`` is defined: the lazy target or the object's module."""
+        self._unknown(name)
+        if name in self._lazy:
+            return self._lazy[name]
+        return getattr(self._objects[name], "__module__", "?")
+
+    def items(self) -> list[tuple[str, T]]:
+        return [(n, self.get(n)) for n in self.names()]
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {len(self)} entries)"
+
+
+def decorator_for(registry: Registry, name: str, **meta: Any) -> Callable[[Any], Any]:
+    """Shorthand used by subpackages: ``@decorator_for(DATASETS, "pure")``."""
+    return registry.register(name, **meta)
