@@ -39,10 +39,12 @@ def test_registry_base_class_check():
 
     reg: Registry = Registry("thing", base=Base)
     reg.register("good", Good)
-    reg.register("bad", Bad)
     assert reg.get("good") is Good
     with pytest.raises(RegistryError, match="must subclass Base"):
-        reg.get("bad")
+        reg.register("bad", Bad)
+    reg.register_lazy("lazybad", "fractions:Fraction")
+    with pytest.raises(RegistryError, match="must subclass Base"):
+        reg.get("lazybad")
 
 
 def test_checks_name_parameter_and_values():
