@@ -1,0 +1,170 @@
+"""Report figures. Each function returns a matplotlib ``Figure`` (built without pyplot, so no global
+state and no display backend); :func:`save_figure` writes it reproducibly (no dates, no software tag).
+
+matplotlib is imported inside the functions only, so importing this module stays cheap.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["save_figure", "bland_altman_figure", "scatter_figure", "bubble_figure", "recording_figure",
+           "bar_figure"]
+
+
+def _figure(w: float, h: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(w, h), dpi=100, layout="constrained")
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Save ``fig`` as PNG (or SVG by suffix) with fixed metadata so equal inputs give equal bytes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    meta: dict[str, Any]
+    if fmt == "svg":
+        meta = {"Date": None, "Creator": None}
+        import matplotlib
+
+        with matplotlib.rc_context({"svg.hashsalt": "rppgbench"}):
+            fig.savefig(path, format="svg", metadata=meta)
+    else:
+        meta = {"Software": None}
+        fig.savefig(path, format=fmt, metadata=meta)
+    return path
+
+
+def bland_altman_figure(hr_pred: Any, hr_ref: Any, stats: dict[str, float], title: str = ""):
+    """Difference plot (reference − prediction against their mean, as rPPG-Toolbox) with the bias, the
+    classic 95 % limits (bias ± 1.96·SD) and the toolbox-style limits (bias ± 1.96·√2·SD).
+
+    ``stats`` holds ``bias``, ``sd``, ``loa_classic`` (lo, hi) and ``loa_toolbox`` (lo, hi), as returned by
+    :func:`rppgbench.reporting.report.ba_stats`.
+    """
+    p = np.asarray(hr_pred, dtype=float)
+    r = np.asarray(hr_ref, dtype=float)
+    fig = _figure(6.0, 4.2)
+    ax = fig.add_subplot(1, 1, 1)
+    mean = (p + r) / 2.0
+    diff = r - p
+    ax.scatter(mean, diff, s=14, alpha=0.7, color="tab:blue", edgecolors="none", label="windows")
+    ax.axhline(stats["bias"], color="black", lw=1.2, label=f"bias {stats['bias']:.2f}")
+    lo, hi = stats["loa_classic"]
+    ax.axhline(lo, color="tab:red", ls="--", lw=1.0, label=f"classic LoA [{lo:.2f}, {hi:.2f}]")
+    ax.axhline(hi, color="tab:red", ls="--", lw=1.0)
+    lo2, hi2 = stats["loa_toolbox"]
+    ax.axhline(lo2, color="tab:orange", ls=":", lw=1.2, label=f"toolbox √2 LoA [{lo2:.2f}, {hi2:.2f}]")
+    ax.axhline(hi2, color="tab:orange", ls=":", lw=1.2)
+    ax.set_xlabel("mean of reference and predicted HR (bpm)")
+    ax.set_ylabel("reference − predicted HR (bpm)")
+    ax.set_title(title or "Bland-Altman", fontsize=10)
+    ax.legend(fontsize=7, loc="best")
+    return fig
+
+
+def scatter_figure(hr_pred: Any, hr_ref: Any, title: str = ""):
+    """Predicted against reference HR with the identity line."""
+    p = np.asarray(hr_pred, dtype=float)
+    r = np.asarray(hr_ref, dtype=float)
+    fig = _figure(4.6, 4.4)
+    ax = fig.add_subplot(1, 1, 1)
+    both = np.concatenate([p, r]) if p.size else np.array([40.0, 150.0])
+    lo = float(min(40.0, np.floor(both.min() - 5))) if both.size else 40.0
+    hi = float(max(150.0, np.ceil(both.max() + 5))) if both.size else 150.0
+    ax.plot([lo, hi], [lo, hi], color="gray", lw=1.0, ls="--", label="y = x")
+    ax.scatter(r, p, s=14, alpha=0.7, color="tab:green", edgecolors="none")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.set_xlabel("reference HR (bpm)")
+    ax.set_ylabel("predicted HR (bpm)")
+    ax.set_title(title or "Predicted vs reference HR", fontsize=10)
+    return fig
+
+
+def bubble_figure(points: Sequence[dict[str, Any]], title: str = "", metric: str = "MAE"):
+    """Parameters × latency × error across models (FactorizePhys paper style).
+
+    Each point has ``model``, ``params`` (int), ``latency_ms`` (float or None) and ``value`` (the metric).
+    With latencies, x = latency (ms), y = metric, bubble area ∝ parameters. Without any latency, x =
+    parameters and the title says that latency is unavailable.
+    """
+    fig = _figure(6.4, 4.4)
+    ax = fig.add_subplot(1, 1, 1)
+    pts = [p for p in points if p.get("value") is not None and not math.isnan(float(p["value"]))]
+    have_lat = bool(pts) and all(p.get("latency_ms") is not None for p in pts)
+    pmax = max([float(p.get("params") or 0) for p in pts] + [1.0])
+    for i, p in enumerate(pts):
+        params = float(p.get("params") or 0)
+        y = float(p["value"])
+        x = float(p["latency_ms"]) if have_lat else max(params, 1.0)
+        size = 40 + 1600 * math.sqrt(params / pmax) if have_lat else 60
+        ax.scatter([x], [y], s=size, alpha=0.55, color=f"C{i % 10}", edgecolors="black", linewidths=0.6)
+        label = f"{p['model']}\n{params / 1e3:.1f}k params" if params else f"{p['model']}\n0 params"
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=7)
+    if have_lat:
+        ax.set_xlabel("latency per clip (ms)")
+        sub = "bubble area ∝ parameters"
+    else:
+        ax.set_xscale("symlog", linthresh=1.0)
+        ax.set_xlabel("parameters")
+        sub = "latency unavailable (no model benchmark CSV given)"
+    ax.set_ylabel(metric)
+    ax.set_title((title + "\n" if title else "") + sub, fontsize=9)
+    ax.margins(0.2)
+    return fig
+
+
+def recording_figure(pred: Any, label: Any, fs: float, title: str = "", band: tuple[float, float] = (0.6, 3.3)):
+    """Waveform (z-scored prediction and reference) and periodogram of one recording."""
+    from scipy.signal import periodogram
+
+    p = np.asarray(pred, dtype=float)
+    r = np.asarray(label, dtype=float)
+
+    def z(x: np.ndarray) -> np.ndarray:
+        sd = x.std()
+        return (x - x.mean()) / sd if sd > 0 else x - x.mean()
+
+    fig = _figure(8.0, 5.0)
+    ax1 = fig.add_subplot(2, 1, 1)
+    t = np.arange(p.size) / fs
+    ax1.plot(t, z(r), color="black", lw=0.8, label="reference")
+    ax1.plot(t, z(p), color="tab:red", lw=0.8, alpha=0.8, label="predicted")
+    ax1.set_xlabel("time (s)")
+    ax1.set_ylabel("z-score")
+    ax1.legend(fontsize=7, loc="upper right")
+    ax1.set_title(title, fontsize=9)
+    ax2 = fig.add_subplot(2, 1, 2)
+    for x, color, name in ((r, "black", "reference"), (p, "tab:red", "predicted")):
+        if x.size < 2:
+            continue
+        f, pxx = periodogram(z(x), fs=fs, detrend=False)
+        keep = (f >= band[0] * 0.5) & (f <= band[1] * 1.5)
+        peak = pxx[keep].max() if keep.any() and pxx[keep].max() > 0 else 1.0
+        ax2.plot(f[keep] * 60.0, pxx[keep] / peak, color=color, lw=0.9, label=name)
+    ax2.axvspan(band[0] * 60, band[1] * 60, color="gray", alpha=0.08)
+    ax2.set_xlabel("frequency (bpm)")
+    ax2.set_ylabel("normalised power")
+    ax2.legend(fontsize=7, loc="upper right")
+    return fig
+
+
+def bar_figure(labels: Sequence[str], values: Sequence[float], errors: Sequence[float], title: str = "",
+               ylabel: str = "MAE (bpm)"):
+    """Horizontal bars with standard-error whiskers (leaderboard charts)."""
+    fig = _figure(6.4, 0.8 + 0.35 * max(len(labels), 1))
+    ax = fig.add_subplot(1, 1, 1)
+    y = np.arange(len(labels))
+    err = [0.0 if e is None or math.isnan(float(e)) else float(e) for e in errors]
+    ax.barh(y, [float(v) for v in values], xerr=err, color="tab:blue", alpha=0.7, capsize=3)
+    ax.set_yticks(y, [str(s) for s in labels], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    return fig

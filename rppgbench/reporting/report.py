@@ -1,0 +1,312 @@
+"""``report(results_dirs, out)``: comparison tables, Bland-Altman and scatter plots, the parameters ×
+latency × MAE chart, critical-difference diagrams, the worst recordings, and a self-contained ``index.html``.
+
+Deterministic: equal inputs give byte-identical files (sorted iteration, fixed figure metadata, no clock).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from rppgbench._checks import DataError
+from rppgbench._logging import logger
+from rppgbench.reporting import html as H
+from rppgbench.reporting.cd import friedman_nemenyi, plot_cd
+from rppgbench.reporting.plots import (bland_altman_figure, bubble_figure, recording_figure, save_figure,
+                                       scatter_figure)
+from rppgbench.reporting.load import RunResults, load_runs
+from rppgbench.reporting.tables import comparison_rows, to_csv, to_html, to_latex, to_markdown
+
+__all__ = ["report", "ba_stats", "read_model_benchmark", "cd_inputs", "N_WORST"]
+
+#: worst recordings drawn per model
+N_WORST = 2
+
+
+def ba_stats(hr_pred: Any, hr_ref: Any) -> dict[str, Any]:
+    """Bland-Altman statistics from :func:`rppgbench.evaluation.bland_altman` in the form the plots use:
+    ``bias`` (mean of reference − prediction), ``sd``, ``loa_classic`` and ``loa_toolbox`` (√2 limits)."""
+    from rppgbench.evaluation import bland_altman
+
+    ba = bland_altman(np.asarray(hr_pred, dtype=float), np.asarray(hr_ref, dtype=float))
+    get = ba.get if isinstance(ba, dict) else (lambda k, d=None: getattr(ba, k, d))
+    bias = float(get("mean_diff", get("bias")))
+    sd = float(get("sd"))
+    classic = get("loa_classic")
+    toolbox = get("loa_toolbox")
+    if classic is None:
+        classic = (bias - 1.96 * sd, bias + 1.96 * sd)
+    if toolbox is None:
+        toolbox = (bias - 1.96 * math.sqrt(2.0) * sd, bias + 1.96 * math.sqrt(2.0) * sd)
+    return {"bias": bias, "sd": sd, "loa_classic": tuple(float(v) for v in classic),
+            "loa_toolbox": tuple(float(v) for v in toolbox), "n": int(np.asarray(hr_pred).size)}
+
+
+def read_model_benchmark(path: str | Path) -> dict[str, dict[str, float]]:
+    """Read a model benchmark CSV (columns include ``model``, ``params``, ``latency_ms``).
+
+    Several rows of one model (e.g. repeated runs) are combined: median latency, first parameter count.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("model benchmark CSV not found", path=path)
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        cols = set(reader.fieldnames or [])
+        missing = {"model", "params", "latency_ms"} - cols
+        if missing:
+            raise DataError(f"missing column(s) {', '.join(sorted(missing))}; found {sorted(cols)}", path=path)
+        acc: dict[str, dict[str, Any]] = {}
+        for i, row in enumerate(reader, start=2):
+            try:
+                params = float(row["params"])
+                lat = float(row["latency_ms"])
+            except (TypeError, ValueError) as exc:
+                raise DataError(f"line {i}: params and latency_ms must be numbers; found "
+                                f"{row['params']!r}, {row['latency_ms']!r}", path=path) from exc
+            a = acc.setdefault(row["model"], {"params": params, "lat": []})
+            a["lat"].append(lat)
+    return {m: {"params": a["params"], "latency_ms": float(np.median(a["lat"]))} for m, a in acc.items()}
+
+
+def _slug(*parts: str) -> str:
+    return "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", str(p)).strip("-.") or "x" for p in parts)
+
+
+def cd_inputs(run: RunResults, dataset: str) -> tuple[list[str], list[str], np.ndarray, list[str]]:
+    """Per-recording absolute errors of every model of ``run`` on ``dataset`` as an (N, k) matrix.
+
+    Only recordings that every model evaluated are ranked; the ones left out are returned (4th item) so
+    the report can state them.
+    """
+    by_model: dict[str, dict[str, float]] = {}
+    for rec in run.per_recording:
+        if rec["test_dataset"] != dataset:
+            continue
+        by_model.setdefault(rec["model"], {})[str(rec["recording"])] = float(rec["abs_error"])
+    models = sorted(by_model)
+    if not models:
+        return [], [], np.zeros((0, 0)), []
+    common = sorted(set.intersection(*(set(v) for v in by_model.values())))
+    every = sorted(set.union(*(set(v) for v in by_model.values())))
+    left_out = [r for r in every if r not in set(common)]
+    x = np.array([[by_model[m][r] for m in models] for r in common], dtype=float).reshape(len(common), len(models))
+    return models, common, x, left_out
+
+
+def _window_hrs(run: RunResults, model: str, dataset: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """Per-window HR of ``model`` on ``dataset`` from the predictions file, else per-recording HR."""
+    try:
+        pred = run.predictions(model)
+    except DataError as exc:
+        logger.warning("%s; falling back to per-recording HR for the Bland-Altman plot", exc)
+        recs = [r for r in run.per_recording if r["model"] == model and r["test_dataset"] == dataset]
+        return (np.array([float(r["hr_pred"]) for r in recs]), np.array([float(r["hr_ref"]) for r in recs]),
+                "recordings")
+    ids = [r for r in pred["recording_ids"] if r.split("/", 1)[0] == dataset]
+    hp = [np.asarray(pred["hr_pred"][r], float) for r in ids if r in pred["hr_pred"]]
+    hr = [np.asarray(pred["hr_ref"][r], float) for r in ids if r in pred["hr_ref"]]
+    if not hp:
+        return np.zeros(0), np.zeros(0), "windows"
+    return np.concatenate(hp), np.concatenate(hr), "windows"
+
+
+def _atomic_dir(out: Path) -> Path:
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def report(results_dirs: Sequence[str | Path] | str | Path, out: str | Path | None = None,
+           model_benchmark_csv: str | Path | None = None) -> Path:
+    """Render a report of one or more results directories.
+
+    Parameters
+    ----------
+    results_dirs : path or sequence of paths
+        Results directories (``docs/results_format.md``); several are combined (e.g. one per protocol).
+    out : path, optional
+        Output directory; default ``<results_dir>/report`` for a single directory (required for several).
+    model_benchmark_csv : path, optional
+        ``benchmarks/results/models_<device>_*.csv`` with ``model``, ``params``, ``latency_ms``. Without it,
+        parameters come from ``results.json`` and the chart says that latency is unavailable.
+
+    Returns
+    -------
+    Path
+        The ``index.html`` written (the directory is replaced atomically).
+    """
+    dirs = [results_dirs] if isinstance(results_dirs, (str, Path)) else list(results_dirs)
+    runs = load_runs(dirs)
+    if out is None:
+        if len(runs) != 1:
+            raise ValueError(f"out must be given when combining {len(runs)} results directories")
+        out = runs[0].path / "report"
+    out = Path(out)
+    bench = read_model_benchmark(model_benchmark_csv) if model_benchmark_csv else None
+    tmp = _atomic_dir(out)
+    try:
+        summary = _render(runs, tmp, bench)
+        (tmp / "report.json").write_text(json.dumps(summary, indent=2, sort_keys=True, allow_nan=False)
+                                         + "\n", encoding="utf-8")
+        _publish(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("report written to %s", out / "index.html")
+    return out / "index.html"
+
+
+def _clean(x: Any) -> Any:
+    """JSON-safe: NaN/inf → None, numpy scalars → Python."""
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return None if not math.isfinite(float(x)) else float(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def _render(runs: list[RunResults], tmp: Path, bench: dict | None) -> dict[str, Any]:
+    rows, metrics = comparison_rows(runs)
+    tables = tmp / "tables"
+    tables.mkdir()
+    (tables / "comparison.md").write_text(to_markdown(rows, metrics), encoding="utf-8")
+    (tables / "comparison.tex").write_text(to_latex(rows, metrics), encoding="utf-8")
+    (tables / "comparison.csv").write_text(to_csv(rows, metrics), encoding="utf-8")
+    (tables / "comparison.html").write_text(H.page("Comparison tables", to_html(rows, metrics)), encoding="utf-8")
+    figs = tmp / "figures"
+    summary: dict[str, Any] = {"tables": ["tables/comparison.md", "tables/comparison.tex", "tables/comparison.csv",
+                                          "tables/comparison.html"],
+                               "sections": []}
+    body = ["<h1>rppgbench report</h1>", '<p class="note">Tables: ',
+            " · ".join(H.link(t, t.split("/")[-1]) for t in summary["tables"]), "</p>"]
+    body.append("<h2>Runs</h2><ul>")
+    for run in runs:
+        prov = run.data.get("provenance", {})
+        p = run.data["protocol"]
+        body.append(f"<li>{H.esc(run.path.name)}: protocol <b>{H.esc(p.get('name'))}</b> v{H.esc(p.get('version'))}"
+                    f" (sha256 {H.esc(str(p.get('sha256', ''))[:12])}), profile {H.esc(run.evaluation.get('profile'))}"
+                    f", rppgbench {H.esc(prov.get('rppgbench_version'))}, commit "
+                    f"{H.esc(str(prov.get('git_commit', ''))[:10])}, device {H.esc(prov.get('device'))}</li>")
+    body.append("</ul><h2>Comparison</h2>")
+    body.append(to_html(rows, metrics))
+    for run in runs:
+        datasets = sorted({r["test_dataset"] for r in run.rows})
+        for ds in datasets:
+            sec = _dataset_section(run, ds, rows, figs, bench)
+            summary["sections"].append(sec["summary"])
+            body.append(sec["html"])
+    (tmp / "index.html").write_text(H.page("rppgbench report", "\n".join(body)), encoding="utf-8")
+    return _clean(summary)
+
+
+def _dataset_section(run: RunResults, ds: str, rows: list[dict[str, Any]], figs: Path,
+                     bench: dict | None) -> dict[str, Any]:
+    proto = run.protocol
+    models = sorted({r["model"] for r in run.rows if r["test_dataset"] == ds})
+    info: dict[str, Any] = {"protocol": proto, "test_dataset": ds, "models": models, "figures": {}}
+    parts = [f"<h2>{H.esc(proto)} → {H.esc(ds)}</h2>"]
+    # critical difference
+    cd_models, recs, x, left_out = cd_inputs(run, ds)
+    if len(cd_models) >= 2 and len(recs) >= 2:
+        res = friedman_nemenyi(x, cd_models)
+        name = f"figures/cd_{_slug(proto, ds)}.png"
+        save_figure(plot_cd(res, title=f"{proto} → {ds}: absolute HR error per recording"), figs.parent / name)
+        info["cd"] = res.to_dict()
+        info["figures"]["cd"] = name
+        parts.append("<h3>Critical difference (Friedman + Nemenyi)</h3>" + H.img(name, "critical difference"))
+        parts.append(f'<p class="note">k={len(cd_models)} models, N={len(recs)} recordings; Friedman '
+                     f"χ²={res.chi2:.3f} (p={res.p_chi2:.3g}), Iman-Davenport F={res.f_stat:.3f} "
+                     f"(p={res.p_f:.3g}); CD={res.cd:.3f} at α={res.alpha}.</p>")
+        if left_out:
+            info["cd_left_out"] = left_out
+            logger.warning("%s/%s: %d recording(s) not evaluated by every model are left out of the "
+                           "critical-difference ranking: %s", proto, ds, len(left_out), left_out)
+            parts.append(f'<p class="note">Not ranked (not evaluated by every model): {H.esc(", ".join(left_out))}</p>')
+    else:
+        parts.append(f'<p class="note">No critical-difference diagram: needs ≥ 2 models and ≥ 2 common '
+                     f"recordings (have {len(cd_models)} and {len(recs)}).</p>")
+    # parameters x latency x MAE
+    points = []
+    for m in models:
+        mae = next((r for r in rows if r["protocol"] == proto and r["test_dataset"] == ds and r["model"] == m), {})
+        mae = mae.get("MAE")
+        mcfg = run.models.get(m, {})
+        params = bench[m]["params"] if bench and m in bench else mcfg.get("n_params", 0)
+        lat = bench[m]["latency_ms"] if bench and m in bench else None
+        points.append({"model": m, "params": params or 0, "latency_ms": lat,
+                       "value": None if mae is None else mae["value"]})
+    name = f"figures/bubble_{_slug(proto, ds)}.png"
+    save_figure(bubble_figure(points, title=f"{proto} → {ds}"), figs.parent / name)
+    info["figures"]["bubble"] = name
+    info["latency_available"] = bool(points) and all(p["latency_ms"] is not None for p in points)
+    parts.append("<h3>Parameters × latency × MAE</h3>" + H.img(name, "parameters latency MAE"))
+    # per model: Bland-Altman, scatter, worst recordings
+    for m in models:
+        hp, hr, unit = _window_hrs(run, m, ds)
+        mi: dict[str, Any] = {"n_points": int(hp.size), "points": unit}
+        parts.append(f"<h3>{H.esc(m)}</h3>")
+        if hp.size >= 2:
+            st = ba_stats(hp, hr)
+            mi["bland_altman"] = st
+            ba_name = f"figures/ba_{_slug(proto, ds, m)}.png"
+            sc_name = f"figures/scatter_{_slug(proto, ds, m)}.png"
+            save_figure(bland_altman_figure(hp, hr, st, title=f"{m} on {ds} ({hp.size} {unit})"),
+                        figs.parent / ba_name)
+            save_figure(scatter_figure(hp, hr, title=f"{m} on {ds}"), figs.parent / sc_name)
+            mi["figures"] = {"bland_altman": ba_name, "scatter": sc_name}
+            parts.append(H.img(ba_name, f"Bland-Altman {m}", f"Bland-Altman: bias {st['bias']:.2f} bpm, "
+                               f"classic LoA [{st['loa_classic'][0]:.2f}, {st['loa_classic'][1]:.2f}], "
+                               f"√2 LoA [{st['loa_toolbox'][0]:.2f}, {st['loa_toolbox'][1]:.2f}]"))
+            parts.append(H.img(sc_name, f"scatter {m}", "predicted vs reference HR"))
+        else:
+            parts.append(f'<p class="note">Too few HR points ({hp.size}) for Bland-Altman.</p>')
+        mi["worst"] = _worst(run, m, ds, figs, parts)
+        info.setdefault("per_model", {})[m] = mi
+    return {"summary": info, "html": "\n".join(parts)}
+
+
+def _worst(run: RunResults, m: str, ds: str, figs: Path, parts: list[str]) -> list[dict[str, Any]]:
+    recs = sorted((r for r in run.per_recording if r["model"] == m and r["test_dataset"] == ds),
+                  key=lambda r: (-float(r["abs_error"]), str(r["recording"])))[:N_WORST]
+    out = []
+    try:
+        pred = run.predictions(m)
+    except DataError as exc:
+        parts.append(f'<p class="note">No waveforms: {H.esc(exc)}</p>')
+        return [{"recording": r["recording"], "abs_error": r["abs_error"]} for r in recs]
+    for r in recs:
+        rid = f"{ds}/{r['recording']}"
+        if rid not in pred["pred"] or rid not in pred["label"]:
+            parts.append(f'<p class="note">No waveform for {H.esc(rid)} in predictions/{H.esc(m)}.npz.</p>')
+            continue
+        name = f"figures/worst_{_slug(run.protocol, ds, m, str(r['recording']))}.png"
+        title = f"{m} on {rid}: |error| {float(r['abs_error']):.2f} bpm"
+        save_figure(recording_figure(pred["pred"][rid], pred["label"][rid], pred["fs"], title=title),
+                    figs.parent / name)
+        parts.append(H.img(name, f"worst recording {rid}", title))
+        out.append({"recording": r["recording"], "abs_error": float(r["abs_error"]), "figure": name})
+    return out

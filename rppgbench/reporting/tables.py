@@ -1,0 +1,176 @@
+"""Comparison tables: mean ± standard error per protocol, test dataset and model, in Markdown, LaTeX, CSV
+and HTML. The profile, window length and HR resolution are stated in every table so numbers are never
+compared across incompatible definitions by accident.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import math
+from typing import Any, Sequence
+
+from rppgbench.reporting.load import METRIC_ORDER, RunResults
+
+__all__ = ["comparison_rows", "fmt_value", "to_markdown", "to_latex", "to_csv", "to_html", "UNITS",
+           "LOWER_IS_BETTER"]
+
+UNITS = {"MAE": "bpm", "RMSE": "bpm", "MAPE": "%", "Pearson": "", "SNR": "dB", "MACC": ""}
+#: sort direction of each metric (True: lower is better)
+LOWER_IS_BETTER = {"MAE": True, "RMSE": True, "MAPE": True, "Pearson": False, "SNR": False, "MACC": False}
+_KEY_COLS = ("protocol", "test_dataset", "model")
+_INFO_COLS = ("profile", "window_s", "hr_resolution_bpm", "n_recordings", "n_windows")
+
+
+def fmt_value(value: float, se: float | None = None, digits: int = 2) -> str:
+    """``1.23 ± 0.20``; NaN shows as ``n/a``; a missing SE shows the value alone."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    s = f"{value:.{digits}f}"
+    if se is not None and not (isinstance(se, float) and math.isnan(se)):
+        s += f" ± {se:.{digits}f}"
+    return s
+
+
+def comparison_rows(runs: Sequence[RunResults]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Pivot the tidy ``rows`` of all runs into one row per (protocol, test dataset, model).
+
+    Returns
+    -------
+    rows : list of dict
+        Keys: protocol, test_dataset, model, profile, window_s, hr_resolution_bpm, n_recordings, n_windows,
+        and for every metric ``<metric>`` → ``{"value", "se", "unit"}``.
+    metrics : list of str
+        Metrics present, in :data:`METRIC_ORDER` first, then any others alphabetically.
+    """
+    pivot: dict[tuple[str, str, str], dict[str, Any]] = {}
+    seen_metrics: set[str] = set()
+    for run in runs:
+        ev = run.evaluation
+        for r in run.rows:
+            key = (str(r.get("protocol", run.protocol)), str(r["test_dataset"]), str(r["model"]))
+            entry = pivot.setdefault(key, dict(zip(_KEY_COLS, key)))
+            for col in _INFO_COLS:
+                if col in r and r[col] is not None:
+                    entry[col] = r[col]
+            entry.setdefault("profile", ev.get("profile"))
+            entry.setdefault("window_s", ev.get("window_s"))
+            entry[str(r["metric"])] = {"value": float(r["value"]), "se": float(r["se"]),
+                                       "unit": r.get("unit", UNITS.get(r["metric"], ""))}
+            seen_metrics.add(str(r["metric"]))
+    metrics = [m for m in METRIC_ORDER if m in seen_metrics] + sorted(seen_metrics - set(METRIC_ORDER))
+    rows = [pivot[k] for k in sorted(pivot)]
+    return rows, metrics
+
+
+def _header(metric: str) -> str:
+    unit = UNITS.get(metric, "")
+    arrow = "↓" if LOWER_IS_BETTER.get(metric, True) else "↑"
+    return f"{metric} ({unit}) {arrow}" if unit else f"{metric} {arrow}"
+
+
+def _cell(row: dict[str, Any], metric: str) -> str:
+    m = row.get(metric)
+    return "n/a" if m is None else fmt_value(m["value"], m["se"])
+
+
+def _groups(rows: list[dict[str, Any]]) -> list[tuple[tuple[str, str], list[dict[str, Any]]]]:
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault((r["protocol"], r["test_dataset"]), []).append(r)
+    return list(out.items())
+
+
+def _caption(group: tuple[str, str], rows: list[dict[str, Any]]) -> str:
+    first = rows[0]
+    res = first.get("hr_resolution_bpm")
+    res_s = f"{float(res):.3f} bpm" if res is not None else "n/a"
+    return (f"Protocol {group[0]}, test dataset {group[1]}: mean ± standard error over evaluation windows; "
+            f"profile {first.get('profile')}, window {first.get('window_s')} s, HR resolution {res_s}")
+
+
+def _md_escape(s: str) -> str:
+    return str(s).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_markdown(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
+    """One Markdown table per (protocol, test dataset), each preceded by a caption line."""
+    out = []
+    for group, grows in _groups(rows):
+        out.append(f"**{_md_escape(_caption(group, grows))}**\n")
+        head = ["Model", *(_header(m) for m in metrics), "Recordings", "Windows"]
+        out.append("| " + " | ".join(head) + " |")
+        out.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
+        for r in grows:
+            cells = [_md_escape(r["model"]), *(_cell(r, m) for m in metrics),
+                     str(r.get("n_recordings", "")), str(r.get("n_windows", ""))]
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _tex(s: Any) -> str:
+    return "".join(_LATEX_SPECIAL.get(c, c) for c in str(s))
+
+
+def to_latex(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
+    """``table`` environments (booktabs) with ``$\\pm$``, one per (protocol, test dataset)."""
+    out = []
+    for group, grows in _groups(rows):
+        out.append("\\begin{table}[t]\n\\centering")
+        out.append(f"\\caption{{{_tex(_caption(group, grows))}}}")
+        out.append("\\begin{tabular}{l" + "r" * len(metrics) + "}\n\\toprule")
+        heads = []
+        for m in metrics:
+            unit = UNITS.get(m, "")
+            arrow = "$\\downarrow$" if LOWER_IS_BETTER.get(m, True) else "$\\uparrow$"
+            heads.append(f"{_tex(m)} ({_tex(unit)}) {arrow}" if unit else f"{_tex(m)} {arrow}")
+        out.append("Model & " + " & ".join(heads) + " \\\\\n\\midrule")
+        for r in grows:
+            cells = [_tex(_cell(r, m)).replace(" ± ", " $\\pm$ ") for m in metrics]
+            out.append(_tex(r["model"]) + " & " + " & ".join(cells) + " \\\\")
+        out.append("\\bottomrule\n\\end{tabular}\n\\end{table}\n")
+    return "\n".join(out)
+
+
+def to_csv(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
+    """Machine-readable: one line per (protocol, test dataset, model), full precision, value and SE columns."""
+    buf = io.StringIO()
+    cols = [*_KEY_COLS, *_INFO_COLS]
+    for m in metrics:
+        cols += [m, f"{m}_se"]
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for r in rows:
+        line = [r.get(c, "") for c in (*_KEY_COLS, *_INFO_COLS)]
+        for m in metrics:
+            v = r.get(m)
+            line += ["", ""] if v is None else [repr(v["value"]), repr(v["se"])]
+        w.writerow(line)
+    return buf.getvalue()
+
+
+def to_html(rows: list[dict[str, Any]], metrics: Sequence[str], *, sortable: bool = False) -> str:
+    """HTML ``<table>`` fragments (every string escaped); ``sortable`` adds ``class="sortable"`` and
+    numeric ``data-sort`` values for the leaderboard's sort script."""
+    esc = lambda s: html.escape(str(s), quote=True)  # noqa: E731
+    out = []
+    cls = ' class="sortable"' if sortable else ""
+    for group, grows in _groups(rows):
+        out.append(f"<table{cls}>\n<caption>{esc(_caption(group, grows))}</caption>")
+        head = "".join(f"<th>{esc(_header(m))}</th>" for m in metrics)
+        out.append(f"<thead><tr><th>Model</th>{head}<th>Recordings</th><th>Windows</th></tr></thead>\n<tbody>")
+        for r in grows:
+            tds = []
+            for m in metrics:
+                v = r.get(m)
+                num = "" if v is None or math.isnan(v["value"]) else repr(float(v["value"]))
+                tds.append(f'<td data-sort="{esc(num)}">{esc(_cell(r, m))}</td>')
+            out.append(f"<tr><td>{esc(r['model'])}</td>{''.join(tds)}"
+                       f"<td>{esc(r.get('n_recordings', ''))}</td><td>{esc(r.get('n_windows', ''))}</td></tr>")
+        out.append("</tbody></table>")
+    return "\n".join(out)
