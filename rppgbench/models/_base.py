@@ -1,0 +1,203 @@
+"""Small helpers shared by the neural models: the input-contract check and parameter/MAC counting.
+
+The input contract of every neural model is ``B x C x (clip_len + extra_frames) x H x W`` (see
+:class:`rppgbench.models.ModelCfg`). :class:`ContractMixin` checks it at the top of ``forward`` so that a
+mis-shaped batch fails with a message that names the expected and the found shape, instead of a shape error
+deep inside a convolution (or, worse, a silently mis-viewed output).
+
+Counting conventions (used by ``benchmarks/models.py`` and the tests):
+
+``exact``
+    every parameter of the module, including training-only branches;
+``inference``
+    the parameters the eval-mode output depends on (found with one eval-mode backward pass on a small input);
+``thop``
+    what ``thop.profile`` (0.1.x) reports: only modules whose **exact** type has a thop rule are counted, and
+    only if they run in eval mode. A weight-normed conv (``torch.nn.utils.parametrizations.weight_norm``) has a
+    generated subclass type, so thop does not see it; that is why PHASE-Net's published 0.29 M is smaller than
+    its inference path (see docs/models.md).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+__all__ = ["ContractMixin", "n_params", "param_counts", "count_macs", "THOP_PARAM_TYPES", "build_model"]
+
+
+class ContractMixin:
+    """Mixin for ``nn.Module`` models: ``self.check_input(x)`` validates the 5-D input contract.
+
+    Subclasses set ``self.contract = (channels, frames, height, width)`` in ``__init__``; ``None`` in a slot
+    means "any size".
+    """
+
+    contract: tuple[int | None, int | None, int | None, int | None] = (None, None, None, None)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        name = type(self).__name__
+        expected = ("B",) + tuple("*" if c is None else c for c in self.contract)
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name}: input must be a torch.Tensor of shape {_fmt(expected)}; got {type(x).__name__}")
+        if x.ndim != 5:
+            raise ValueError(f"{name}: input must be a 5-D tensor B x C x T x H x W = {_fmt(expected)}; "
+                             f"got {x.ndim}-D shape {tuple(x.shape)}")
+        for axis, (want, got) in enumerate(zip(self.contract, x.shape[1:]), start=1):
+            if want is not None and want != got:
+                raise ValueError(f"{name}: input shape must be {_fmt(expected)} (B x C x T x H x W); got "
+                                 f"{tuple(x.shape)} (axis {axis} is {got}, expected {want})")
+        if not x.is_floating_point():
+            raise ValueError(f"{name}: input must be floating point (float32 pixels); got dtype {x.dtype}")
+
+
+def _fmt(shape: tuple[Any, ...]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def n_params(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameter values (``requires_grad`` ones only with ``trainable_only``)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+#: module types thop 0.1.x has a rule for and that can hold parameters (matched by exact type, as thop does)
+THOP_PARAM_TYPES: tuple[type, ...] = (
+    nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d,
+    nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm, nn.LayerNorm,
+    nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d, nn.PReLU, nn.Linear,
+    nn.RNNCell, nn.GRUCell, nn.LSTMCell, nn.RNN, nn.GRU, nn.LSTM,
+)
+
+
+def _executed_modules(model: nn.Module, run: Callable[[], Any]) -> set[int]:
+    seen: set[int] = set()
+    handles = [m.register_forward_hook(lambda mod, inp, out: seen.add(id(mod))) for m in model.modules()]
+    try:
+        run()
+    finally:
+        for h in handles:
+            h.remove()
+    return seen
+
+
+def param_counts(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
+    """Parameter counts of ``model`` under three conventions (module docstring).
+
+    Parameters
+    ----------
+    model : nn.Module
+        The model; its train/eval mode and its gradients are restored afterwards.
+    example : Tensor
+        A valid (small) input for the eval-mode forward. The counts do not depend on its size as long as
+        every module runs; use a model built for a small clip to keep this cheap.
+
+    Returns
+    -------
+    dict with ``exact``, ``inference`` and ``thop`` (ints).
+    """
+    was_training = model.training
+    saved = {id(p): p.grad for p in model.parameters()}
+    try:
+        model.eval()
+        for p in model.parameters():
+            p.grad = None
+        with torch.enable_grad():
+            out = model(example)
+            out = out["bvp"] if isinstance(out, dict) else out
+            out.float().sum().backward()
+        inference = sum(p.numel() for p in model.parameters() if p.grad is not None)
+        with torch.no_grad():
+            executed = _executed_modules(model, lambda: model(example))
+        thop = 0
+        for m in model.modules():
+            if type(m) in THOP_PARAM_TYPES and id(m) in executed:
+                thop += sum(p.numel() for p in m.parameters())
+    finally:
+        for p in model.parameters():
+            p.grad = saved[id(p)]
+        model.train(was_training)
+    return {"exact": n_params(model), "inference": inference, "thop": thop}
+
+
+def _conv_macs(m: nn.modules.conv._ConvNd, inp: torch.Tensor, out: torch.Tensor) -> int:
+    k = 1
+    for s in m.kernel_size:
+        k *= s
+    if isinstance(m, nn.modules.conv._ConvTransposeNd):
+        # every input element is multiplied by (out_channels / groups) x kernel weights
+        return inp.numel() * (m.out_channels // m.groups) * k
+    return out.numel() * (m.in_channels // m.groups) * k
+
+
+def _rnn_macs(m: nn.RNNBase, inp: torch.Tensor) -> int:
+    gates = {"GRU": 3, "LSTM": 4}.get(m.mode, 1)
+    seq = inp.shape[1] if m.batch_first else inp.shape[0]
+    batch = inp.shape[0] if m.batch_first else inp.shape[1]
+    dirs = 2 if m.bidirectional else 1
+    total = 0
+    for layer in range(m.num_layers):
+        in_size = m.input_size if layer == 0 else m.hidden_size * dirs
+        total += gates * (in_size + m.hidden_size) * m.hidden_size * dirs
+    return total * seq * batch
+
+
+def count_macs(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
+    """Multiply-accumulates of one eval-mode forward, counted with forward hooks.
+
+    Counts convolutions (weight-normed ones included, bias ignored), transposed convolutions, linear layers
+    (``in_features`` per output value) and GRU/LSTM/RNN matrix products (gates x (input + hidden) x hidden per
+    step and layer). Element-wise work (norms, activations, pooling, softmax) is not counted.
+
+    Returns ``{"conv": ..., "linear": ..., "rnn": ..., "total": ...}``.
+    """
+    counts = {"conv": 0, "linear": 0, "rnn": 0}
+
+    def hook(mod: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+        inp = inputs[0]
+        if isinstance(mod, nn.modules.conv._ConvNd):
+            counts["conv"] += _conv_macs(mod, inp, output)
+        elif isinstance(mod, nn.Linear):
+            counts["linear"] += (output.numel() // mod.out_features) * mod.in_features * mod.out_features
+        elif isinstance(mod, nn.RNNBase):
+            counts["rnn"] += _rnn_macs(mod, inp)
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear, nn.RNNBase))]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(example)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    counts["total"] = counts["conv"] + counts["linear"] + counts["rnn"]
+    return counts
+
+
+def build_model(cls: type, cfg: Any, overrides: dict[str, Any], **arch_defaults: Any) -> nn.Module:
+    """Build ``cls`` for a registered entrypoint.
+
+    ``overrides`` may mix :class:`~rppgbench.models.ModelCfg` fields (``clip_len``, ``frame_size``,
+    ``channels``, ... -- they update the contract and are passed on as ``clip_len``/``frame_size``/``channels``)
+    and constructor arguments of ``cls`` (they override ``arch_defaults``). Anything else raises ValueError
+    naming the unknown keys. The returned model carries the effective cfg as ``model.cfg``.
+    """
+    import dataclasses
+    import inspect
+
+    cfg_fields = {f.name for f in dataclasses.fields(cfg)}
+    cfg_changes = {k: v for k, v in overrides.items() if k in cfg_fields and k != "name"}
+    arch = {k: v for k, v in overrides.items() if k not in cfg_fields}
+    accepted = set(inspect.signature(cls).parameters) - {"clip_len", "frame_size", "channels"}
+    unknown = sorted(set(arch) - accepted)
+    if unknown:
+        raise ValueError(f"model {cfg.name}: unknown option(s) {', '.join(unknown)}; expected ModelCfg fields or "
+                         f"{cls.__name__} arguments: {', '.join(sorted(accepted))}")
+    cfg = cfg.replace(**cfg_changes) if cfg_changes else cfg
+    model = cls(clip_len=cfg.clip_len, frame_size=cfg.frame_size, channels=cfg.channels,
+                **{**arch_defaults, **arch})
+    model.cfg = cfg
+    return model
