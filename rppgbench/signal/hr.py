@@ -1,0 +1,113 @@
+"""Heart-rate estimators. Each returns an :class:`HREstimate` (HR in bpm and its resolution in bpm).
+
+- :func:`periodogram_hr`: arg-max of the periodogram (boxcar window, density scaling, no detrending) inside
+  ``[lo, hi]`` Hz inclusive; the FIRST maximal bin wins ties. With ``nfft=None`` the FFT length is the next power of
+  two >= N as in rPPG-Toolbox; the resolution is ``fs * 60 / nfft``.
+- :func:`welch_hr`: the same arg-max on Welch's averaged periodogram.
+- :func:`peak_hr`: 60 / mean inter-peak interval of :func:`scipy.signal.find_peaks` (no parameters).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+from scipy.signal import find_peaks, periodogram, welch
+
+__all__ = ["HREstimate", "next_pow2", "nfft_for_resolution", "band_argmax", "periodogram_hr", "welch_hr",
+           "peak_hr", "HR_METHODS", "SignalWarning"]
+
+
+class SignalWarning(RuntimeWarning):
+    """A signal gave no usable estimate (e.g. fewer than two peaks); the value returned is NaN."""
+
+
+class HREstimate(NamedTuple):
+    """Heart rate ``hr`` (bpm) and the quantisation step ``resolution`` (bpm) of the estimator."""
+
+    hr: float
+    resolution: float
+
+
+def next_pow2(n: int) -> int:
+    """Smallest power of two >= n (1 for n <= 1)."""
+    n = int(n)
+    return 1 if n <= 1 else 1 << (n - 1).bit_length()
+
+
+def nfft_for_resolution(n: int, fs: float, resolution_bpm: float) -> int:
+    """Smallest power of two >= max(n, fs*60/resolution_bpm): an FFT length whose bins are <= resolution_bpm."""
+    if not resolution_bpm > 0:
+        raise ValueError(f"resolution_bpm must be > 0; got {resolution_bpm!r}")
+    return next_pow2(max(int(n), int(math.ceil(fs * 60.0 / resolution_bpm))))
+
+
+def _check(x: np.ndarray, fs: float, lo: float, hi: float) -> np.ndarray:
+    z = np.asarray(x, dtype=np.float64)
+    if z.ndim != 1:
+        raise ValueError(f"signal must be 1-D; got shape {z.shape}")
+    if z.size < 2:
+        raise ValueError(f"signal needs at least 2 samples; got {z.size}")
+    if not fs > 0:
+        raise ValueError(f"fs must be > 0 Hz; got {fs!r}")
+    if not (0 <= lo < hi):
+        raise ValueError(f"HR band must satisfy 0 <= lo < hi; got lo={lo!r}, hi={hi!r}")
+    return z
+
+
+def band_argmax(freqs: np.ndarray, power: np.ndarray, lo: float, hi: float) -> float:
+    """Frequency (Hz) of the first maximal bin with ``lo <= f <= hi``."""
+    sel = np.flatnonzero((freqs >= lo) & (freqs <= hi))
+    if sel.size == 0:
+        raise ValueError(f"no frequency bin inside [{lo}, {hi}] Hz; increase nfft or widen the band")
+    return float(freqs[sel[int(np.argmax(power[sel]))]])  # np.argmax returns the first maximum
+
+
+def periodogram_hr(x: np.ndarray, fs: float, lo: float = 0.6, hi: float = 3.3,
+                   nfft: int | None = None) -> HREstimate:
+    """HR from the periodogram peak in ``[lo, hi]`` Hz (inclusive, first bin on ties)."""
+    z = _check(x, fs, lo, hi)
+    nfft = next_pow2(z.size) if nfft is None else int(nfft)
+    if nfft < z.size:
+        raise ValueError(f"nfft must be >= the signal length {z.size}; got {nfft}")
+    f, p = periodogram(z, fs=fs, nfft=nfft, detrend=False)
+    return HREstimate(60.0 * band_argmax(f, p, lo, hi), fs * 60.0 / nfft)
+
+
+def welch_hr(x: np.ndarray, fs: float, lo: float = 0.6, hi: float = 3.3, nperseg: int | None = None,
+             nfft: int | None = None) -> HREstimate:
+    """HR from the peak of Welch's PSD (Hann segments of ``nperseg`` samples, default min(N, 256)).
+
+    ``nfft`` defaults to the next power of two >= max(nperseg, fs*60/0.5), i.e. bins of at most 0.5 bpm.
+    """
+    z = _check(x, fs, lo, hi)
+    nperseg = min(z.size, 256) if nperseg is None else min(int(nperseg), z.size)
+    nfft = nfft_for_resolution(nperseg, fs, 0.5) if nfft is None else int(nfft)
+    if nfft < nperseg:
+        raise ValueError(f"nfft must be >= nperseg {nperseg}; got {nfft}")
+    f, p = welch(z, fs=fs, nperseg=nperseg, nfft=nfft, detrend=False)
+    return HREstimate(60.0 * band_argmax(f, p, lo, hi), fs * 60.0 / nfft)
+
+
+def peak_hr(x: np.ndarray, fs: float) -> HREstimate:
+    """HR = 60 / mean inter-peak interval, peaks from :func:`scipy.signal.find_peaks` without parameters.
+
+    The resolution is the HR change caused by moving the last peak by one sample. Fewer than two peaks give
+    NaN with a :class:`SignalWarning`.
+    """
+    z = _check(x, fs, 0.0, 1.0)
+    peaks, _ = find_peaks(z)
+    if peaks.size < 2:
+        warnings.warn(f"peak_hr: found {peaks.size} peak(s) in {z.size} samples; HR is NaN", SignalWarning,
+                      stacklevel=2)
+        return HREstimate(float("nan"), float("nan"))
+    k = peaks.size - 1
+    span = float(peaks[-1] - peaks[0])
+    hr = 60.0 / (np.mean(np.diff(peaks)) / fs)
+    res = 60.0 * fs * k * (1.0 / span - 1.0 / (span + 1.0))
+    return HREstimate(float(hr), float(res))
+
+
+#: names accepted by ``hr_method`` arguments
+HR_METHODS = ("fft", "welch", "peak")

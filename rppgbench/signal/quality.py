@@ -1,0 +1,68 @@
+"""Signal quality: spectral SNR around the reference HR, and the maximum amplitude of the cross-correlation (MACC)."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import periodogram
+
+from rppgbench.signal.hr import next_pow2
+
+__all__ = ["SNR_FORMULAS", "snr", "macc"]
+
+#: ``power_db10``: 10*log10 of the PSD ratio (rPPG-Toolbox HEAD, since #344);
+#: ``power2_db10``: 10*log10 of the ratio of summed squared PSD values (#288 -> #344);
+#: ``power_db20``: 20*log10 of the PSD ratio (#154 -> #288, the NeurIPS 2023 paper era).
+SNR_FORMULAS = ("power_db10", "power2_db10", "power_db20")
+
+
+def snr(pred: np.ndarray, fs: float, hr_ref_bpm: float, lo: float, hi: float, *, formula: str = "power_db10",
+        halfwidth_hz: float = 0.1, nfft: int | None = None) -> float:
+    """SNR (dB) of ``pred`` around the reference HR and its second harmonic.
+
+    With f0 = hr_ref/60, the signal bins are those within ``[f0 - h, f0 + h]`` or ``[2 f0 - h, 2 f0 + h]`` (h =
+    ``halfwidth_hz``, inclusive, not clipped to the band); the rest are the bins with ``lo <= f <= hi`` outside
+    both. The PSD is the periodogram (boxcar, density, no detrending, ``nfft`` default next power of two >= N).
+    If the rest sums to zero the SNR is 0 (rPPG-Toolbox's guard). A NaN reference HR gives NaN.
+    """
+    if formula not in SNR_FORMULAS:
+        raise ValueError(f"SNR formula must be one of {SNR_FORMULAS}; got {formula!r}")
+    z = np.asarray(pred, dtype=np.float64)
+    if not np.isfinite(hr_ref_bpm):
+        return float("nan")
+    nfft = next_pow2(z.size) if nfft is None else int(nfft)
+    f, p = periodogram(z, fs=fs, nfft=nfft, detrend=False)
+    f0 = hr_ref_bpm / 60.0
+    h1 = (f >= f0 - halfwidth_hz) & (f <= f0 + halfwidth_hz)
+    h2 = (f >= 2 * f0 - halfwidth_hz) & (f <= 2 * f0 + halfwidth_hz)
+    rest = (f >= lo) & (f <= hi) & ~h1 & ~h2
+    if formula == "power2_db10":
+        p = p ** 2
+    sig = float(np.sum(p[h1]) + np.sum(p[h2]))
+    noise = float(np.sum(p[rest]))
+    if noise == 0.0:
+        return 0.0
+    ratio = sig / noise
+    if ratio <= 0.0:
+        return float("-inf")
+    return float((20.0 if formula == "power_db20" else 10.0) * np.log10(ratio))
+
+
+def macc(pred: np.ndarray, ref: np.ndarray) -> float:
+    """Max |Pearson r| between ``pred`` and ``ref`` circularly shifted by 0..N-2 samples.
+
+    Both are truncated to the shorter length N first (rPPG-Toolbox #262). All circular correlations are obtained
+    at once through the FFT, which equals the per-lag :func:`numpy.corrcoef` loop (tested). A constant input gives NaN.
+    """
+    a = np.asarray(pred, dtype=np.float64).ravel()
+    b = np.asarray(ref, dtype=np.float64).ravel()
+    n = min(a.size, b.size)
+    if n < 2:
+        return float("nan")
+    a = a[:n] - a[:n].mean()
+    b = b[:n] - b[:n].mean()
+    den = np.sqrt(np.sum(a * a) * np.sum(b * b))
+    if den == 0.0:
+        return float("nan")
+    # c[lag] = sum_t a[t] * b[(t - lag) mod n]  == corr(a, roll(b, lag)) * den
+    c = np.fft.irfft(np.fft.rfft(a) * np.conj(np.fft.rfft(b)), n)
+    lags = np.arange(max(n - 1, 1))
+    return float(np.max(np.abs(c[lags])) / den)
