@@ -35,6 +35,13 @@ class ContractMixin:
     """
 
     contract: tuple[int | None, int | None, int | None, int | None] = (None, None, None, None)
+    #: (frames, side) of the smallest input every module still runs on (used for cheap parameter counting)
+    small_input: tuple[int, int] = (4, 16)
+
+    def small_example(self, batch: int = 1) -> torch.Tensor:
+        """A random raw-pixel input of the small shape :attr:`small_input` (channels from the contract)."""
+        t, side = self.small_input
+        return torch.rand(batch, self.contract[0] or 3, t, side, side) * 255.0
 
     def check_input(self, x: torch.Tensor) -> None:
         name = type(self).__name__
@@ -81,21 +88,31 @@ def _executed_modules(model: nn.Module, run: Callable[[], Any]) -> set[int]:
     return seen
 
 
-def param_counts(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
+def param_counts(model: nn.Module, example: torch.Tensor | None = None) -> dict[str, int]:
     """Parameter counts of ``model`` under three conventions (module docstring).
 
     Parameters
     ----------
     model : nn.Module
         The model; its train/eval mode and its gradients are restored afterwards.
-    example : Tensor
-        A valid (small) input for the eval-mode forward. The counts do not depend on its size as long as
-        every module runs; use a model built for a small clip to keep this cheap.
+    example : Tensor, optional
+        A valid input for the eval-mode forward. The counts do not depend on its size as long as every
+        module runs. When omitted, a copy of a :class:`ContractMixin` model is run on its
+        :meth:`~ContractMixin.small_example` (cheap even for large models).
 
     Returns
     -------
     dict with ``exact``, ``inference`` and ``thop`` (ints).
     """
+    if example is None:
+        if not isinstance(model, ContractMixin):
+            raise ValueError(f"param_counts: pass an example input for {type(model).__name__} "
+                             "(it has no small_example())")
+        import copy
+
+        model = copy.deepcopy(model)
+        example = model.small_example()
+        model.contract = tuple(example.shape[1:])  # type: ignore[assignment]
     was_training = model.training
     saved = {id(p): p.grad for p in model.parameters()}
     try:

@@ -161,6 +161,7 @@ class FactorizePhys(ContractMixin, nn.Module):
         self.in_channels = channels
         self.fsam_inference = bool(fsam_inference)
         self.contract = (channels, None if clip_len is None else clip_len + 1, frame_size, frame_size)
+        self.small_input = (5, frame_size or 72)
         if channels == 4:
             self.rgb_norm = nn.InstanceNorm3d(3)
             self.thermal_norm = nn.InstanceNorm3d(1)
@@ -215,7 +216,7 @@ _ADAM = {"name": "adam", "lr": 1e-3, "weight_decay": 0.0}
 # torch.optim.lr_scheduler.OneCycleLR with PyTorch defaults (pct_start 0.3, cosine, div 25, final_div 1e4,
 # cycle_momentum True -> Adam's beta1 cycles 0.95 -> 0.85 -> 0.95), stepped every batch, as the authors' trainer
 _ONECYCLE = {"name": "onecycle", "max_lr": 1e-3, "pct_start": 0.3, "anneal_strategy": "cos", "div_factor": 25.0,
-             "final_div_factor": 1e4, "cycle_momentum": True, "interval": "batch"}
+             "final_div_factor": 1e4, "cycle_momentum": True}
 
 _BASE = ModelCfg(
     name="factorizephys", arch="factorizephys", paper=PAPER, code_url=CODE_URL,
