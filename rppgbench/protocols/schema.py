@@ -271,7 +271,7 @@ def _training(ctx: _Ctx, d: Any, path: tuple, base: TrainingSpec | None = None) 
     lr = ctx.typed(d, "lr", path, num, "a number", base.lr, minimum=0)
     wd = ctx.typed(d, "weight_decay", path, num, "a number", base.weight_decay, minimum=0)
     return TrainingSpec(
-        epochs=ctx.typed(d, "epochs", path, (int,), "an integer", base.epochs, minimum=0),
+        epochs=ctx.typed(d, "epochs", path, (int,), "an integer", base.epochs, minimum=1),
         batch_size=ctx.typed(d, "batch_size", path, (int,), "an integer", base.batch_size, minimum=1),
         optimizer=ctx.typed(d, "optimizer", path, (str,), "an optimizer name", base.optimizer),
         lr=None if lr is None else float(lr),
