@@ -1,0 +1,231 @@
+"""Preprocessing recipes: every choice that changes the bytes of a prepared store, as serialisable data.
+
+A :class:`Recipe` is hashed (sha256 of :meth:`Recipe.canonical_json`) into ``recipe_id``; a store lives at
+``config.data_root()/<dataset>/<recipe_id[:16]>.zarr`` and records the full recipe in its attributes, so two
+stores made with different choices can never be mixed up. The cosmetic ``name`` is not part of the hash.
+
+Named recipes (``Recipe.named(...)``):
+
+``fp72``
+    72×72 crops, Haar detection every 30 frames (FactorizePhys style: rPPG-Toolbox ``DO_DYNAMIC_DETECTION``
+    with ``DYNAMIC_DETECTION_FREQUENCY 30``, large box 1.5).
+``tb72``
+    72×72 crops, one detection on the first frame kept for the whole video (rPPG-Toolbox default static box).
+``pn128``
+    128×128 crops, first-frame detection (PHASE-Net preprocessing).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rppgbench import config
+from rppgbench._checks import check_option, check_range
+
+__all__ = ["Recipe", "RECIPE_FORMAT_VERSION", "NAMED_RECIPES", "resolve_recipe"]
+
+#: bump when the meaning of a recipe field or the store layout changes
+RECIPE_FORMAT_VERSION = 1
+
+SMOOTHING = ("none", "ema", "median")
+NO_FACE = ("fail", "carry", "whole")
+ALIGNMENT = ("time", "index")
+INTERPOLATION = ("area", "linear", "cubic")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Face cropping and label alignment settings for one prepared store.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset registry name ("" until bound with :meth:`for_dataset`).
+    dataset_options : dict
+        Keyword arguments passed to the dataset adapter's constructor (JSON-serialisable).
+    detector : str
+        Name in :data:`rppgbench.preprocess.face.FACE_DETECTORS` (``haar``, ``mediapipe``, ``face_alignment``).
+    detect_every : int
+        Run the detector on frames ``0, N, 2N, ...``; ``0`` means on the first frame only (static box).
+    smoothing, smoothing_param : str, float
+        Smoothing of successive detections: ``none``; ``ema`` with weight ``smoothing_param`` on the new
+        detection (0 < a ≤ 1); ``median`` over the last ``int(smoothing_param)`` detections (per coordinate).
+    median_box : bool
+        Use the median of all detections of the recording for every frame (rPPG-Toolbox
+        ``USE_MEDIAN_FACE_BOX``; costs a second decoding pass).
+    enlarge : float
+        Box side multiplier around the box centre (rPPG-Toolbox ``LARGE_BOX_COEF``, default 1.5).
+    square : bool
+        Make the box square (side = max(w, h) × enlarge) before clamping.
+    size : int
+        Output crop side in pixels.
+    interpolation : str
+        ``cv2.resize`` interpolation: ``area`` (INTER_AREA, default), ``linear``, ``cubic``.
+    no_face : str
+        What to do when a scheduled detection finds no face: ``fail`` (DataError naming recording and frame),
+        ``carry`` (keep the last box; frames before the first detection use the first later one),
+        ``whole`` (use the whole frame until the next detection).
+    label_alignment : str
+        ``time`` (interpolate the label at its timestamps onto the frame times) or ``index``
+        (rPPG-Toolbox ``resample_ppg``: linear stretch of sample indices to the frame count).
+    duration_tolerance : float
+        Allowed relative difference between label and video durations before a DataError.
+    format_version : int
+        :data:`RECIPE_FORMAT_VERSION` at the time the recipe was made.
+    name : str
+        A label for humans; not part of the hash.
+    """
+
+    dataset: str = ""
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    detector: str = "haar"
+    detect_every: int = 30
+    smoothing: str = "none"
+    smoothing_param: float = 0.5
+    median_box: bool = False
+    enlarge: float = 1.5
+    square: bool = True
+    size: int = 72
+    interpolation: str = "area"
+    no_face: str = "carry"
+    label_alignment: str = "time"
+    duration_tolerance: float = 0.05
+    format_version: int = RECIPE_FORMAT_VERSION
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        check_option("recipe.smoothing", self.smoothing, SMOOTHING)
+        check_option("recipe.no_face", self.no_face, NO_FACE)
+        check_option("recipe.label_alignment", self.label_alignment, ALIGNMENT)
+        check_option("recipe.interpolation", self.interpolation, INTERPOLATION)
+        if not isinstance(self.detect_every, int) or self.detect_every < 0:
+            raise ValueError(f"recipe.detect_every must be an int >= 0 (0 = first frame only); "
+                             f"got {self.detect_every!r}")
+        if not isinstance(self.size, int) or self.size < 8:
+            raise ValueError(f"recipe.size must be an int >= 8; got {self.size!r}")
+        check_range("recipe.enlarge", self.enlarge, 1.0, 4.0)
+        check_range("recipe.duration_tolerance", self.duration_tolerance, 0.0, 1.0)
+        if self.smoothing == "ema":
+            check_range("recipe.smoothing_param (ema weight)", self.smoothing_param, 0.0, 1.0, low_inclusive=False)
+        if self.smoothing == "median":
+            check_range("recipe.smoothing_param (median window)", self.smoothing_param, 1, 1000)
+        if not isinstance(self.dataset_options, dict):
+            raise ValueError(f"recipe.dataset_options must be a mapping; got {type(self.dataset_options).__name__}")
+        try:
+            json.dumps(self.dataset_options, sort_keys=True)
+        except TypeError as exc:
+            raise ValueError(f"recipe.dataset_options must be JSON-serialisable: {exc}") from None
+
+    # -- serialisation ------------------------------------------------------------------------
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def canonical_json(self) -> str:
+        """Sorted keys, no whitespace, floats as Python repr; ``name`` excluded."""
+        d = self.as_dict()
+        d.pop("name")
+        d["enlarge"] = float(d["enlarge"])
+        d["smoothing_param"] = float(d["smoothing_param"])
+        d["duration_tolerance"] = float(d["duration_tolerance"])
+        return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+    @property
+    def recipe_id(self) -> str:
+        """sha256 hex digest of :meth:`canonical_json`."""
+        return hashlib.sha256(self.canonical_json().encode("ascii")).hexdigest()
+
+    def replace(self, **changes: Any) -> "Recipe":
+        return dataclasses.replace(self, **changes)
+
+    def for_dataset(self, dataset: str, **options: Any) -> "Recipe":
+        """The recipe bound to ``dataset`` (dataset options merged over the recipe's own)."""
+        merged = {**self.dataset_options, **options}
+        return dataclasses.replace(self, dataset=dataset, dataset_options=merged)
+
+    def store_path(self, root: str | Path | None = None) -> Path:
+        """``<data_root>/<dataset>/<recipe_id[:16]>.zarr``."""
+        if not self.dataset:
+            raise ValueError("recipe.dataset is empty; bind the recipe with Recipe.for_dataset(name) first")
+        return config.data_root(root) / self.dataset / f"{self.recipe_id[:16]}.zarr"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, source: str = "recipe") -> "Recipe":
+        if not isinstance(d, dict):
+            raise ValueError(f"{source}: a recipe must be a mapping of fields; got {type(d).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"{source}: unknown recipe field(s) {unknown}; known fields: {sorted(known)}")
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Recipe":
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Recipe":
+        """Read a recipe from a ``.json`` or ``.yaml``/``.yml`` file (``base: NAME`` starts from a named one)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"recipe file {path} does not exist")
+        text = path.read_text()
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a recipe file must hold a mapping of fields; got {type(data).__name__}")
+        base = data.pop("base", None)
+        if base is not None:
+            start = cls.named(base).as_dict()
+            start.update(data)
+            data = start
+        data.setdefault("name", path.stem)
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def named(cls, name: str) -> "Recipe":
+        if name not in NAMED_RECIPES:
+            import difflib
+
+            close = difflib.get_close_matches(name, NAMED_RECIPES, n=2)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ValueError(f"unknown recipe name {name!r}{hint} Known: {', '.join(sorted(NAMED_RECIPES))}")
+        return cls(**NAMED_RECIPES[name], name=name)
+
+
+NAMED_RECIPES: dict[str, dict[str, Any]] = {
+    "fp72": {"size": 72, "detect_every": 30, "enlarge": 1.5},
+    "tb72": {"size": 72, "detect_every": 0, "enlarge": 1.5},
+    "pn128": {"size": 128, "detect_every": 0, "enlarge": 1.5},
+}
+
+
+def resolve_recipe(spec: "str | Path | Recipe | dict | None", dataset: str | None = None) -> Recipe:
+    """A recipe from a name (``fp72``), a YAML/JSON path, a dict or a Recipe; default ``fp72``.
+
+    When ``dataset`` is given the result is bound to it; a recipe already bound to another dataset is refused.
+    """
+    if spec is None:
+        r = Recipe.named("fp72")
+    elif isinstance(spec, Recipe):
+        r = spec
+    elif isinstance(spec, dict):
+        r = Recipe.from_dict(spec)
+    elif isinstance(spec, str) and spec in NAMED_RECIPES:
+        r = Recipe.named(spec)
+    elif Path(spec).suffix.lower() in (".json", ".yaml", ".yml") or Path(spec).exists():
+        r = Recipe.load(spec)
+    else:
+        r = Recipe.named(str(spec))  # raises with the known names
+    if dataset is not None:
+        if r.dataset and r.dataset != dataset:
+            raise ValueError(f"recipe is bound to dataset {r.dataset!r}, not {dataset!r}")
+        r = r.for_dataset(dataset)
+    return r

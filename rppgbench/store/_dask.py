@@ -1,0 +1,63 @@
+"""Running prepare tasks on dask.distributed (kept apart so that ``workers=0`` never imports dask)."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from rppgbench._logging import logger
+
+__all__ = ["run_on_dask"]
+
+
+def _crash_reason(exc: BaseException) -> str:
+    return (f"worker process died while preparing this recording ({type(exc).__name__}: {exc}); "
+            "e.g. a decoder crash or out of memory")
+
+
+def run_on_dask(task: Callable[..., dict[str, Any]], adapter: Any, recs: list[Any], args: tuple,
+                *, workers: int, scheduler: str | None, report: Callable[[dict[str, Any]], None]) -> None:
+    """Submit one ``task(adapter, rec, *args)`` per recording and ``report`` each result as it completes.
+
+    A local cluster is created with ``allowed-failures = 0`` so that a crashing recording is given up at once;
+    recordings whose worker died are then retried one at a time (alone on the cluster) to tell the culprit
+    from the bystanders.
+    """
+    import dask
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler is not None:
+        client = Client(scheduler, set_as_default=False)
+    else:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1 for a local cluster (0 runs without dask); got {workers}")
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                              "distributed.worker.daemon": True}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster, set_as_default=False)
+    try:
+        futures = {client.submit(task, adapter, rec, *args, key=f"prepare-{rec.recording_id}-{id(recs)}",
+                                 pure=False, retries=0): rec for rec in recs}
+        crashed = []
+        for fut in as_completed(list(futures)):
+            rec = futures[fut]
+            try:
+                res = fut.result()
+            except Exception as exc:  # KilledWorker, CommClosedError, ...
+                logger.warning("worker died while preparing %s (%s); will retry it alone", rec.recording_id,
+                               type(exc).__name__)
+                crashed.append(rec)
+                continue
+            report(res)
+        for rec in crashed:
+            fut = client.submit(task, adapter, rec, *args, key=f"prepare-retry-{rec.recording_id}-{id(recs)}",
+                                pure=False, retries=0)
+            try:
+                report(fut.result())
+            except Exception as exc:
+                report({"recording_id": rec.recording_id, "status": "failed", "reason": _crash_reason(exc)})
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,226 @@
+"""Reading a prepared store: the recording table, frames, labels and views computed on read."""
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rppgbench._checks import DataError, check_option
+from rppgbench.store.layout import ATTR_KEY, RECORDINGS
+from rppgbench.store.views import VIEWS, frames_view
+from rppgbench.store.views import label_view as _label_view
+
+__all__ = ["Store", "open_store"]
+
+_TABLE_FIRST = ["recording_id", "dataset", "subject", "session", "n_frames", "fps", "duration_s"]
+
+
+def open_store(path: str | Path) -> "Store":
+    """Open the store at ``path`` (DataError if it is not an rppgbench store)."""
+    return Store(path)
+
+
+class Store:
+    """Read access to one store. Only complete recordings are visible.
+
+    Attributes
+    ----------
+    path : Path
+    attrs : dict
+        Store attributes (recipe, recipe_id, dataset, format_version, package_versions, qc, ...).
+    recipe : Recipe
+    recipe_id, dataset : str
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        meta = self.path / "zarr.json"
+        if not meta.is_file():
+            raise DataError("not a Zarr store (no zarr.json); run `rppgbench prepare` first", path=self.path)
+        try:
+            attrs = json.loads(meta.read_text()).get("attributes", {}).get(ATTR_KEY)
+        except ValueError as exc:
+            raise DataError(f"unreadable zarr.json: {exc}", path=meta) from None
+        if not isinstance(attrs, dict) or attrs.get("kind") != "rppgbench-store":
+            raise DataError("a Zarr group but not an rppgbench store (attributes['rppgbench'] missing)",
+                            path=self.path)
+        self.attrs: dict[str, Any] = attrs
+        self.recipe_id: str = attrs["recipe_id"]
+        self.dataset: str = attrs["dataset"]
+        self._rec_attrs: dict[str, dict[str, Any]] = {}
+        self._arrays: dict[tuple[str, str], Any] = {}
+        self._scan()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r}, dataset={self.dataset!r}, recordings={len(self._rec_attrs)})"
+
+    @cached_property
+    def recipe(self):  # -> Recipe
+        from rppgbench.preprocess.recipe import Recipe
+
+        return Recipe.from_dict(dict(self.attrs["recipe"]))
+
+    def _scan(self) -> None:
+        rec_dir = self.path / RECORDINGS
+        found: dict[str, dict[str, Any]] = {}
+        for child in sorted(rec_dir.iterdir()) if rec_dir.is_dir() else []:
+            meta = child / "zarr.json"
+            if not meta.is_file():
+                continue
+            try:
+                a = json.loads(meta.read_text()).get("attributes", {}).get(ATTR_KEY)
+            except ValueError:
+                continue
+            if isinstance(a, dict) and a.get("complete") is True:
+                found[child.name] = a
+        self._rec_attrs = found
+
+    def refresh(self) -> None:
+        """Re-read the list of complete recordings (after another process added some)."""
+        self._scan()
+        self._arrays.clear()
+
+    # -- listing -------------------------------------------------------------------------------
+    def recording_ids(self) -> list[str]:
+        return sorted(self._rec_attrs)
+
+    def missing(self) -> dict[str, str]:
+        """Recordings selected by a prepare run but absent: id → reason (failed/skipped/not yet written)."""
+        qc = self.attrs.get("qc") or {}
+        out = {}
+        for rid in self.attrs.get("selected") or []:
+            if rid in self._rec_attrs:
+                continue
+            why = (qc.get("skipped") or {}).get(rid) or (qc.get("failed") or {}).get(rid) or "not written yet"
+            out[rid] = why
+        return out
+
+    def recordings(self):  # -> pandas.DataFrame
+        """One row per complete recording, sorted by recording_id: ids, subject, session, n_frames, fps,
+        duration_s, every metadata field, and ``qc_*`` scalar columns."""
+        import pandas as pd
+
+        rows = []
+        for rid in self.recording_ids():
+            a = self._rec_attrs[rid]
+            row = {k: a.get(k) for k in _TABLE_FIRST}
+            row["fps_measured"] = a.get("fps_measured")
+            for k, v in (a.get("metadata") or {}).items():
+                if k not in row:
+                    row[k] = v
+            for k, v in (a.get("qc") or {}).items():
+                if not isinstance(v, (list, dict)):
+                    row[f"qc_{k}"] = v
+            rows.append(row)
+        df = pd.DataFrame(rows)
+        if df.empty:
+            df = pd.DataFrame(columns=_TABLE_FIRST)
+        return df.reset_index(drop=True)
+
+    def attrs_of(self, rid: str) -> dict[str, Any]:
+        """All attributes of recording ``rid``."""
+        if rid not in self._rec_attrs:
+            import difflib
+
+            close = difflib.get_close_matches(str(rid), self.recording_ids(), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise DataError(f"no complete recording {rid!r} in this store{hint}", path=self.path)
+        return self._rec_attrs[rid]
+
+    def n_frames(self, rid: str) -> int:
+        return int(self.attrs_of(rid)["n_frames"])
+
+    def qc(self, rid: str) -> dict[str, Any]:
+        return dict(self.attrs_of(rid).get("qc") or {})
+
+    def stats(self, rid: str) -> dict[str, Any]:
+        return dict(self.attrs_of(rid).get("stats") or {})
+
+    # -- arrays --------------------------------------------------------------------------------
+    def _array(self, rid: str, name: str) -> Any:
+        key = (rid, name)
+        if key not in self._arrays:
+            import zarr
+
+            self.attrs_of(rid)
+            p = self.path / RECORDINGS / rid / name
+            if not (p / "zarr.json").is_file():
+                raise DataError(f"array {name!r} missing", path=p, recording=rid)
+            self._arrays[key] = zarr.open_array(str(p), mode="r", zarr_format=3)
+        return self._arrays[key]
+
+    def _bounds(self, rid: str, start: int, stop: int | None) -> tuple[int, int, int]:
+        T = self.n_frames(rid)
+        stop = T if stop is None else int(stop)
+        start = int(start)
+        if not (0 <= start <= stop <= T):
+            raise ValueError(f"frame range [{start}, {stop}) must lie within [0, {T}] for recording {rid}")
+        return start, stop, T
+
+    def read_frames(self, rid: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """uint8 (t, H, W, 3) frames ``start:stop``."""
+        start, stop, _ = self._bounds(rid, start, stop)
+        return np.asarray(self._array(rid, "frames")[start:stop])
+
+    def read_clip(self, rid: str, start: int = 0, stop: int | None = None, view: str = "raw",
+                  label_view: str = "raw") -> tuple[np.ndarray, np.ndarray]:
+        """float32 frames (t, H, W, 3) and label (t,) in the requested views (see ``store.views``)."""
+        check_option("view", view, VIEWS)
+        check_option("label_view", label_view, VIEWS)
+        start, stop, T = self._bounds(rid, start, stop)
+        n = stop - start
+        st = self.stats(rid)
+        nxt = min(stop + 1, T) if view == "diffnormalized" else stop
+        x = frames_view(np.asarray(self._array(rid, "frames")[start:nxt]), view, st, n)
+        lnxt = min(stop + 1, T) if label_view == "diffnormalized" else stop
+        y = _label_view(np.asarray(self._array(rid, "ppg")[start:lnxt]), label_view, st, n)
+        return x, y
+
+    def read_label(self, rid: str, view: str = "raw", start: int = 0, stop: int | None = None) -> np.ndarray:
+        """float32 (t,) aligned PPG in ``view``."""
+        check_option("view", view, VIEWS)
+        start, stop, T = self._bounds(rid, start, stop)
+        nxt = min(stop + 1, T) if view == "diffnormalized" else stop
+        return _label_view(np.asarray(self._array(rid, "ppg")[start:nxt]), view, self.stats(rid), stop - start)
+
+    def timestamps(self, rid: str) -> np.ndarray:
+        return np.asarray(self._array(rid, "timestamps")[:])
+
+    def boxes(self, rid: str) -> np.ndarray:
+        """int32 (T, 4) crop boxes (x, y, w, h) in source pixels."""
+        return np.asarray(self._array(rid, "boxes")[:])
+
+    def box_sources(self, rid: str) -> np.ndarray:
+        return np.asarray(self._array(rid, "box_source")[:])
+
+    def frame_index(self, rid: str) -> np.ndarray:
+        return np.asarray(self._array(rid, "frame_index")[:])
+
+    def extra_names(self, rid: str) -> list[str]:
+        return list(self.attrs_of(rid).get("extra") or [])
+
+    def extra(self, rid: str, name: str) -> np.ndarray:
+        """float32 (T,) extra label column ``name`` aligned like the PPG (e.g. iBVP ``sq``)."""
+        if name not in self.extra_names(rid):
+            raise DataError(f"no extra column {name!r}; available: {self.extra_names(rid)}", recording=rid,
+                            path=self.path)
+        return np.asarray(self._array(rid, f"extra/{name}")[:])
+
+    def rgb_trace(self, rid: str, mask: np.ndarray | None = None, block: int = 256) -> np.ndarray:
+        """float64 (T, 3) spatial mean of each frame (over ``mask`` (H, W) bool when given)."""
+        arr = self._array(rid, "frames")
+        T = self.n_frames(rid)
+        out = np.empty((T, 3), dtype=np.float64)
+        if mask is not None:
+            mask = np.asarray(mask, dtype=bool)
+            if mask.shape != tuple(arr.shape[1:3]):
+                raise ValueError(f"mask must have shape {tuple(arr.shape[1:3])}; got {mask.shape}")
+            if not mask.any():
+                raise ValueError("mask selects no pixel")
+        for i in range(0, T, block):
+            f = np.asarray(arr[i:i + block]).astype(np.float64)
+            out[i:i + len(f)] = f[:, mask].mean(axis=1) if mask is not None else f.mean(axis=(1, 2))
+        return out

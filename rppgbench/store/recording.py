@@ -1,0 +1,183 @@
+"""Prepare one recording: decode → crop → align label → mask → statistics → atomic write into a store.
+
+Runs inside a dask worker (or in the calling process when ``workers=0``). Nothing here touches the
+store-level attributes; only the driver in :mod:`rppgbench.store.writer` does.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rppgbench._checks import DataError, RppgbenchError
+from rppgbench._logging import logger
+from rppgbench.datasets.base import DatasetAdapter, LabelTrack, RawRecording
+from rppgbench.preprocess.align import align_label
+from rppgbench.preprocess.face import make_detector
+from rppgbench.preprocess.face.track import FaceTracker
+from rppgbench.preprocess.recipe import Recipe
+from rppgbench.store.layout import (ATTR_KEY, CHUNK_FRAMES, FORMAT_VERSION, RECORDINGS, STAGING, frames_codec,
+                                    jsonable, label_codec)
+from rppgbench.store.views import recording_stats
+
+__all__ = ["process_recording", "write_recording_group", "sha256_file"]
+
+_DETECTORS: dict[str, Any] = {}
+
+
+def _detector(name: str) -> Any:
+    """One detector instance per process and name (Haar loading costs ~50 ms)."""
+    if name not in _DETECTORS:
+        _DETECTORS[name] = make_detector(name)
+    return _DETECTORS[name]
+
+
+def sha256_file(path: str | Path, block: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(block), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _rel(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.name
+
+
+def process_recording(adapter: DatasetAdapter, rec: RawRecording, recipe: Recipe, store_dir: str | Path,
+                      raw_root: str | Path | None = None) -> dict[str, Any]:
+    """Prepare ``rec`` and write it into the store at ``store_dir``; returns {recording_id, n_frames, seconds}.
+
+    Raises :class:`DataError` (naming the recording and file) on bad input.
+    """
+    t0 = time.perf_counter()
+    rid = rec.recording_id
+    video = rec.paths.get("video") or next(iter(rec.paths.values()), None)
+    label_path = rec.paths.get("label") or video
+    tracker = FaceTracker.from_recipe(_detector(recipe.detector), recipe, recording=rid)
+    try:
+        crop = tracker.run(adapter.iter_frames(rec), reopen=lambda: adapter.iter_frames(rec))
+    except RppgbenchError:
+        raise
+    except Exception as exc:  # decoder errors come in many types; name the file
+        raise DataError(f"could not decode the video: {type(exc).__name__}: {exc}", path=video,
+                        recording=rid) from exc
+    n = len(crop.frames)
+    try:
+        ft = np.asarray(adapter.frame_timestamps(rec, n), dtype=np.float64)
+    except RppgbenchError:
+        raise
+    except Exception as exc:
+        raise DataError(f"could not read frame timestamps: {type(exc).__name__}: {exc}", path=video,
+                        recording=rid) from exc
+    if ft.shape != (n,):
+        raise DataError(f"frame_timestamps returned shape {ft.shape}; expected ({n},) for {n} decoded frames",
+                        path=video, recording=rid)
+    if not np.all(np.isfinite(ft)):
+        raise DataError("frame timestamps hold NaN/inf", path=video, recording=rid)
+    try:
+        track = adapter.read_label(rec)
+    except RppgbenchError:
+        raise
+    except Exception as exc:
+        raise DataError(f"could not read the label: {type(exc).__name__}: {exc}", path=label_path,
+                        recording=rid) from exc
+    if not isinstance(track, LabelTrack):
+        raise DataError(f"read_label returned {type(track).__name__}; expected LabelTrack", recording=rid)
+    ppg, aqc = align_label(track, ft, recipe.label_alignment, tolerance=recipe.duration_tolerance,
+                           recording=rid, path=label_path)
+    extra = aqc.pop("extra")
+    mask = adapter.frame_mask(rec, {"ppg": ppg, **extra})
+    frame_index = np.arange(n, dtype=np.int32)
+    frames, boxes, sources = crop.frames, crop.boxes, crop.sources
+    masked = 0
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (n,):
+            raise DataError(f"frame_mask returned shape {mask.shape}; expected ({n},)", recording=rid)
+        masked = int(n - mask.sum())
+        if masked == n:
+            raise DataError(f"frame_mask removed all {n} frames", recording=rid)
+        frames, boxes, sources = frames[mask], boxes[mask], sources[mask]
+        ft, ppg, frame_index = ft[mask], ppg[mask], frame_index[mask]
+        extra = {k: v[mask] for k, v in extra.items()}
+    ppg32 = ppg.astype(np.float32)
+    stats = recording_stats(frames, ppg32)
+    qc = {**crop.qc, **aqc, "frames_decoded": n, "frames_masked": masked}
+    if masked:
+        qc["ranges_masked"] = [[int(a), int(b)] for a, b in _ranges(~mask)]
+    root = Path(raw_root) if raw_root is not None else None
+    checksums = {_rel(Path(p), root): sha256_file(p) for p in adapter.source_files(rec)}
+    fps_nominal = float(rec.metadata.get("fps", adapter.info.fps)) if isinstance(rec.metadata, dict) \
+        else float(adapter.info.fps)
+    med = qc.get("frame_interval_median_s")
+    T = len(frames)
+    attrs = {
+        "kind": "rppgbench-recording", "format_version": FORMAT_VERSION, "complete": True,
+        "recording_id": rid, "dataset": rec.dataset, "subject": str(rec.subject), "session": str(rec.session),
+        "metadata": dict(rec.metadata), "fps": fps_nominal,
+        "fps_measured": (1.0 / med) if med and np.isfinite(med) and med > 0 else None,
+        "n_frames": T, "duration_s": T / fps_nominal, "source_shape": list(crop.frame_shape),
+        "source_files": checksums, "qc": qc, "stats": stats, "extra": sorted(extra),
+    }
+    arrays = {"frames": frames, "ppg": ppg32, "timestamps": ft, "boxes": boxes.astype(np.int32),
+              "box_source": sources.astype(np.uint8), "frame_index": frame_index}
+    write_recording_group(store_dir, rid, arrays, {k: v.astype(np.float32) for k, v in extra.items()}, attrs)
+    secs = time.perf_counter() - t0
+    logger.info("prepared %s: %d frames in %.1f s", rid, T, secs)
+    return {"recording_id": rid, "n_frames": T, "seconds": secs}
+
+
+def _ranges(flags: np.ndarray) -> list[tuple[int, int]]:
+    m = np.concatenate([[0], flags.astype(np.int8), [0]])
+    d = np.diff(m)
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
+def write_recording_group(store_dir: str | Path, rid: str, arrays: dict[str, np.ndarray],
+                          extra: dict[str, np.ndarray], attrs: dict[str, Any]) -> Path:
+    """Write a recording group under ``_staging/`` and rename it into ``recordings/<rid>`` (atomic)."""
+    import zarr
+
+    store_dir = Path(store_dir)
+    final = store_dir / RECORDINGS / rid
+    staging = store_dir / STAGING / f"{rid}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        g = zarr.open_group(str(staging), mode="w", zarr_format=3)
+        for name, data in arrays.items():
+            if name == "frames":
+                chunks = (CHUNK_FRAMES,) + data.shape[1:]
+                comp = frames_codec()
+            else:
+                chunks = (max(CHUNK_FRAMES, min(len(data), 8192)),) + data.shape[1:]
+                comp = label_codec()
+            a = g.create_array(name, shape=data.shape, chunks=chunks, dtype=data.dtype, compressors=comp,
+                               fill_value=0)
+            a[...] = data
+        if extra:
+            eg = g.create_group("extra")
+            for name, data in extra.items():
+                a = eg.create_array(name, shape=data.shape, chunks=(max(CHUNK_FRAMES, min(len(data), 8192)),),
+                                    dtype=np.float32, compressors=label_codec(), fill_value=0)
+                a[...] = data
+        g.attrs[ATTR_KEY] = jsonable(attrs)
+        if final.exists():  # the driver removes incomplete leftovers first; this is a concurrent duplicate
+            raise DataError("recording group already exists in the store (two runs writing at once?)",
+                            path=final, recording=rid)
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final

@@ -1,0 +1,109 @@
+"""Input and label views computed on read from stored uint8 frames and float32 labels.
+
+Definitions (rPPG-Toolbox ``BaseLoader``, see shared spec datasets.md §0), with statistics over the **whole
+recording** computed once at write time (:func:`recording_stats`):
+
+* ``raw``: pixels 0–255 as float32.
+* ``standardized``: ``(x - mean) / std``, scalar mean and std over all pixels and channels.
+* ``diffnormalized``: ``d[t] = (f[t+1] - f[t]) / (f[t+1] + f[t] + 1e-7)`` for t < T-1, divided by the std of
+  all ``d`` (the T-1 difference frames); frame T-1 is zero. NaN → 0.
+* labels: ``raw``; ``standardized`` z-score; ``diffnormalized`` ``diff(l) / std(diff(l))`` with a 0 appended.
+
+A zero std gives zeros (rPPG-Toolbox would give NaN and then set it to 0).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["VIEWS", "recording_stats", "frames_view", "label_view", "diffnorm_frames"]
+
+VIEWS = ("raw", "diffnormalized", "standardized")
+_EPS = 1e-7
+_BLOCK = 256
+
+
+def diffnorm_frames(f: np.ndarray) -> np.ndarray:
+    """Unscaled diff-normalised frames of consecutive frames ``f`` (n, H, W, C) → (n-1, H, W, C) float32."""
+    a = f.astype(np.float32, copy=False)
+    return (a[1:] - a[:-1]) / (a[1:] + a[:-1] + np.float32(_EPS))
+
+
+def recording_stats(frames: np.ndarray, ppg: np.ndarray) -> dict[str, float | None]:
+    """Whole-recording statistics that the views need, streamed over blocks of frames (float64 sums)."""
+    T = len(frames)
+    n_pix = float(np.prod(frames.shape[1:])) if T else 0.0
+    s = ss = 0.0
+    for i in range(0, T, _BLOCK):
+        b = frames[i:i + _BLOCK].astype(np.float64)
+        s += float(b.sum())
+        ss += float(np.square(b).sum())
+    n = T * n_pix
+    mean = s / n if n else float("nan")
+    std = float(np.sqrt(max(ss / n - mean * mean, 0.0))) if n else float("nan")
+    # diff-normalised: two passes (mean, then squared deviations) for accuracy
+    dn_n = (T - 1) * n_pix
+    dsum = 0.0
+    for i in range(0, T - 1, _BLOCK):
+        dsum += float(diffnorm_frames(frames[i:i + _BLOCK + 1]).astype(np.float64).sum())
+    dmean = dsum / dn_n if dn_n else float("nan")
+    dss = 0.0
+    for i in range(0, T - 1, _BLOCK):
+        d = diffnorm_frames(frames[i:i + _BLOCK + 1]).astype(np.float64)
+        dss += float(np.square(d - dmean).sum())
+    dstd = float(np.sqrt(dss / dn_n)) if dn_n else float("nan")
+    lab = np.asarray(ppg, dtype=np.float32).astype(np.float64)
+    ld = np.diff(lab)
+    return {
+        "frames_mean": mean, "frames_std": std, "diffnorm_std": dstd,
+        "label_mean": float(lab.mean()) if lab.size else float("nan"),
+        "label_std": float(lab.std()) if lab.size else float("nan"),
+        "label_diff_std": float(ld.std()) if ld.size else float("nan"),
+    }
+
+
+def _safe_div(x: np.ndarray, s: Any) -> np.ndarray:
+    if s is None or not np.isfinite(s) or s == 0:
+        return np.zeros_like(x)
+    out = x / np.float32(s) if x.dtype == np.float32 else x / s
+    out[~np.isfinite(out)] = 0
+    return out
+
+
+def frames_view(block: np.ndarray, view: str, stats: dict[str, Any], n_out: int) -> np.ndarray:
+    """View of ``n_out`` frames from uint8 ``block``.
+
+    For ``diffnormalized`` the block holds the ``n_out`` frames plus the next frame when one exists (a
+    block of exactly ``n_out`` frames means the last one is the recording's last frame, whose view is 0).
+    """
+    if view == "raw":
+        return block[:n_out].astype(np.float32)
+    if view == "standardized":
+        mean, std = stats.get("frames_mean"), stats.get("frames_std")
+        x = block[:n_out].astype(np.float32) - np.float32(mean if mean is not None else 0.0)
+        return _safe_div(x, std)
+    if view == "diffnormalized":
+        d = _safe_div(diffnorm_frames(block), stats.get("diffnorm_std"))
+        if len(d) < n_out:
+            d = np.concatenate([d, np.zeros((n_out - len(d),) + block.shape[1:], np.float32)])
+        return d[:n_out]
+    raise ValueError(f"view must be one of {VIEWS}; got {view!r}")
+
+
+def label_view(block: np.ndarray, view: str, stats: dict[str, Any], n_out: int) -> np.ndarray:
+    """Label view of ``n_out`` samples from float32 ``block`` (plus the next sample for diffnormalized)."""
+    x = np.asarray(block, dtype=np.float64)
+    if view == "raw":
+        out = x[:n_out]
+    elif view == "standardized":
+        m = stats.get("label_mean")
+        out = _safe_div(x[:n_out] - (m if m is not None else 0.0), stats.get("label_std"))
+    elif view == "diffnormalized":
+        d = _safe_div(np.diff(x), stats.get("label_diff_std"))
+        if len(d) < n_out:
+            d = np.concatenate([d, np.zeros(n_out - len(d))])
+        out = d[:n_out]
+    else:
+        raise ValueError(f"label view must be one of {VIEWS}; got {view!r}")
+    return out.astype(np.float32)
