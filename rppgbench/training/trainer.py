@@ -270,7 +270,7 @@ class Trainer:
         loss = self.loss_fn(bvp.float(), label.float(), epoch=epoch, epochs=self.epochs, fs=self.fs)
         if aux is not None:
             loss = loss + aux.float()
-        return loss, {k: float(v) for k, v in logs.items()}
+        return loss, {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in logs.items()}
 
     def _paths(self) -> dict[str, Path]:
         assert self.out_dir is not None
