@@ -256,12 +256,17 @@ def jade(x: np.ndarray, max_sweeps: int = 100) -> np.ndarray:
     return v.T @ wh
 
 
-def ica(rgb: np.ndarray, fs: float, lam: float = 10.0) -> np.ndarray:
-    """ICA (Poh et al. 2010/2011): detrend each channel (smoothness priors, lambda 10), z-score, unmix with JADE and
-    return the source whose normalised power spectrum has the highest peak in 40-240 bpm, oriented to correlate
-    positively with GREEN."""
+def ica(rgb: np.ndarray, fs: float, lam: float | None = None) -> np.ndarray:
+    """ICA (Poh et al. 2010/2011): detrend each channel (smoothness priors), z-score, unmix with JADE and return the
+    source whose normalised power spectrum has the highest peak in 40-240 bpm, oriented to correlate positively
+    with GREEN.
+
+    Poh 2011 used lambda = 10 at 15 fps. The detrend's cut-off scales with fs/sqrt(lambda), so ``lam=None`` uses
+    ``100·(fs/30)²`` (about 0.45 Hz, below the pulse band at any frame rate; 100 at 30 fps as in rPPG-Toolbox).
+    """
     x = check_rgb(rgb, fs, min_len=4)
-    xd = detrend(x, lam) if x.shape[0] >= 3 else x - x.mean(axis=0)
+    lam = 100.0 * (fs / 30.0) ** 2 if lam is None else lam
+    xd = detrend(x, lam)
     sd = xd.std(axis=0)
     xz = (xd - xd.mean(axis=0)) / np.where(sd < _EPS, 1.0, sd)
     b = jade(xz.T)
