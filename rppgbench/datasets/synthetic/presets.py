@@ -1,0 +1,184 @@
+"""Generator parameters (:class:`SyntheticSpec`), difficulty presets and skin-tone table.
+
+Presets set the nuisance factors; per-recording values that are drawn at random (heart rate, breathing rate,
+skin tone, light direction) come from the seed in :func:`make_spec`, so a spec fully describes a recording and
+is stored in its ``meta.json``.
+
+``clean``   still head, steady light, low sensor noise, no compression.
+``motion``  head translation/rotation/scale with components inside the heart-rate band (nodding, talking);
+            rotation changes the shading and the specular highlight on the face.
+``light``   illumination drift plus a periodic light fluctuation inside the heart-rate band (e.g. a screen or an
+            aliased lamp flicker); the change is common to R, G and B.
+``hard``    motion and light together, darker skin tones allowed, more sensor noise and JPEG compression.
+``mixed``   recording ``i`` of a dataset uses ``MIXED_CYCLE[i % 4]``; for a single spec, ``seed % 4``.
+
+The motion and light nuisances are common-mode across colour channels (they scale R, G and B alike, apart from
+the white specular term), which chrominance methods such as POS (Wang et al., IEEE TBME 2017) and CHROM (de Haan
+& Jeanne, IEEE TBME 2013) cancel and the plain GREEN channel (Verkruysse et al., Opt. Express 2008) does not.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rppgbench._checks import check_option, check_range
+
+__all__ = ["SyntheticSpec", "make_spec", "PRESETS", "PRESET_NAMES", "MIXED_CYCLE", "FITZPATRICK", "SKIN_WEIGHTS"]
+
+#: relative pulsatile absorption of the (R, G, B) channels (haemoglobin absorbs green most)
+SKIN_WEIGHTS: tuple[float, float, float] = (0.33, 0.77, 0.53)
+
+#: Fitzpatrick type -> (gain on the photo's skin reflectance per R, G, B, factor on the pulse amplitude).
+#: Type III is the astronaut photo as it is; darker types absorb more (more in blue/green, melanin) and show
+#: a smaller relative pulsatile component.
+FITZPATRICK: dict[int, tuple[tuple[float, float, float], float]] = {
+    1: ((1.12, 1.14, 1.16), 1.15),
+    2: ((1.06, 1.07, 1.08), 1.08),
+    3: ((1.00, 1.00, 1.00), 1.00),
+    4: ((0.82, 0.76, 0.72), 0.85),
+    5: ((0.62, 0.52, 0.46), 0.70),
+    6: ((0.42, 0.32, 0.27), 0.55),
+}
+
+_BASE: dict[str, Any] = dict(
+    pulse_amplitude=0.01,       # a: relative skin darkening at full blood volume (before skin-tone factor)
+    hr_drift_bpm=2.0, hrv_sd=0.02, rsa_bpm=1.5, resp_amp=0.10, resp_baseline=0.05,
+    motion_translation=0.0,     # head translation amplitude, fraction of frame height
+    motion_rotation_deg=0.0,    # in-plane roll and out-of-plane yaw/pitch amplitude (degrees)
+    motion_scale=0.0,           # relative scale change amplitude
+    motion_max_hz=0.0,          # highest frequency of the motion components
+    illum_drift=0.0,            # slow illumination change amplitude (relative)
+    illum_flicker=0.0,          # periodic light fluctuation amplitude (relative)
+    specular=0.04,              # strength of the white specular highlight on skin
+    noise_sigma=1.0,            # sensor read noise, digital numbers (0-255 scale)
+    jpeg_quality=0,             # 0: no compression; else JPEG quality applied per frame before writing
+    fitzpatrick_choices=(1, 2, 3, 4),
+)
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "clean": dict(_BASE),
+    "motion": dict(_BASE, motion_translation=0.04, motion_rotation_deg=10.0, motion_scale=0.05,
+                   motion_max_hz=2.0, specular=0.08, noise_sigma=2.0),
+    "light": dict(_BASE, illum_drift=0.15, illum_flicker=0.03, noise_sigma=2.0),
+    "hard": dict(_BASE, motion_translation=0.05, motion_rotation_deg=12.0, motion_scale=0.06,
+                 motion_max_hz=2.5, illum_drift=0.2, illum_flicker=0.04, specular=0.10, noise_sigma=4.0,
+                 jpeg_quality=80, fitzpatrick_choices=(1, 2, 3, 4, 5, 6)),
+}
+MIXED_CYCLE: tuple[str, ...] = ("clean", "motion", "light", "hard")
+PRESET_NAMES: tuple[str, ...] = (*PRESETS, "mixed")
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """Everything that determines one synthetic recording (with ``seed``, the bytes are fixed).
+
+    Random draws that are not listed here (motion trajectories, flicker phases, sensor noise, HRV jitter) come
+    from ``seed`` inside :func:`~rppgbench.datasets.synthetic.render.render_recording`.
+    """
+
+    preset: str
+    seed: int
+    seconds: float
+    fps: float
+    width: int
+    height: int
+    hr_bpm: float               # target mean heart rate (the realised mean is in Rendered.mean_hr_bpm)
+    resp_hz: float              # breathing rate
+    fitzpatrick: int            # skin type I-VI (1-6)
+    pulse_amplitude: float
+    hr_drift_bpm: float
+    hrv_sd: float
+    rsa_bpm: float
+    resp_amp: float
+    resp_baseline: float
+    motion_translation: float
+    motion_rotation_deg: float
+    motion_scale: float
+    motion_max_hz: float
+    illum_drift: float
+    illum_flicker: float
+    illum_flicker_hz: float     # frequency of the periodic light fluctuation
+    light_dir: tuple[float, float, float] = (0.25, -0.35, 0.90)
+    specular: float = 0.04
+    noise_sigma: float = 1.0
+    jpeg_quality: int = 0
+    ppg_fs: float = 60.0
+    frame_jitter_s: float = 0.0  # s.d. of frame timestamp jitter (0: exact 1/fps grid)
+    background_seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_frames(self) -> int:
+        return int(round(self.seconds * self.fps))
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["light_dir"] = list(self.light_dir)
+        return d
+
+
+_SPEC_FIELDS = {f.name for f in dataclasses.fields(SyntheticSpec)}
+
+
+def make_spec(preset: str = "clean", seed: int = 0, seconds: float = 10.0, fps: float = 30.0,
+              width: int = 640, height: int = 480, hr_bpm: float | None = None, **overrides: Any) -> SyntheticSpec:
+    """Build a :class:`SyntheticSpec` from a preset, drawing per-recording values from ``seed``.
+
+    Parameters
+    ----------
+    preset : one of ``clean``, ``motion``, ``light``, ``hard``, ``mixed`` (``mixed`` picks
+        ``MIXED_CYCLE[seed % 4]``).
+    seed : non-negative int; the same seed and arguments give the same recording.
+    hr_bpm : target mean heart rate; drawn uniformly in [55, 110] bpm when None.
+    overrides : any :class:`SyntheticSpec` field (e.g. ``fitzpatrick=6``, ``noise_sigma=0``).
+    """
+    check_option("preset", preset, PRESET_NAMES)
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+    check_range("seconds", float(seconds), 1.0, 3600.0)
+    check_range("fps", float(fps), 5.0, 240.0)
+    check_range("width", int(width), 32, 4096)
+    check_range("height", int(height), 32, 4096)
+    unknown = sorted(set(overrides) - _SPEC_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown synthetic parameter(s) {unknown}; known: {sorted(_SPEC_FIELDS)}")
+    if preset == "mixed":
+        preset = MIXED_CYCLE[int(seed) % len(MIXED_CYCLE)]
+    params = dict(PRESETS[preset])
+    choices = params.pop("fitzpatrick_choices")
+    rng = np.random.default_rng([int(seed), 1])
+    drawn = dict(
+        hr_bpm=float(rng.uniform(55.0, 110.0)),
+        resp_hz=float(rng.uniform(0.2, 0.3)),
+        fitzpatrick=int(rng.choice(choices)),
+        illum_flicker_hz=float(rng.uniform(0.8, 2.5)),
+        light_dir=tuple(float(v) for v in _unit(np.array([rng.uniform(-0.4, 0.4), rng.uniform(-0.5, -0.1), 1.0]))),
+        background_seed=int(rng.integers(0, 2**31 - 1)),
+    )
+    if hr_bpm is not None:
+        drawn["hr_bpm"] = float(check_range("hr_bpm", float(hr_bpm), 40.0, 180.0))
+    params.update(drawn)
+    params.update(overrides)
+    params["light_dir"] = tuple(float(v) for v in params["light_dir"])
+    spec = SyntheticSpec(preset=preset, seed=int(seed), seconds=float(seconds), fps=float(fps), width=int(width),
+                         height=int(height), **params)
+    if spec.fitzpatrick not in FITZPATRICK:
+        raise ValueError(f"fitzpatrick must be one of 1-6; got {spec.fitzpatrick!r}")
+    check_range("pulse_amplitude", float(spec.pulse_amplitude), 0.0, 0.1)
+    check_range("noise_sigma", float(spec.noise_sigma), 0.0, 64.0)
+    if spec.jpeg_quality != 0:
+        check_range("jpeg_quality", int(spec.jpeg_quality), 1, 100)
+    check_range("ppg_fs", float(spec.ppg_fs), 10.0, 1000.0)
+    check_range("frame_jitter_s", float(spec.frame_jitter_s), 0.0, 0.2 / float(fps))
+    for name in ("motion_translation", "motion_rotation_deg", "motion_scale", "motion_max_hz", "illum_drift",
+                 "illum_flicker", "specular", "hr_drift_bpm", "hrv_sd", "rsa_bpm", "resp_amp", "resp_baseline"):
+        check_range(name, float(getattr(spec, name)), 0.0, None)
+    check_range("illum_drift + illum_flicker", spec.illum_drift + spec.illum_flicker, 0.0, 0.9)
+    return spec
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
