@@ -182,11 +182,11 @@ class Recipe:
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a recipe file must hold a mapping of fields; got {type(data).__name__}")
         base = data.pop("base", None)
+        data.setdefault("name", path.stem)
         if base is not None:
             start = cls.named(base).as_dict()
             start.update(data)
             data = start
-        data.setdefault("name", path.stem)
         return cls.from_dict(data, source=str(path))
 
     @classmethod

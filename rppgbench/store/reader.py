@@ -54,6 +54,11 @@ class Store:
         self._arrays: dict[tuple[str, str], Any] = {}
         self._scan()
 
+    def __getstate__(self) -> dict[str, Any]:  # picklable for DataLoader workers: reopen arrays lazily
+        state = self.__dict__.copy()
+        state["_arrays"] = {}
+        return state
+
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r}, dataset={self.dataset!r}, recordings={len(self._rec_attrs)})"
 

@@ -1,0 +1,189 @@
+"""Store round trip on toy recordings: arrays, attributes, views equal to the reference formulas."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from _store_toy import FPS, ToyAdapter, write_toy_raw
+from rppgbench._checks import DataError, RecipeMismatchError
+from rppgbench.preprocess.recipe import Recipe
+from rppgbench.store import open_store, prepare, store_path
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy")
+    raw = root / "raw"
+    ids = write_toy_raw(raw, n_recordings=2, n_frames=75)
+    summary = prepare(ToyAdapter(), raw, recipe="fp72", out=root / "store.zarr", workers=0)
+    return raw, root / "store.zarr", ids, summary
+
+
+def _decode(path: Path) -> np.ndarray:
+    cap = cv2.VideoCapture(str(path))
+    out = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        out.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+    return np.stack(out)
+
+
+def test_summary_and_listing(toy):
+    raw, path, ids, summary = toy
+    assert summary.ok and summary.written == ids and summary.frames == 150 and not summary.failed
+    st = open_store(path)
+    assert st.recording_ids() == ids
+    df = st.recordings()
+    assert list(df.recording_id) == ids
+    assert list(df.subject) == ["1", "2"] and list(df.session) == ["a", "a"]
+    assert list(df.n_frames) == [75, 75] and list(df.fps) == [FPS, FPS]
+    assert np.allclose(df.duration_s, 75 / FPS)
+    assert list(df.hr_bpm) == [60.0, 72.0]  # metadata column
+    assert list(df.qc_detector_hit_rate) == [1.0, 1.0]
+    assert list(df.qc_frames_detected) == [3, 3] and list(df.qc_frames_held) == [72, 72]
+    assert st.missing() == {}
+
+
+def test_store_attributes(toy):
+    raw, path, ids, _ = toy
+    st = open_store(path)
+    r = Recipe.named("fp72").for_dataset("toy")
+    assert st.recipe_id == r.recipe_id and st.recipe == r.replace(name="fp72")
+    assert st.attrs["recipe_json"] == r.canonical_json()
+    assert st.dataset == "toy" and st.attrs["format_version"] == 1
+    assert {"python", "numpy", "zarr"} <= set(st.attrs["package_versions"])
+    # documented layout is plain Zarr v3 JSON, readable without rppgbench
+    meta = json.loads((path / "recordings" / ids[0] / "zarr.json").read_text())
+    a = meta["attributes"]["rppgbench"]
+    assert a["complete"] is True and a["subject"] == "1"
+    import hashlib
+
+    for rel, digest in a["source_files"].items():
+        assert hashlib.sha256((raw / rel).read_bytes()).hexdigest() == digest
+    assert sorted(a["source_files"]) == [f"{ids[0]}/info.json", f"{ids[0]}/label.txt", f"{ids[0]}/vid.avi"] or \
+        sorted(a["source_files"]) == [f"{ids[0]}/label.txt", f"{ids[0]}/vid.avi"]
+    fmeta = json.loads((path / "recordings" / ids[0] / "frames" / "zarr.json").read_text())
+    assert fmeta["shape"] == [75, 72, 72, 3] and fmeta["data_type"] == "uint8"
+    assert fmeta["chunk_grid"]["configuration"]["chunk_shape"] == [32, 72, 72, 3]
+
+
+def test_frames_boxes_labels_equal_reference(toy):
+    raw, path, ids, _ = toy
+    st = open_store(path)
+    rid = ids[1]
+    video = _decode(raw / rid / "vid.avi")
+    boxes = st.boxes(rid)
+    assert boxes.shape == (75, 4) and boxes.dtype == np.int32
+    # every crop is a square inside the frame; boxes only change on detection frames 0, 30, 60
+    assert np.all(boxes[:, 2] == boxes[:, 3]) and np.all(boxes[:, 0] >= 0)
+    assert np.all(boxes[:, 0] + boxes[:, 2] <= 200) and np.all(boxes[:, 1] + boxes[:, 3] <= 160)
+    changes = np.flatnonzero(np.any(np.diff(boxes, axis=0) != 0, axis=1)) + 1
+    assert set(changes) <= {30, 60}
+    assert list(st.box_sources(rid)[[0, 1, 30, 31, 60]]) == [0, 1, 0, 1, 0]
+    frames = st.read_frames(rid)
+    assert frames.dtype == np.uint8 and frames.shape == (75, 72, 72, 3)
+    for t in range(75):
+        x, y, w, h = boxes[t]
+        ref = cv2.resize(video[t, y:y + h, x:x + w], (72, 72), interpolation=cv2.INTER_AREA)
+        assert np.array_equal(frames[t], ref)
+    assert np.array_equal(st.read_frames(rid, 10, 43), frames[10:43])
+    ts = st.timestamps(rid)
+    assert ts.dtype == np.float64 and np.allclose(ts, np.arange(75) / FPS)
+    lines = (raw / rid / "label.txt").read_text().splitlines()
+    lv, lt = (np.array(l.split(), float) for l in lines)
+    ref_ppg = np.interp(ts, lt, lv).astype(np.float32)
+    assert np.array_equal(st.read_label(rid), ref_ppg)
+    assert np.array_equal(st.frame_index(rid), np.arange(75))
+    # rgb trace = spatial mean per frame
+    assert np.allclose(st.rgb_trace(rid), frames.reshape(75, -1, 3).mean(axis=1))
+    m = np.zeros((72, 72), bool)
+    m[20:50, 10:60] = True
+    assert np.allclose(st.rgb_trace(rid, mask=m), frames[:, m].mean(axis=1))
+
+
+def _ref_views(frames: np.ndarray, label: np.ndarray):
+    f = frames.astype(np.float64)
+    dn = (f[1:] - f[:-1]) / (f[1:] + f[:-1] + 1e-7)
+    dn = np.concatenate([dn / dn.std(), np.zeros((1,) + f.shape[1:])])
+    stdz = (f - f.mean()) / f.std()
+    lab = label.astype(np.float64)
+    ld = np.append(np.diff(lab) / np.diff(lab).std(), 0.0)
+    lz = (lab - lab.mean()) / lab.std()
+    return {"raw": f, "diffnormalized": dn, "standardized": stdz}, {"raw": lab, "diffnormalized": ld,
+                                                                     "standardized": lz}
+
+
+@pytest.mark.parametrize("view", ["raw", "diffnormalized", "standardized"])
+@pytest.mark.parametrize("start,stop", [(0, 75), (5, 37), (40, 75), (74, 75)])
+def test_views_equal_whole_recording_formulas(toy, view, start, stop):
+    _, path, ids, _ = toy
+    st = open_store(path)
+    rid = ids[0]
+    fv, lv = _ref_views(st.read_frames(rid), st.read_label(rid))
+    x, y = st.read_clip(rid, start, stop, view=view, label_view=view)
+    assert x.dtype == np.float32 and x.shape == (stop - start, 72, 72, 3) and y.shape == (stop - start,)
+    assert np.allclose(x, fv[view][start:stop], rtol=1e-4, atol=1e-4)
+    assert np.allclose(y, lv[view][start:stop], rtol=1e-4, atol=1e-5)
+    assert np.allclose(st.read_label(rid, view=view, start=start, stop=stop), lv[view][start:stop], atol=1e-5)
+
+
+def test_reader_errors(toy, tmp_path):
+    _, path, ids, _ = toy
+    st = open_store(path)
+    with pytest.raises(DataError, match="no complete recording 's9_a'"):
+        st.read_frames("s9_a")
+    with pytest.raises(ValueError, match=r"frame range \[70, 80\) must lie within \[0, 75\]"):
+        st.read_frames(ids[0], 70, 80)
+    with pytest.raises(ValueError, match="view must be one of"):
+        st.read_clip(ids[0], view="normalized")
+    with pytest.raises(DataError, match="not a Zarr store"):
+        open_store(tmp_path)
+
+
+def test_recipe_change_gives_other_store_and_mismatch_is_refused(toy, tmp_path):
+    raw, path, ids, _ = toy
+    a = Recipe.named("fp72").for_dataset("toy")
+    b = a.replace(size=64)
+    assert a.recipe_id != b.recipe_id
+    assert store_path("toy", a) != store_path("toy", b)
+    assert store_path("toy", a).name == a.recipe_id[:16] + ".zarr"
+    assert a.replace(name="other").recipe_id == a.recipe_id  # the name is cosmetic
+    with pytest.raises(RecipeMismatchError) as exc:
+        prepare(ToyAdapter(), raw, recipe=b, out=path, workers=0)
+    assert a.recipe_id in str(exc.value) and b.recipe_id in str(exc.value)
+    # default output path: under RPPGBENCH_DATA, keyed by the recipe
+    s = prepare(ToyAdapter(), raw, recipe=b, workers=0, limit=1)
+    assert s.store == store_path("toy", b) and s.written == [ids[0]]
+    assert open_store(s.store).read_frames(ids[0]).shape[1:] == (64, 64, 3)
+
+
+def test_resume_is_noop_and_overwrite_rebuilds(toy, tmp_path):
+    raw, path, ids, _ = toy
+    s = prepare(ToyAdapter(), raw, recipe="fp72", out=path, workers=0)
+    assert s.written == [] and s.already_present == ids and s.ok
+
+
+def test_recipe_serialisation(tmp_path):
+    r = Recipe.named("tb72")
+    assert r.detect_every == 0 and r.size == 72
+    assert Recipe.named("pn128").size == 128
+    assert Recipe.from_json(r.canonical_json()).recipe_id == r.recipe_id
+    assert r.canonical_json() == json.dumps(json.loads(r.canonical_json()), sort_keys=True, separators=(",", ":"))
+    p = tmp_path / "mine.yaml"
+    p.write_text("base: fp72\nsize: 36\nno_face: whole\n")
+    from rppgbench.preprocess.recipe import resolve_recipe
+
+    q = resolve_recipe(str(p), "toy")
+    assert (q.size, q.no_face, q.detect_every, q.dataset, q.name) == (36, "whole", 30, "toy", "mine")
+    with pytest.raises(ValueError, match="unknown recipe field"):
+        Recipe.from_dict({"sise": 3})
+    with pytest.raises(ValueError, match="did you mean fp72"):
+        Recipe.named("fp27")
+    with pytest.raises(ValueError, match="recipe.no_face must be one of"):
+        Recipe(no_face="skip")
