@@ -1,0 +1,76 @@
+"""``rppgbench run``: run a protocol (validate, prepare missing stores, train, evaluate, write results)."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+EPILOG = """\b
+Example:
+  rppgbench run synthetic_quick
+  rppgbench run protocols/intra/ubfc_rppg_intra.yaml --models factorizephys,pos --output runs/ubfc
+  rppgbench run pure_intra --raw pure=/data/PURE --limit 2 --resume
+
+\b
+PROTOCOL is a protocol name (see `rppgbench ls protocols`) or a YAML path. Every check that needs no data
+runs first (schema, model names, model contracts vs recipes, output folder); then stores are opened and, when
+missing, prepared from --raw / RPPGBENCH_RAW_<DATASET> (the synthetic dataset is generated on demand)."""
+
+
+def _parse_raw(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for v in values:
+        ds, sep, path = v.partition("=")
+        if not sep or not ds or not path:
+            raise click.BadParameter(f"expected DATASET=PATH; got {v!r}", param_hint="--raw")
+        out[ds] = path
+    return out
+
+
+def _fmt(v: object) -> str:
+    return "nan" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def metric_table(rows: list[dict]) -> list[str]:
+    """Text lines: one line per (model, test dataset) with every metric as value ± se."""
+    metrics: list[str] = []
+    groups: dict[tuple[str, str], dict[str, str]] = {}
+    for r in rows:
+        if r["metric"] not in metrics:
+            metrics.append(r["metric"])
+        se = f" ± {_fmt(r['se'])}" if r.get("se") is not None else ""
+        groups.setdefault((r["model"], r["test_dataset"]), {})[r["metric"]] = _fmt(r["value"]) + se
+    head = f"{'model':<22} {'test':<11} " + " ".join(f"{m:>17}" for m in metrics)
+    lines = [head, "-" * len(head)]
+    for (model, ds), vals in groups.items():
+        lines.append(f"{model:<22} {ds:<11} " + " ".join(f"{vals.get(m, '-'):>17}" for m in metrics))
+    return lines
+
+
+@click.command("run", epilog=EPILOG)
+@click.argument("protocol")
+@click.option("--models", default=None, help="Comma-separated subset of the protocol's model ids.")
+@click.option("--device", default=None, help="torch device (cpu, cuda, cuda:1); default CUDA when available.")
+@click.option("--limit", type=int, default=None, help="Quick run: first N recordings of each dataset per split.")
+@click.option("--output", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Output folder (default $RPPGBENCH_RESULTS/<protocol>).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in --output (finished models, epochs).")
+@click.option("--raw", "raw", multiple=True, metavar="DATASET=PATH", help="Raw folder of a dataset to prepare.")
+@click.option("--workers", type=int, default=0, show_default=True, help="Processes for preparing stores.")
+@click.option("--no-report", is_flag=True, help="Do not write the HTML report at the end.")
+@click.option("--protocols-root", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Folder of protocol families (default: the package's protocols/).")
+def run(protocol: str, models: str | None, device: str | None, limit: int | None, output: str | None,
+        resume: bool, raw: tuple[str, ...], workers: int, no_report: bool, protocols_root: str | None) -> None:
+    """Run PROTOCOL and write results.json, predictions, checkpoints and a report."""
+    from rppgbench.runner import RunOptions, run_protocol
+
+    opts = RunOptions(protocol=protocol, models=[m.strip() for m in models.split(",") if m.strip()] if models
+                      else None, device=device, limit=limit, output=output, resume=resume, workers=workers,
+                      raw=_parse_raw(raw), report=not no_report, command=" ".join(["rppgbench", *sys.argv[1:]]),
+                      protocols_root=protocols_root)
+    res = run_protocol(opts)
+    for line in metric_table(res["rows"]):
+        click.echo(line)
+    click.echo(f"wall time {res['provenance']['wall_s']:.1f} s; results in "
+               f"{opts.output or res['provenance'].get('output', '')}".rstrip())

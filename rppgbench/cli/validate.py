@@ -1,0 +1,32 @@
+"""``rppgbench validate``: every protocol check that needs no data."""
+from __future__ import annotations
+
+import click
+
+EPILOG = """\b
+Example:
+  rppgbench validate protocols/intra/ubfc_rppg_intra.yaml synthetic_quick
+  rppgbench validate protocols/*/*.yaml
+
+\b
+Checks the schema (unknown keys and wrong types name file and line), includes, model names, each model's
+input contract against the dataset recipes (frame size, fps), the evaluation profile and metric names."""
+
+
+@click.command("validate", epilog=EPILOG)
+@click.argument("protocols", nargs=-1, required=True)
+@click.option("--protocols-root", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Folder of protocol families for names (default: the package's protocols/).")
+def validate(protocols: tuple[str, ...], protocols_root: str | None) -> None:
+    """Validate PROTOCOLS (names or YAML paths); print OK per file, stop at the first error."""
+    from pathlib import Path
+
+    from rppgbench.runner_validate import validate_protocol
+
+    for name in protocols:
+        if any(part.startswith("_") for part in Path(name).parent.parts):
+            click.echo(f"skip {name} (shared part, validated through the files that include it)")
+            continue
+        proto, recipes, plans = validate_protocol(name, None, protocols_root)
+        click.echo(f"OK {proto.path} ({proto.name} v{proto.version}, {len(plans)} model(s), "
+                   f"sha256 {proto.protocol_hash[:12]})")

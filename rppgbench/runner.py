@@ -1,0 +1,214 @@
+"""Run a protocol end to end: validate → prepare missing stores → resolve splits → train/evaluate → results.
+
+>>> from rppgbench.runner import RunOptions, run_protocol                  # doctest: +SKIP
+>>> result = run_protocol(RunOptions("synthetic_quick", limit=2, output="out"))  # doctest: +SKIP
+>>> result["rows"][0]                                                      # doctest: +SKIP
+
+Order of work (nothing is trained before every check passed):
+
+1. :func:`rppgbench.runner_validate.plan_run`: schema, registry names, model contracts against the recipes,
+   evaluation profile, output folder (another protocol's results there is an error).
+2. Stores: each dataset's store ``store_path(dataset, recipe)`` is opened; a missing one is prepared when the raw
+   folder is known (``--raw``/``RPPGBENCH_RAW_<DATASET>``; the synthetic dataset is generated on demand from the
+   protocol's ``generate:`` block), else the error gives the exact ``rppgbench prepare`` command.
+3. Splits resolved over the stores' recording tables (every subject present, non-empty, disjoint); ``--limit``.
+4. Each model: neural → Trainer (checkpoints under ``checkpoints/<model>/``, resumable), predict; unsupervised →
+   RGB trace → method. Evaluate per test dataset; write ``predictions/<model>.npz`` and the rPPG-Toolbox pickle;
+   the model's rows are kept in ``.state/<model>.json`` so ``--resume`` skips finished models.
+5. ``results.json`` (written last, atomically) and the report (``rppgbench.reporting.report``) when available.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rppgbench import __version__, config
+from rppgbench._checks import DataError, RppgbenchError
+from rppgbench._logging import logger
+from rppgbench.protocols import resolve_splits
+from rppgbench.results.io import atomic_write_bytes, json_clean, write_results
+from rppgbench.results.schema import FORMAT_VERSION
+from rppgbench.runner_validate import RUN_MARKER, RunOptions, RunPlan, plan_run
+
+__all__ = ["RunOptions", "run_protocol", "prepare_stores", "prepare_command", "synthetic_raw_dir"]
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def prepare_command(dataset: str, recipe: Any) -> str:
+    """The command that prepares ``dataset`` with ``recipe`` (for error messages)."""
+    rec = recipe.name if getattr(recipe, "name", "") else "<recipe.yaml holding " + recipe.canonical_json() + ">"
+    return f"rppgbench prepare {dataset} --raw PATH --recipe {rec}"
+
+
+def synthetic_raw_dir(generate: dict[str, Any]) -> Path:
+    """Where the synthetic raw data of a ``generate:`` block lives when ``RPPGBENCH_RAW_SYNTHETIC`` is unset:
+    ``<data_root>/_raw/synthetic-<sha256(generate)[:12]>`` (a different block never reuses old files)."""
+    digest = hashlib.sha256(json.dumps(generate, sort_keys=True).encode()).hexdigest()[:12]
+    return config.data_root() / "_raw" / f"synthetic-{digest}"
+
+
+def _ensure_synthetic_raw(generate: dict[str, Any], raw: Path | None) -> Path:
+    from rppgbench.datasets.synthetic import write_raw_dataset
+
+    target = raw if raw is not None else synthetic_raw_dir(generate)
+    done = target / ".rppgbench_generated.json"
+    if done.is_file():
+        return target
+    logger.info("generating the synthetic raw dataset into %s (%s)", target, generate)
+    write_raw_dataset(target, **generate)
+    atomic_write_bytes(done, json.dumps(generate, sort_keys=True).encode())
+    return target
+
+
+def prepare_stores(plan: RunPlan) -> dict[str, Any]:
+    """Open (preparing when possible) the store of every protocol dataset; ``{dataset: Store}``."""
+    from rppgbench.store import open_store, prepare
+
+    stores = {}
+    for ds, recipe in plan.recipes.items():
+        path = recipe.store_path()
+        if not (path / "zarr.json").is_file():
+            raw_arg = plan.options.raw.get(ds)
+            raw = config.raw_root(ds, raw_arg)
+            spec = plan.protocol.datasets[ds]
+            if ds == "synthetic" and spec.generate is not None:
+                raw = _ensure_synthetic_raw(spec.generate, raw)
+            if raw is None:
+                raise DataError(f"dataset {ds} has no prepared store for recipe {recipe.name or recipe.recipe_id} "
+                                f"and its raw folder is unknown. Run:\n  {prepare_command(ds, recipe)}\nor set "
+                                f"RPPGBENCH_RAW_{ds.upper()}=PATH and run again", path=path)
+            logger.info("preparing %s from %s (recipe %s) into %s", ds, raw, recipe.name, path)
+            summary = prepare(ds, raw, recipe=recipe, workers=plan.options.workers)
+            if not summary.ok:
+                raise DataError(f"preparing {ds} failed:\n" + "\n".join(summary.lines()), path=path)
+        st = open_store(path)
+        if st.recipe_id != recipe.recipe_id:
+            raise DataError(f"store recipe {st.recipe_id[:16]} differs from the protocol's {recipe.recipe_id[:16]}",
+                            path=path)
+        missing = st.missing()
+        if missing:
+            logger.warning("store %s lacks %d selected recording(s): %s", path, len(missing),
+                           ", ".join(f"{k} ({v})" for k, v in sorted(missing.items())))
+        stores[ds] = st
+    return stores
+
+
+def _provenance(plan: RunPlan, stores: dict[str, Any], started: str, wall_s: float) -> dict[str, Any]:
+    from rppgbench.sysinfo import git_commit
+
+    try:
+        import torch
+
+        tv, cuda = torch.__version__, torch.version.cuda
+        dev = plan.options.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    except ImportError:  # pragma: no cover - torch is a dependency
+        tv, cuda, dev = None, None, plan.options.device or "cpu"
+    return {"rppgbench_version": __version__, "git_commit": git_commit(), "python": sys.version.split()[0],
+            "torch": tv, "cuda": cuda, "device": dev, "platform": platform.platform(), "cpu_count": os.cpu_count(),
+            "recipe_ids": {ds: r.recipe_id for ds, r in plan.recipes.items()},
+            "recipes": {ds: r.as_dict() for ds, r in plan.recipes.items()},
+            "stores": {ds: str(s.path) for ds, s in stores.items()},
+            "store_missing": {ds: s.missing() for ds, s in stores.items() if s.missing()},
+            "seeds": {m.id: int(m.training.seed) for m in plan.models},
+            "limit": plan.options.limit, "started": started, "finished": _now(), "wall_s": wall_s,
+            "command": plan.options.command}
+
+
+def _protocol_block(plan: RunPlan) -> dict[str, Any]:
+    p = plan.protocol
+    return {"name": p.name, "version": p.version, "sha256": p.protocol_hash,
+            "citation": {k: v for k, v in vars(p.citation).items() if v}, "path": p.path,
+            "reference": p.reference, "resolved": p.to_dict()}
+
+
+def run_protocol(options: RunOptions) -> dict[str, Any]:
+    """Run ``options.protocol``; returns the results mapping (also written to ``<output>/results.json``)."""
+    t0 = time.perf_counter()
+    started = _now()
+    plan = plan_run(options)
+    out = plan.output
+    proto = plan.protocol
+    out.mkdir(parents=True, exist_ok=True)
+    marker = {"protocol": {"name": proto.name, "sha256": proto.protocol_hash}, "started": started}
+    if not (out / RUN_MARKER).is_file():
+        atomic_write_bytes(out / RUN_MARKER, json.dumps(marker).encode())
+    stores = prepare_stores(plan)
+    tables = {ds: st.recordings() for ds, st in stores.items()}
+    splits = resolve_splits(proto, tables).limit(options.limit)
+    logger.info("protocol %s: %s", proto.name,
+                ", ".join(f"{k} {len(v)} recording(s)" for k, v in splits.splits.items()))
+    state_dir = out / ".state"
+    split_sig = hashlib.sha256(json.dumps(splits.to_dict(), sort_keys=True).encode()).hexdigest()
+    rows: list[dict[str, Any]] = []
+    per_rec: list[dict[str, Any]] = []
+    models: dict[str, Any] = {}
+    from rppgbench.runner_models import run_model
+
+    for i, mp in enumerate(plan.models):
+        state = state_dir / f"{mp.id}.json"
+        if options.resume and state.is_file():
+            saved = json.loads(state.read_text())
+            if saved.get("splits_sha256") == split_sig:
+                logger.info("model %s: finished in an earlier run; reusing its results", mp.id)
+                rows += saved["rows"]
+                per_rec += saved["per_recording"]
+                models[mp.id] = saved["model"]
+                continue
+            logger.info("model %s: earlier results used other splits (--limit?); running again", mp.id)
+        logger.info("[%d/%d] model %s (%s)", i + 1, len(plan.models), mp.id, mp.cfg.kind)
+        res = run_model(mp, plan, stores, tables, splits, out, options.resume)
+        if res["interrupted"]:
+            logger.warning("model %s: training stopped before its last epoch (stop_after_epochs=%s); run again "
+                           "with --resume to continue", mp.id, options.stop_after_epochs)
+            raise _Interrupted(mp.id)
+        saved = {"splits_sha256": split_sig, **json_clean({k: res[k] for k in ("rows", "per_recording", "model")})}
+        atomic_write_bytes(state, json.dumps(saved).encode())
+        rows += res["rows"]
+        per_rec += res["per_recording"]
+        models[mp.id] = res["model"]
+    ev = proto.evaluation
+    results = {
+        "format_version": FORMAT_VERSION,
+        "protocol": _protocol_block(plan),
+        "evaluation": {"profile": ev.profile, "window_s": ev.window_s, "hr_method": ev.hr_method,
+                       "metrics": list(ev.metrics),
+                       "fs": sorted({float(t["fps"].iloc[0]) for t in tables.values() if len(t)})[0]},
+        "splits": splits.to_dict(),
+        "rows": rows,
+        "per_recording": per_rec,
+        "models": models,
+        "provenance": _provenance(plan, stores, started, time.perf_counter() - t0),
+    }
+    write_results(out, results)
+    logger.info("results written to %s", out / "results.json")
+    if options.report:
+        _report(out)
+    return json_clean(results)
+
+
+class _Interrupted(RppgbenchError):
+    def __init__(self, model_id: str) -> None:
+        super().__init__(f"run interrupted during model {model_id!r} (stop_after_epochs); continue with --resume")
+        self.model_id = model_id
+
+
+def _report(out: Path) -> None:
+    try:
+        from rppgbench.reporting import report
+    except ImportError as exc:
+        logger.warning("report not written: rppgbench.reporting.report is not available (%s)", exc)
+        return
+    try:
+        report([out], out / "report")
+    except Exception as exc:  # the results are safe on disk; a report bug must not lose the run
+        logger.warning("report not written: %s: %s", type(exc).__name__, exc)

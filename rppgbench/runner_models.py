@@ -1,0 +1,185 @@
+"""Train and evaluate one model of a run (used by :mod:`rppgbench.runner`).
+
+Neural models are trained with :class:`rppgbench.training.Trainer` on clips of the train split (valid split for
+``selection: best``) and predict whole test recordings with :func:`rppgbench.training.predict_recordings`.
+Unsupervised methods read the RGB trace (spatial mean of the stored crops) of each test recording and predict
+the BVP from it. Either way the test signals are evaluated per test dataset with
+:func:`rppgbench.evaluation.evaluate`.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rppgbench._checks import DataError
+from rppgbench._logging import logger
+from rppgbench.results.io import write_predictions, write_toolbox_pickle
+from rppgbench.results.schema import METRIC_UNITS
+
+__all__ = ["run_model", "sha256_file"]
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _split_by_dataset(keys: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for k in keys:
+        ds, _, rid = k.partition("/")
+        out.setdefault(ds, []).append(rid)
+    return out
+
+
+def _dataset_fs(table: Any, dataset: str, rids: list[str]) -> float:
+    fps = table.set_index("recording_id").loc[rids, "fps"].astype(float).to_numpy()
+    if fps.size and np.ptp(fps) > 1e-6:
+        raise DataError(f"dataset {dataset}: recordings have different frame rates "
+                        f"({', '.join(f'{v:g}' for v in sorted(set(fps.round(3))))} Hz); evaluate them separately")
+    return float(fps[0])
+
+
+def _train(mp: Any, plan: Any, stores: dict[str, Any], splits: Any, ckpt_dir: Path, resume: bool) -> tuple[Any, dict]:
+    import torch
+
+    from rppgbench.models import create_model
+    from rppgbench.training import TrainConfig, Trainer, clip_dataset
+
+    tr = mp.training
+    seed = int(tr.seed)
+    torch.manual_seed(seed)
+    model = create_model(mp.name, **mp.overrides)
+    cfg = model.cfg
+
+    def dataset_of(split: str) -> Any:
+        parts = [clip_dataset(stores[ds], rids, cfg) for ds, rids in sorted(_split_by_dataset(splits[split]).items())]
+        for ds_, p in zip(sorted(_split_by_dataset(splits[split])), parts):
+            if len(p) == 0:
+                raise DataError(f"{split} split of dataset {ds_}: no clip of {cfg.clip_len} frames fits in its "
+                                f"recordings (model {mp.id})")
+        return parts[0] if len(parts) == 1 else torch.utils.data.ConcatDataset(parts)
+
+    train_ds = dataset_of("train")
+    valid_ds = dataset_of("valid") if splits["valid"] and tr.selection == "best" else None
+    optimizer = dict(cfg.optimizer)
+    if tr.optimizer is not None:
+        optimizer["name"] = tr.optimizer
+    if tr.lr is not None:
+        optimizer["lr"] = tr.lr
+    if tr.weight_decay is not None:
+        optimizer["weight_decay"] = tr.weight_decay
+    tc = TrainConfig(epochs=tr.epochs, batch_size=tr.batch_size, optimizer=optimizer, loss=tr.loss, seed=seed,
+                     device=plan.options.device, selection=tr.selection, out_dir=ckpt_dir,
+                     max_steps_per_epoch=tr.max_steps_per_epoch, stop_after_epochs=plan.options.stop_after_epochs)
+    trainer = Trainer(model, cfg, tc)
+    can_resume = resume and (ckpt_dir / "last.pt").is_file()
+    logger.info("model %s: training on %d clips (%d recordings)%s", mp.id, len(train_ds), len(splits["train"]),
+                ", resuming" if can_resume else "")
+    history = trainer.fit(train_ds, valid_ds, resume=can_resume)
+    info = {"epochs": trainer.epochs, "batch_size": trainer.batch_size, "optimizer": trainer.optimizer_spec,
+            "loss": trainer.loss_name, "selection": tr.selection, "history": history,
+            "finished": bool(history) and history[-1]["epoch"] == trainer.epochs - 1}
+    return model, info
+
+
+def _predict(mp: Any, model: Any, stores: dict[str, Any], test: dict[str, list[str]], device: str | None
+             ) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    out: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+    for ds, rids in sorted(test.items()):
+        st = stores[ds]
+        if mp.cfg.kind == "unsupervised":
+            table = st.recordings().set_index("recording_id")
+            sig = {}
+            for rid in rids:
+                fs = float(table.loc[rid, "fps"])
+                pred = np.asarray(model.predict(st.rgb_trace(rid), fs), dtype=np.float64)
+                label = np.asarray(st.read_label(rid, mp.cfg.label_view), dtype=np.float64)
+                if pred.shape != label.shape:
+                    raise DataError(f"model {mp.id} returned {pred.size} samples for {label.size} label samples",
+                                    recording=rid)
+                sig[rid] = (pred, label)
+            out[ds] = sig
+        else:
+            from rppgbench.training import predict_recordings
+
+            out[ds] = predict_recordings(model, mp.cfg, st, rids, device=device or "cpu",
+                                         batch_size=int(mp.training.batch_size or mp.cfg.batch_size))
+    return out
+
+
+def run_model(mp: Any, plan: Any, stores: dict[str, Any], tables: dict[str, Any], splits: Any, out_dir: Path,
+              resume: bool) -> dict[str, Any]:
+    """Train (neural) and evaluate one model; write its predictions; return its rows and model entry."""
+    from rppgbench.evaluation import evaluate
+
+    proto = plan.protocol
+    ev = proto.evaluation
+    t0 = time.perf_counter()
+    ckpt_sha = None
+    train_info: dict[str, Any] = {}
+    n_params = 0
+    if mp.cfg.kind == "neural":
+        ckpt_dir = out_dir / "checkpoints" / mp.id
+        model, train_info = _train(mp, plan, stores, splits, ckpt_dir, resume)
+        n_params = int(sum(p.numel() for p in model.parameters()))
+        if not train_info["finished"]:
+            return {"interrupted": True}
+        if (ckpt_dir / "model.pt").is_file():
+            ckpt_sha = sha256_file(ckpt_dir / "model.pt")
+    else:
+        from rppgbench.models import create_model
+
+        model = create_model(mp.name, **mp.overrides)
+    train_wall = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    test = _split_by_dataset(splits["test"])
+    logger.info("model %s: predicting %d test recording(s)", mp.id, len(splits["test"]))
+    signals = _predict(mp, model, stores, test, plan.options.device)
+    rows: list[dict[str, Any]] = []
+    per_rec: list[dict[str, Any]] = []
+    all_sig: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    all_hr: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    fs_used = None
+    for ds, sig in sorted(signals.items()):
+        fs = _dataset_fs(tables[ds], ds, list(sig))
+        fs_used = fs if fs_used is None else fs_used
+        res = evaluate(sig, fs, ev.profile, ev.window_s, label_type=mp.cfg.label_view, hr_method=ev.hr_method)
+        for metric in ev.metrics:
+            m = res.metrics.get(metric)
+            if m is None:
+                raise DataError(f"evaluation profile {ev.profile} did not compute metric {metric}")
+            rows.append({"protocol": proto.name, "model": mp.id, "test_dataset": ds, "metric": metric,
+                         "value": m.get("value"), "se": m.get("se"), "unit": METRIC_UNITS[metric],
+                         "n_windows": int(len(res.windows) - res.n_excluded), "n_recordings": len(sig),
+                         "profile": res.profile, "hr_resolution_bpm": res.hr_resolution_bpm,
+                         "window_s": res.window_s})
+        subj = tables[ds].set_index("recording_id")["subject"]
+        for r in res.per_recording.itertuples(index=False):
+            per_rec.append({"model": mp.id, "test_dataset": ds, "recording": r.recording,
+                            "subject": str(subj.loc[r.recording]), "hr_pred": float(r.hr_pred),
+                            "hr_ref": float(r.hr_ref), "abs_error": float(r.abs_error),
+                            "n_windows": int(r.n_windows)})
+        for rid, (p, lab) in sig.items():
+            key = f"{ds}/{rid}"
+            all_sig[key] = (p, lab)
+            w = res.windows[res.windows["recording"] == rid]
+            all_hr[key] = (w["hr_pred"].to_numpy(float), w["hr_ref"].to_numpy(float))
+    pred_dir = out_dir / "predictions"
+    write_predictions(pred_dir / f"{mp.id}.npz", float(fs_used), all_sig, all_hr)
+    write_toolbox_pickle(pred_dir / f"{mp.id}_toolbox.pkl", all_sig, float(fs_used), mp.cfg.label_view,
+                         mp.cfg.clip_len)
+    eval_wall = time.perf_counter() - t1
+    logger.info("model %s done: train %.1fs, eval %.1fs", mp.id, train_wall, eval_wall)
+    entry = {"name": mp.name, "config": mp.cfg.as_dict(), "overrides": mp.overrides, "kind": mp.cfg.kind,
+             "n_params": n_params, "checkpoint_sha256": ckpt_sha, "train_wall_s": train_wall,
+             "eval_wall_s": eval_wall, "seed": int(mp.training.seed),
+             "training": {k: v for k, v in train_info.items() if k != "finished"}}
+    return {"rows": rows, "per_recording": per_rec, "model": entry, "interrupted": False}

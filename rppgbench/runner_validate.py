@@ -1,0 +1,223 @@
+"""Checks that need no data: protocol schema, registry names, model contracts against recipes, output folder.
+
+:func:`plan_run` turns a protocol plus run options into a :class:`RunPlan` or raises before any work. It is what
+``rppgbench validate`` runs and the first thing ``rppgbench run`` does.
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rppgbench import config
+from rppgbench._checks import ProtocolError, RecipeMismatchError, RppgbenchError
+from rppgbench._logging import logger
+from rppgbench.protocols import Protocol, load_protocol
+from rppgbench.results.schema import METRIC_UNITS
+
+__all__ = ["RunOptions", "ModelPlan", "RunPlan", "plan_run", "validate_protocol", "resolve_dataset_recipe",
+           "check_output_dir", "RUN_MARKER"]
+
+#: written into an output folder when a run starts; identifies which protocol the folder belongs to
+RUN_MARKER = "run.json"
+
+
+@dataclass
+class RunOptions:
+    """Options of one ``rppgbench run`` (shared by the CLI and the Python API).
+
+    ``limit`` keeps the first N recordings of each dataset in each split (natural order of recording ids).
+    ``stop_after_epochs`` stops every neural model's training after that many epochs in total, as if the
+    job had been interrupted (for tests and for splitting long runs); continue with ``resume=True``.
+    """
+
+    protocol: str | os.PathLike
+    models: list[str] | None = None
+    device: str | None = None
+    limit: int | None = None
+    output: str | os.PathLike | None = None
+    resume: bool = False
+    workers: int = 0
+    raw: dict[str, str] = field(default_factory=dict)
+    report: bool = True
+    stop_after_epochs: int | None = None
+    command: str = ""
+    protocols_root: str | os.PathLike | None = None
+
+
+@dataclass
+class ModelPlan:
+    id: str
+    name: str
+    cfg: Any  # effective ModelCfg (registered cfg with the protocol's cfg-field overrides)
+    overrides: dict[str, Any]
+    training: Any  # TrainingSpec merged: protocol training <- model training
+
+
+@dataclass
+class RunPlan:
+    protocol: Protocol
+    options: RunOptions
+    recipes: dict[str, Any]  # dataset -> Recipe
+    models: list[ModelPlan]
+    output: Path
+
+
+def resolve_dataset_recipe(protocol: Protocol, dataset: str) -> Any:
+    """The :class:`~rppgbench.preprocess.recipe.Recipe` of one protocol dataset (name, or ``{base, fields}``)."""
+    from rppgbench.preprocess.recipe import Recipe, resolve_recipe
+
+    spec = protocol.datasets[dataset].recipe
+    try:
+        if isinstance(spec, dict):
+            d = dict(spec)
+            base = d.pop("base", None)
+            start = Recipe.named(base).as_dict() if base else {}
+            start.update(d)
+            return resolve_recipe(start, dataset)
+        return resolve_recipe(spec, dataset)
+    except (ValueError, TypeError) as exc:
+        raise ProtocolError(f"{protocol.path}: datasets.{dataset}.recipe: {exc}") from None
+
+
+def _dataset_fps(dataset: str) -> float | None:
+    from rppgbench.datasets import DATASETS
+
+    try:
+        return float(DATASETS.get(dataset).info.fps)
+    except (ImportError, AttributeError) as exc:  # adapter not written yet
+        logger.warning("dataset %s: cannot read its nominal fps (%s); fps contract not checked", dataset, exc)
+        return None
+
+
+def _merged_training(protocol: Protocol, overrides: dict[str, Any]) -> Any:
+    if not overrides:
+        return protocol.training
+    return dataclasses.replace(protocol.training, **overrides)
+
+
+def _check_contract(protocol: Protocol, mp: ModelPlan, recipes: dict[str, Any], fps: dict[str, float | None]) -> None:
+    cfg = mp.cfg
+    for ds, recipe in recipes.items():
+        if cfg.frame_size is not None and int(cfg.frame_size) != int(recipe.size):
+            raise RecipeMismatchError(
+                f"{protocol.path}: model {mp.id} ({mp.name}) needs frame_size={cfg.frame_size} but dataset {ds} uses "
+                f"recipe {recipe.name or recipe.recipe_id[:16]} with size={recipe.size}; use a recipe of size "
+                f"{cfg.frame_size} or override the model's frame_size")
+        if fps.get(ds) is not None and abs(float(cfg.fps) - float(fps[ds])) > 0.5:
+            raise RecipeMismatchError(
+                f"{protocol.path}: model {mp.id} ({mp.name}) expects fps={cfg.fps} but dataset {ds} is recorded at "
+                f"fps={fps[ds]}")
+    tr = mp.training
+    if cfg.kind == "neural":
+        if tr.selection == "best" and not protocol.splits.get("valid"):
+            raise ProtocolError(f"{protocol.path}: model {mp.id}: training.selection 'best' needs a valid split")
+        if not protocol.splits.get("train"):
+            raise ProtocolError(f"{protocol.path}: model {mp.id} is a neural model but the protocol has no train "
+                                "split")
+
+
+def _check_generate(protocol: Protocol) -> None:
+    spec = protocol.datasets.get("synthetic")
+    if spec is None or spec.generate is None:
+        return
+    try:
+        from rppgbench.datasets.synthetic import write_raw_dataset
+    except ImportError:
+        logger.warning("rppgbench.datasets.synthetic.write_raw_dataset is not available; generate: not checked")
+        return
+    params = inspect.signature(write_raw_dataset).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return
+    allowed = [n for n in params if n not in ("root", "path", "out", "raw")]
+    unknown = sorted(set(spec.generate) - set(allowed))
+    if unknown:
+        raise ProtocolError(f"{protocol.path}: datasets.synthetic.generate: unknown argument(s) {', '.join(unknown)} "
+                            f"of write_raw_dataset; allowed: {', '.join(allowed)}")
+
+
+def validate_protocol(protocol: Protocol | str | os.PathLike, models: list[str] | None = None,
+                      root: str | os.PathLike | None = None) -> tuple[Protocol, dict[str, Any], list[ModelPlan]]:
+    """Every check that needs no data: schema (on load), recipes, registry names, model contracts, evaluation
+    profile and metric names. Returns ``(protocol, recipes, model plans)``."""
+    from rppgbench.evaluation import get_profile
+    from rppgbench.models import model_cfg
+
+    proto = protocol if isinstance(protocol, Protocol) else load_protocol(protocol, root)
+    recipes = {ds: resolve_dataset_recipe(proto, ds) for ds in proto.datasets}
+    try:
+        get_profile(proto.evaluation.profile)
+    except KeyError as exc:
+        raise ProtocolError(f"{proto.path}: evaluation.profile: {exc}") from None
+    for m in proto.evaluation.metrics:
+        if m not in METRIC_UNITS:
+            raise ProtocolError(f"{proto.path}: evaluation.metrics: unknown metric {m!r}; known: "
+                                f"{', '.join(METRIC_UNITS)}")
+    _check_generate(proto)
+    selected = list(proto.models)
+    if models:
+        known = {m.id: m for m in proto.models}
+        missing = [m for m in models if m not in known]
+        if missing:
+            raise ProtocolError(f"--models: {', '.join(missing)} not in protocol {proto.name} (it lists "
+                                f"{', '.join(known)})")
+        selected = [known[m] for m in models]
+    fps = {ds: _dataset_fps(ds) for ds in proto.datasets}
+    plans = []
+    for i, spec in enumerate(proto.models):
+        if spec not in selected:
+            continue
+        try:
+            cfg = model_cfg(spec.name)
+        except KeyError as exc:
+            raise ProtocolError(f"{proto.path}: models[{i}]: {exc}") from None
+        fields = {f.name for f in dataclasses.fields(cfg)}
+        changes = {k: v for k, v in spec.overrides.items() if k in fields and k != "name"}
+        try:
+            eff = cfg.replace(**changes) if changes else cfg
+        except (TypeError, ValueError) as exc:
+            raise ProtocolError(f"{proto.path}: models[{i}] ({spec.name}) overrides: {exc}") from None
+        mp = ModelPlan(id=spec.id, name=spec.name, cfg=eff, overrides=dict(spec.overrides),
+                       training=_merged_training(proto, spec.training))
+        _check_contract(proto, mp, recipes, fps)
+        plans.append(mp)
+    return proto, recipes, plans
+
+
+def check_output_dir(out: Path, protocol: Protocol, resume: bool) -> None:
+    """Refuse an output folder that holds another protocol's run (or this one's, without ``resume``)."""
+    marker = out / RUN_MARKER
+    results = out / "results.json"
+    if not marker.is_file() and not results.is_file():
+        if resume:
+            logger.info("--resume: %s holds no earlier run; starting fresh", out)
+        return
+    try:
+        info = json.loads((marker if marker.is_file() else results).read_text())
+    except (OSError, ValueError) as exc:
+        raise RppgbenchError(f"output folder {out}: cannot read {marker.name}: {exc}") from None
+    prev = info.get("protocol", {})
+    name, sha = prev.get("name"), prev.get("sha256")
+    if name != protocol.name:
+        raise RppgbenchError(f"output folder {out} holds results of protocol {name!r}, not {protocol.name!r}; "
+                             "choose another --output")
+    if sha != protocol.protocol_hash:
+        raise RppgbenchError(f"output folder {out} holds results of another version of {protocol.name} (protocol "
+                             f"sha256 {str(sha)[:12]}…, now {protocol.protocol_hash[:12]}…); choose another --output")
+    if not resume:
+        raise RppgbenchError(f"output folder {out} already holds a run of {protocol.name}; pass --resume to "
+                             "continue it or choose another --output")
+
+
+def plan_run(options: RunOptions) -> RunPlan:
+    """Validate everything that needs no data and fix the output folder."""
+    proto, recipes, plans = validate_protocol(options.protocol, options.models, options.protocols_root)
+    if options.limit is not None and options.limit < 1:
+        raise ValueError(f"--limit must be >= 1; got {options.limit}")
+    out = Path(options.output) if options.output is not None else config.results_root() / proto.name
+    check_output_dir(out, proto, options.resume)
+    return RunPlan(protocol=proto, options=options, recipes=recipes, models=plans, output=out)
