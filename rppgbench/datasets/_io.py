@@ -314,7 +314,7 @@ def repair_timestamps(t: np.ndarray, path: Path, recording: str | None) -> np.nd
     """Make a nearly-monotone timestamp vector strictly increasing.
 
     A run of repeated values ``t[i] == t[i+1] == … == t[j]`` is spread evenly between ``t[i]`` and the next
-    distinct value (or ``t[i] + median step`` at the end). Decreasing timestamps raise DataError.
+    distinct value (a run at the very end is spaced one median step apart). Decreasing timestamps raise DataError.
     """
     t = np.asarray(t, dtype=np.float64).copy()
     d = np.diff(t)
