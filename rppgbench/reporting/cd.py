@@ -175,10 +175,10 @@ def plot_cd(result: CDResult, title: str | None = None):
     ranks = result.avg_ranks[order]
     names = [result.models[i] for i in order]
     half = (k + 1) // 2
-    height = 1.4 + 0.32 * max(half, k - half) + 0.22 * len(result.cliques)
+    height = 1.9 + 0.32 * max(half, k - half) + 0.22 * len(result.cliques)
     fig = Figure(figsize=(7.0, height))
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
-    ax.set_xlim(-0.15, 1.15)
+    ax.set_xlim(-0.4, 1.4)
     ax.set_ylim(0.0, height)
     ax.axis("off")
     lo, hi = 1.0, float(k)
@@ -186,14 +186,16 @@ def plot_cd(result: CDResult, title: str | None = None):
     def xpos(rank: float) -> float:
         return 0.1 + 0.8 * (rank - lo) / (hi - lo)
 
-    top = height - 0.55
+    top = height - 0.95
     ax.plot([xpos(lo), xpos(hi)], [top, top], color="black", lw=1.0)
     for t in range(1, k + 1):
         ax.plot([xpos(t), xpos(t)], [top, top + 0.08], color="black", lw=1.0)
         ax.text(xpos(t), top + 0.12, str(t), ha="center", va="bottom", fontsize=9)
     # critical-difference bar
-    ax.plot([xpos(lo), xpos(min(hi, lo + result.cd))], [height - 0.12] * 2, color="black", lw=2.0)
-    ax.text(xpos(lo), height - 0.2, f"CD = {result.cd:.2f}", ha="left", va="top", fontsize=8)
+    cd_y = height - 0.5
+    ax.plot([xpos(lo), xpos(min(hi, lo + result.cd))], [cd_y, cd_y], color="black", lw=2.0)
+    ax.text(xpos(min(hi, lo + result.cd)) + 0.01, cd_y, f"CD = {result.cd:.2f}", ha="left", va="center",
+            fontsize=8)
     base = top - 0.25 - 0.22 * len(result.cliques)
     for i, (name, rank) in enumerate(zip(names, ranks)):
         left = i < half

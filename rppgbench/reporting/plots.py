@@ -15,10 +15,13 @@ __all__ = ["save_figure", "bland_altman_figure", "scatter_figure", "bubble_figur
            "bar_figure"]
 
 
-def _figure(w: float, h: float):
+def _figure(w: float, h: float, **margins: float):
+    """A Figure with fixed margins (constrained layout would draw every figure twice)."""
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(w, h), dpi=100, layout="constrained")
+    fig = Figure(figsize=(w, h), dpi=90)
+    fig.subplots_adjust(**{"left": 0.13, "right": 0.97, "bottom": 0.12, "top": 0.9, **margins})
+    return fig
 
 
 def save_figure(fig: Any, path: str | Path) -> Path:
@@ -71,7 +74,7 @@ def scatter_figure(hr_pred: Any, hr_ref: Any, title: str = ""):
     """Predicted against reference HR with the identity line."""
     p = np.asarray(hr_pred, dtype=float)
     r = np.asarray(hr_ref, dtype=float)
-    fig = _figure(4.6, 4.4)
+    fig = _figure(4.6, 4.4, left=0.16)
     ax = fig.add_subplot(1, 1, 1)
     both = np.concatenate([p, r]) if p.size else np.array([40.0, 150.0])
     lo = float(min(40.0, np.floor(both.min() - 5))) if both.size else 40.0
@@ -94,7 +97,7 @@ def bubble_figure(points: Sequence[dict[str, Any]], title: str = "", metric: str
     With latencies, x = latency (ms), y = metric, bubble area ∝ parameters. Without any latency, x =
     parameters and the title says that latency is unavailable.
     """
-    fig = _figure(6.4, 4.4)
+    fig = _figure(6.4, 4.4, top=0.86)
     ax = fig.add_subplot(1, 1, 1)
     pts = [p for p in points if p.get("value") is not None and not math.isnan(float(p["value"]))]
     have_lat = bool(pts) and all(p.get("latency_ms") is not None for p in pts)
@@ -114,7 +117,7 @@ def bubble_figure(points: Sequence[dict[str, Any]], title: str = "", metric: str
         ax.set_xscale("symlog", linthresh=1.0)
         ax.set_xlabel("parameters")
         sub = "latency unavailable (no model benchmark CSV given)"
-    ax.set_ylabel(metric)
+    ax.set_ylabel(f"{metric} (bpm)" if metric in ("MAE", "RMSE") else metric)
     ax.set_title((title + "\n" if title else "") + sub, fontsize=9)
     ax.margins(0.2)
     return fig
@@ -131,7 +134,7 @@ def recording_figure(pred: Any, label: Any, fs: float, title: str = "", band: tu
         sd = x.std()
         return (x - x.mean()) / sd if sd > 0 else x - x.mean()
 
-    fig = _figure(8.0, 5.0)
+    fig = _figure(8.0, 5.0, left=0.09, hspace=0.45, top=0.93)
     ax1 = fig.add_subplot(2, 1, 1)
     t = np.arange(p.size) / fs
     ax1.plot(t, z(r), color="black", lw=0.8, label="reference")
@@ -158,7 +161,7 @@ def recording_figure(pred: Any, label: Any, fs: float, title: str = "", band: tu
 def bar_figure(labels: Sequence[str], values: Sequence[float], errors: Sequence[float], title: str = "",
                ylabel: str = "MAE (bpm)"):
     """Horizontal bars with standard-error whiskers (leaderboard charts)."""
-    fig = _figure(6.4, 0.8 + 0.35 * max(len(labels), 1))
+    fig = _figure(6.4, 1.2 + 0.35 * max(len(labels), 1), left=0.3, bottom=0.2)
     ax = fig.add_subplot(1, 1, 1)
     y = np.arange(len(labels))
     err = [0.0 if e is None or math.isnan(float(e)) else float(e) for e in errors]

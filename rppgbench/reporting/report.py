@@ -34,20 +34,13 @@ N_WORST = 2
 def ba_stats(hr_pred: Any, hr_ref: Any) -> dict[str, Any]:
     """Bland-Altman statistics from :func:`rppgbench.evaluation.bland_altman` in the form the plots use:
     ``bias`` (mean of reference − prediction), ``sd``, ``loa_classic`` and ``loa_toolbox`` (√2 limits)."""
-    from rppgbench.evaluation import bland_altman
+    from rppgbench.evaluation.bland_altman import bland_altman
 
-    ba = bland_altman(np.asarray(hr_pred, dtype=float), np.asarray(hr_ref, dtype=float))
-    get = ba.get if isinstance(ba, dict) else (lambda k, d=None: getattr(ba, k, d))
-    bias = float(get("mean_diff", get("bias")))
-    sd = float(get("sd"))
-    classic = get("loa_classic")
-    toolbox = get("loa_toolbox")
-    if classic is None:
-        classic = (bias - 1.96 * sd, bias + 1.96 * sd)
-    if toolbox is None:
-        toolbox = (bias - 1.96 * math.sqrt(2.0) * sd, bias + 1.96 * math.sqrt(2.0) * sd)
-    return {"bias": bias, "sd": sd, "loa_classic": tuple(float(v) for v in classic),
-            "loa_toolbox": tuple(float(v) for v in toolbox), "n": int(np.asarray(hr_pred).size)}
+    ba = bland_altman(np.asarray(hr_ref, dtype=float), np.asarray(hr_pred, dtype=float))
+    return {"bias": float(ba["mean_diff"]), "sd": float(ba["sd_diff"]), "ddof": int(ba["ddof"]),
+            "loa_classic": tuple(float(v) for v in ba["loa_classic"]),
+            "loa_toolbox": tuple(float(v) for v in ba["loa_toolbox"]), "n": int(ba["n"]),
+            "n_excluded": int(ba["n_excluded"])}
 
 
 def read_model_benchmark(path: str | Path) -> dict[str, dict[str, float]]:
