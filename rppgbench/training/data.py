@@ -18,26 +18,9 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from rppgbench._checks import DataError, check_range
+from rppgbench.store.torchdata import ClipDataset, clip_starts
 
 __all__ = ["ArrayClipDataset", "clip_dataset", "make_loader", "seed_worker", "clip_starts"]
-
-
-def clip_starts(n_frames: int, clip_len: int, stride: int | None = None, drop_tail: bool = True) -> list[int]:
-    """Start frames of the clips cut from a recording of ``n_frames`` frames.
-
-    Clips start at ``0, stride, 2*stride, ...`` while they fit. With ``drop_tail=False`` and frames left
-    over, one more clip aligned to the end (start ``n_frames - clip_len``) is added. A recording shorter
-    than ``clip_len`` yields no clip (callers must report it, never skip it silently).
-    """
-    stride = clip_len if stride is None else stride
-    check_range("clip_len", clip_len, 1, None)
-    check_range("stride", stride, 1, None)
-    if n_frames < clip_len:
-        return []
-    starts = list(range(0, n_frames - clip_len + 1, stride))
-    if not drop_tail and starts[-1] + clip_len < n_frames:
-        starts.append(n_frames - clip_len)
-    return starts
 
 
 class ArrayClipDataset(Dataset):
@@ -92,8 +75,6 @@ class ArrayClipDataset(Dataset):
 def clip_dataset(store: Any, recording_ids: Sequence[str], cfg: Any, *, stride: int | None = None,
                  drop_tail: bool = True) -> Dataset:
     """The store's ``ClipDataset`` for a model contract ``cfg`` (clip length, extra frames, views)."""
-    from rppgbench.store.torchdata import ClipDataset  # L4; imported lazily so the trainer runs without it
-
     if cfg.clip_len is None:
         raise ValueError(f"model {cfg.name} has clip_len=None (whole recording); it is not trained on clips")
     return ClipDataset(store, list(recording_ids), cfg.clip_len, cfg.input_view, cfg.label_view,

@@ -138,6 +138,8 @@ def predict_recordings(model: torch.nn.Module, cfg: Any, store: Any, recording_i
                 c = _to_cthw(frames, cfg.channels)
                 if c.shape[1] < L + extra:
                     c = torch.cat([c, c[:, -1:].expand(-1, L + extra - c.shape[1], -1, -1)], dim=1)
+                if hasattr(store, "read_label"):  # exactly the label a ClipDataset item carries
+                    lab = store.read_label(rid, view=cfg.label_view, start=s, stop=s + L)
                 labels[s] = np.asarray(lab, dtype=np.float64)[:L]
                 return c
 
