@@ -111,7 +111,10 @@ class BVPHead(nn.Module):
         return e + fused if self.residual else fused
 
     def forward(self, voxel_embeddings: torch.Tensor, use_fsam: bool) -> dict[str, Any]:
-        e = self.conv_block(voxel_embeddings)
+        return self.from_embeddings(self.conv_block(voxel_embeddings), use_fsam)
+
+    def from_embeddings(self, e: torch.Tensor, use_fsam: bool) -> dict[str, Any]:
+        """The head after ``conv_block``: FSAM + fusion (when ``use_fsam``) and ``final_layer`` on ``E``."""
         if use_fsam:
             att, appx_error = self.fsam(e - e.min())
             factorized = self.fuse(e, att)
