@@ -1,0 +1,62 @@
+"""``rppgbench leaderboard build|verify|reference|seed``."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.group("leaderboard", epilog="Example: rppgbench leaderboard verify && rppgbench leaderboard build")
+def leaderboard() -> None:
+    """Verify committed entries and build the leaderboard README and static site."""
+
+
+@leaderboard.command("build", epilog="Example: rppgbench leaderboard build --root leaderboards --out /tmp/site")
+@click.option("--root", default="leaderboards", show_default=True, type=click.Path(file_okay=False, path_type=str))
+@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=str),
+              help="Site directory (default ROOT/site).")
+@click.option("--no-readme", is_flag=True, help="Do not rewrite ROOT/README.md.")
+def build(root: str, out: str | None, no_readme: bool) -> None:
+    """Render ROOT/README.md tables and the static HTML site; print the site's index.html path."""
+    from rppgbench.leaderboard.build import build as _build
+
+    click.echo(str(_build(root, out, readme=not no_readme)))
+
+
+@leaderboard.command("verify", epilog="Example: rppgbench leaderboard verify --root leaderboards")
+@click.option("--root", default="leaderboards", show_default=True, type=click.Path(file_okay=False, path_type=str))
+def verify(root: str) -> None:
+    """Re-check every entry (files, label hashes, recomputed metrics, claims); exit 1 on any problem."""
+    from rppgbench.leaderboard.verify import verify as _verify
+
+    rep = _verify(root)
+    for line in rep.lines():
+        click.echo(line)
+    click.echo(f"{len(rep.checked)} entr{'y' if len(rep.checked) == 1 else 'ies'} checked, "
+               f"{len(rep.problems)} with problems")
+    if not rep.ok:
+        sys.exit(1)
+
+
+@leaderboard.command("reference", epilog="Example: rppgbench leaderboard reference results/synthetic_quick "
+                     "--ship-labels")
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=str))
+@click.option("--root", default="leaderboards", show_default=True, type=click.Path(file_okay=False, path_type=str))
+@click.option("--ship-labels", is_flag=True, help="Also store the label arrays (only for redistributable data).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing reference.")
+def reference(results_dir: str, root: str, ship_labels: bool, overwrite: bool) -> None:
+    """Maintainers: write ROOT/<protocol>/reference.json (label hashes) from a trusted run."""
+    from rppgbench.leaderboard.seed import write_reference
+
+    click.echo(str(write_reference(results_dir, root, ship_labels=ship_labels, overwrite=overwrite)))
+
+
+@leaderboard.command("seed", epilog="Example: rppgbench leaderboard seed results/synthetic_quick")
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=str))
+@click.option("--root", default="leaderboards", show_default=True, type=click.Path(file_okay=False, path_type=str))
+def seed(results_dir: str, root: str) -> None:
+    """Maintainers: submit every model of a trusted synthetic run (writes the reference with labels first)."""
+    from rppgbench.leaderboard.seed import seed_from_results
+
+    for entry in seed_from_results(results_dir, root):
+        click.echo(str(entry))

@@ -1,0 +1,30 @@
+"""``rppgbench submit``: validate a run's predictions, recompute its metrics and add a leaderboard entry."""
+from __future__ import annotations
+
+import click
+
+
+@click.command("submit", epilog="Example: rppgbench submit results/synthetic_quick --leaderboard synthetic_quick "
+               "--model pos --manifest my_manifest.json\n\nThe manifest (JSON) declares method_name, code_url, "
+               "training_data, test_videos_seen and hardware; see leaderboards/README.md.")
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=str))
+@click.option("--leaderboard", "protocol", required=True, help="Protocol name = leaderboard to submit to.")
+@click.option("--model", default=None, help="Model of the run to submit (required when the run holds several).")
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=str), required=True,
+              help="JSON file with the submitter's declarations.")
+@click.option("--root", default="leaderboards", show_default=True, type=click.Path(file_okay=False, path_type=str),
+              help="Leaderboard root directory.")
+@click.option("--entry-id", default=None, help="Entry directory name (default: manifest entry_id or <model>-<hash>).")
+def submit(results_dir: str, protocol: str, model: str | None, manifest: str, root: str,
+           entry_id: str | None) -> None:
+    """Check RESULTS_DIR against the protocol's reference (every test recording once, lengths, finite values,
+    label hashes), recompute the metrics, reject claims that differ, and write the entry atomically."""
+    import json
+
+    from rppgbench.leaderboard.submit import submit as _submit
+
+    entry = _submit(results_dir, protocol, model=model, manifest=manifest, root=root, entry_id=entry_id)
+    flags = json.loads((entry / "metrics.json").read_text(encoding="utf-8")).get("flags", [])
+    click.echo(str(entry))
+    for f in flags:
+        click.echo(f"flagged for review: {f}")

@@ -1,0 +1,51 @@
+"""The single place where the leaderboard computes metrics: :func:`rppgbench.evaluation.evaluate`, one call per
+test dataset, with the protocol's evaluation settings from ``reference.json`` (never the submitter's)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rppgbench.evaluation import evaluate
+from rppgbench.evaluation.evaluate import json_safe
+
+__all__ = ["recompute_metrics"]
+
+
+def recompute_metrics(preds: dict[str, np.ndarray], labels: dict[str, np.ndarray],
+                      evaluation: dict[str, Any]) -> dict[str, Any]:
+    """Metrics per test dataset (recording ids are ``<dataset>/<recording>``).
+
+    Parameters
+    ----------
+    preds, labels : dict of id -> 1-D array
+        Hash-verified labels and the submission's predictions, same keys and lengths.
+    evaluation : dict
+        ``profile``, ``window_s``, ``fs`` and optionally ``label_type`` (default ``raw``) and ``hr_method``.
+
+    Returns
+    -------
+    dict
+        ``settings``, ``datasets`` ({dataset: {metric: {value, se, unit}}}), ``hr_resolution_bpm``,
+        ``n_windows``, ``n_recordings`` (each per dataset) and ``per_recording`` ({id: hr_pred, hr_ref,
+        abs_error, n_windows}); JSON-safe (NaN → None).
+    """
+    groups: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+    for rid in sorted(preds):
+        groups.setdefault(rid.split("/", 1)[0], {})[rid] = (preds[rid], labels[rid])
+    settings = {"profile": evaluation["profile"], "window_s": evaluation.get("window_s"),
+                "label_type": evaluation.get("label_type", "raw"), "hr_method": evaluation.get("hr_method"),
+                "fs": float(evaluation["fs"])}
+    out: dict[str, Any] = {"settings": settings, "datasets": {}, "hr_resolution_bpm": {}, "n_windows": {},
+                           "n_recordings": {}, "per_recording": {}}
+    for ds, signals in sorted(groups.items()):
+        res = evaluate(signals, fs=settings["fs"], profile=settings["profile"], window_s=settings["window_s"],
+                       label_type=settings["label_type"], hr_method=settings["hr_method"])
+        out["datasets"][ds] = {k: dict(v) for k, v in res.metrics.items()}
+        out["hr_resolution_bpm"][ds] = res.hr_resolution_bpm
+        out["n_windows"][ds] = int(len(res.windows))
+        out["n_recordings"][ds] = int(len(res.per_recording))
+        for row in res.per_recording.to_dict(orient="records"):
+            out["per_recording"][str(row["recording"])] = {k: row[k] for k in ("hr_pred", "hr_ref", "abs_error",
+                                                                               "n_windows")}
+    return json_safe(out)

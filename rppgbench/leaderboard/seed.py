@@ -1,0 +1,112 @@
+"""Maintainer tools: create a protocol's ``reference.json`` from a trusted run, and seed a leaderboard with every
+model of a run (used for the synthetic protocol, whose data we generate and may ship)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from rppgbench._checks import SubmissionError
+from rppgbench._logging import logger
+from rppgbench.leaderboard.schema import (MAX_RESULTS_BYTES, REFERENCE_FILE, REFERENCE_LABELS_FILE, _safe,
+                                          label_sha256, read_json_limited)
+from rppgbench.leaderboard.submit import load_submission_predictions, submit
+
+__all__ = ["write_reference", "seed_from_results", "SYNTHETIC_NOTE"]
+
+SYNTHETIC_NOTE = ("Synthetic-data result: rppgbench's generated videos with known pulse, not real faces. "
+                  "Not comparable with numbers on real-video datasets.")
+
+
+def write_reference(results_dir: str | Path, root: str | Path = "leaderboards", *, ship_labels: bool = False,
+                    model: str | None = None, overwrite: bool = False) -> Path:
+    """Write ``<root>/<protocol>/reference.json`` from a trusted run whose labels came from the prepared store.
+
+    Parameters
+    ----------
+    results_dir : path
+        A results directory produced by ``rppgbench run`` on the maintainer's machine.
+    root : path
+        Leaderboard root.
+    ship_labels : bool
+        Also write ``reference_labels.npz`` with the label arrays (only for data that may be redistributed,
+        e.g. the synthetic protocol).
+    model : str, optional
+        Whose predictions file supplies the labels (all models share them); default the first model.
+    overwrite : bool
+        Replace an existing reference (changes what every entry is verified against).
+    """
+    results_dir = Path(results_dir)
+    res = read_json_limited(results_dir / "results.json", MAX_RESULTS_BYTES, "results file")
+    proto = res["protocol"]
+    name = _safe("protocol.name", proto["name"])
+    models = sorted(res.get("models", {})) or sorted({r["model"] for r in res["rows"]})
+    model = model or models[0]
+    _safe("model", model)
+    sub = load_submission_predictions(results_dir / "predictions" / f"{model}.npz")
+    test = sorted(res.get("splits", {}).get("test", [])) or sorted(sub["recording_ids"])
+    if sorted(sub["recording_ids"]) != test:
+        raise SubmissionError(f"{results_dir}: predictions of {model!r} do not cover the test split exactly")
+    labels = {rid: np.asarray(sub["arrays"][f"label__{rid}"], dtype=np.float32) for rid in test}
+    ev = res.get("evaluation", {})
+    ref = {
+        "format": 1,
+        "protocol": {"name": name, "version": proto["version"], "sha256": proto["sha256"],
+                     "citation": proto.get("citation"), "path": proto.get("path")},
+        "evaluation": {"profile": ev["profile"], "window_s": ev.get("window_s"), "fs": float(sub["fs"]),
+                       "label_type": ev.get("label_type", "raw"), "hr_method": ev.get("hr_method")},
+        "recordings": {rid: {"sha256": label_sha256(lab), "n_samples": int(lab.size)} for rid, lab in labels.items()},
+        "labels_shipped": bool(ship_labels),
+        "source": {"recipe_ids": res.get("provenance", {}).get("recipe_ids", {}),
+                   "rppgbench_version": res.get("provenance", {}).get("rppgbench_version")},
+    }
+    pdir = Path(root) / name
+    pdir.mkdir(parents=True, exist_ok=True)
+    target = pdir / REFERENCE_FILE
+    if target.exists() and not overwrite:
+        raise SubmissionError(f"{target} exists; pass overwrite=True to replace the reference of {name!r}")
+    if ship_labels:
+        tmp_npz = pdir / f".{REFERENCE_LABELS_FILE}.tmp.npz"
+        np.savez_compressed(tmp_npz, **{f"label__{rid}": lab for rid, lab in labels.items()})
+        os.replace(tmp_npz, pdir / REFERENCE_LABELS_FILE)
+    elif (pdir / REFERENCE_LABELS_FILE).exists():
+        (pdir / REFERENCE_LABELS_FILE).unlink()
+    tmp = pdir / f".{REFERENCE_FILE}.tmp"
+    tmp.write_text(json.dumps(ref, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, target)
+    logger.info("wrote %s (%d recordings, labels shipped: %s)", target, len(labels), ship_labels)
+    return target
+
+
+def seed_from_results(results_dir: str | Path, root: str | Path = "leaderboards", *,
+                      models: Sequence[str] | None = None, ship_labels: bool = True,
+                      code_url: str = "https://github.com/rppgbench/rppgbench",
+                      note: str = SYNTHETIC_NOTE) -> list[Path]:
+    """Submit every model of a trusted run (writing the protocol reference first when missing).
+
+    Each entry's manifest says it was produced by rppgbench itself and carries ``note`` (by default the
+    synthetic-data label). Returns the entry directories written.
+    """
+    results_dir = Path(results_dir)
+    res = read_json_limited(results_dir / "results.json", MAX_RESULTS_BYTES, "results file")
+    name = _safe("protocol.name", res["protocol"]["name"])
+    if not (Path(root) / name / REFERENCE_FILE).is_file():
+        write_reference(results_dir, root, ship_labels=ship_labels)
+    prov: dict[str, Any] = res.get("provenance", {})
+    train = sorted({str(r).split("/", 1)[0] for r in res.get("splits", {}).get("train", [])})
+    out = []
+    for m in (models or sorted(res.get("models", {}))):
+        kind = res.get("models", {}).get(m, {}).get("kind", "")
+        manifest = {
+            "method_name": m, "code_url": code_url,
+            "training_data": train if kind != "unsupervised" else [],
+            "test_videos_seen": False,
+            "hardware": f"{prov.get('device', 'cpu')}; {prov.get('platform', '')}".strip("; ")[:200],
+            "submitter": "rppgbench maintainers (seed run)", "notes": note,
+            "synthetic_data_only": True, "entry_id": m,
+        }
+        out.append(submit(results_dir, name, model=m, manifest=manifest, root=root))
+    return out

@@ -1,0 +1,322 @@
+"""``submit(results_dir, protocol)``: validate a run's predictions for one model, recompute its metrics against
+the hash-verified reference labels, reject claims that differ, flag suspicious entries, and write the entry
+atomically into ``leaderboards/<protocol>/<entry_id>/``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rppgbench._checks import SubmissionError
+from rppgbench._logging import logger
+from rppgbench.leaderboard._recompute import recompute_metrics
+from rppgbench.leaderboard.schema import (MANIFEST_SCHEMA_VERSION, MAX_MANIFEST_BYTES, MAX_PREDICTIONS_BYTES,
+                                          MAX_RESULTS_BYTES, _safe, finite_or_none, label_sha256,
+                                          read_json_limited, read_reference, validate_manifest)
+
+__all__ = ["submit", "check_predictions", "compare_claims", "suspicion_flags", "load_submission_predictions",
+           "CLAIM_RTOL", "CLAIM_ATOL", "protocol_dir"]
+
+#: claimed metrics may differ from the recomputation by at most ATOL + RTOL·|recomputed|; covers float32
+#: storage of the signals, not a hand edit (values are compared at full precision, not as printed).
+CLAIM_RTOL = 1e-4
+CLAIM_ATOL = 1e-6
+#: per-recording Pearson of prediction vs label above which the prediction "is" the label
+NEAR_LABEL_R = 0.999
+
+
+def protocol_dir(root: str | Path, protocol: str) -> Path:
+    """``<root>/<protocol>`` after checking the name is a safe identifier and a reference file exists."""
+    _safe("protocol", protocol)
+    root = Path(root)
+    d = root / protocol
+    if not (d / "reference.json").is_file():
+        known = sorted(p.name for p in root.iterdir() if (p / "reference.json").is_file()) if root.is_dir() else []
+        raise SubmissionError(f"no leaderboard for protocol {protocol!r} under {root} (missing "
+                              f"{d / 'reference.json'}); known protocols: {known or 'none'}")
+    return d
+
+
+def load_submission_predictions(path: Path) -> dict[str, Any]:
+    """Read a predictions ``.npz`` under the size limit, without pickles, keeping every key for checks."""
+    path = Path(path)
+    if not path.is_file():
+        raise SubmissionError(f"predictions file not found: {path}")
+    size = path.stat().st_size
+    if size > MAX_PREDICTIONS_BYTES:
+        raise SubmissionError(f"predictions file {path} is {size} bytes; the limit is {MAX_PREDICTIONS_BYTES}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "fs" not in z.files or "recording_ids" not in z.files:
+                raise SubmissionError(f"{path} must contain 'fs' and 'recording_ids'")
+            ids = z["recording_ids"]
+            if ids.dtype.kind not in "US":
+                raise SubmissionError(f"{path}: recording_ids must be strings; found dtype {ids.dtype}")
+            return {"fs": float(z["fs"]), "recording_ids": [str(r) for r in ids],
+                    "arrays": {k: np.asarray(z[k]) for k in z.files if "__" in k}}
+    except (ValueError, OSError) as exc:
+        raise SubmissionError(f"{path} is not a readable .npz without pickles: {exc}") from exc
+
+
+def check_predictions(sub: dict[str, Any], ref: dict[str, Any], where: str) -> tuple[dict[str, np.ndarray],
+                                                                                 dict[str, np.ndarray]]:
+    """Every reference recording exactly once, nothing extra, lengths equal, finite values, labels matching
+    the reference hashes. Returns (predictions, labels) keyed by recording id (labels: the reference's own
+    when shipped, otherwise the submission's hash-verified ones)."""
+    ids = sub["recording_ids"]
+    expected = set(ref["recordings"])
+    problems: list[str] = []
+    dup = sorted({r for r in ids if ids.count(r) > 1})
+    if dup:
+        problems.append(f"recordings listed more than once: {dup}")
+    for rid in ids:
+        if "/" not in rid or any(part in ("", ".", "..") for part in rid.split("/")) or "\\" in rid:
+            problems.append(f"unsafe recording id {rid!r}")
+    missing = sorted(expected - set(ids))
+    extra = sorted(set(ids) - expected)
+    if missing:
+        problems.append(f"missing {len(missing)} test recording(s): {missing}")
+    if extra:
+        problems.append(f"{len(extra)} recording(s) not in the protocol's test split: {extra}")
+    allowed = {f"{p}__{r}" for r in ids for p in ("pred", "label", "hr_pred", "hr_ref")}
+    stray = sorted(k for k in sub["arrays"] if k not in allowed)
+    if stray:
+        problems.append(f"arrays for recordings not listed in recording_ids: {stray[:10]}")
+    if problems:
+        raise SubmissionError(f"{where}: " + "; ".join(problems))
+    fs_ref = float(ref["evaluation"]["fs"])
+    if not math.isclose(sub["fs"], fs_ref, rel_tol=1e-9):
+        raise SubmissionError(f"{where}: fs is {sub['fs']} Hz; the protocol's reference is {fs_ref} Hz")
+    preds: dict[str, np.ndarray] = {}
+    labels: dict[str, np.ndarray] = {}
+    for rid in sorted(ids):
+        info = ref["recordings"][rid]
+        for kind in ("pred", "label"):
+            key = f"{kind}__{rid}"
+            if key not in sub["arrays"]:
+                problems.append(f"{rid}: no {key!r} array")
+                continue
+            a = sub["arrays"][key]
+            if a.ndim != 1 or a.dtype.kind not in "fiu":
+                problems.append(f"{rid}: {key} must be a 1-D numeric array; found shape {a.shape} dtype {a.dtype}")
+                continue
+            if a.size != info["n_samples"]:
+                problems.append(f"{rid}: {kind} has {a.size} samples; the reference label has {info['n_samples']}")
+                continue
+            if not np.all(np.isfinite(a)):
+                bad = int(np.flatnonzero(~np.isfinite(a))[0])
+                problems.append(f"{rid}: {kind} contains NaN/inf (first at sample {bad})")
+                continue
+            (preds if kind == "pred" else labels)[rid] = a.astype(np.float32)
+        if rid in labels and label_sha256(labels[rid]) != info["sha256"]:
+            problems.append(f"{rid}: label does not match the reference label hash (labels must come from the "
+                            "prepared store, unmodified)")
+    if problems:
+        shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
+        raise SubmissionError(f"{where}: " + "; ".join(shown))
+    if ref.get("labels") is not None:
+        labels = {rid: ref["labels"][rid] for rid in preds}
+    return preds, labels
+
+
+def compare_claims(claimed: dict[str, dict[str, float | None]], recomputed: dict[str, Any],
+                   rtol: float = CLAIM_RTOL, atol: float = CLAIM_ATOL) -> list[str]:
+    """Differences between claimed ``{dataset: {metric: value}}`` and recomputed metrics (empty if equal)."""
+    diffs = []
+    for ds, metrics in sorted(claimed.items()):
+        got = recomputed["datasets"].get(ds)
+        if got is None:
+            diffs.append(f"claims for test dataset {ds!r}, which the protocol does not test")
+            continue
+        for name, value in sorted(metrics.items()):
+            if name not in got:
+                diffs.append(f"{ds}/{name}: claimed {value}, but rppgbench does not compute {name} here")
+                continue
+            true = got[name]["value"]
+            if value is None or true is None:
+                if (value is None) != (true is None):
+                    diffs.append(f"{ds}/{name}: claimed {value}, recomputed {true}")
+                continue
+            if not abs(float(value) - true) <= atol + rtol * abs(true):
+                diffs.append(f"{ds}/{name}: claimed {float(value)!r}, recomputed {true!r}")
+    return diffs
+
+
+def suspicion_flags(preds: dict[str, np.ndarray], labels: dict[str, np.ndarray], recomputed: dict[str, Any],
+                    manifest: dict[str, Any]) -> list[str]:
+    """Reasons to review an entry by hand (shown on the leaderboard page next to it)."""
+    flags = []
+    for ds, metrics in sorted(recomputed["datasets"].items()):
+        r = metrics.get("Pearson", {}).get("value")
+        if r is not None and r >= 0.9999:
+            flags.append(f"Pearson of {r:.4f} on {ds}: HR agreement too perfect to be plausible")
+    near = []
+    for rid in sorted(preds):
+        p = preds[rid].astype(np.float64)
+        q = labels[rid].astype(np.float64)
+        if p.std() > 0 and q.std() > 0 and float(np.corrcoef(p, q)[0, 1]) >= NEAR_LABEL_R:
+            near.append(rid)
+    if near:
+        flags.append(f"predicted waveform nearly equal to the reference label (r >= {NEAR_LABEL_R}) on "
+                     f"{len(near)}/{len(preds)} recordings")
+    if manifest.get("test_videos_seen"):
+        flags.append("submitter declares that test videos were seen during development or training")
+    return flags
+
+
+def _claims_from_rows(rows: list[dict[str, Any]], model: str, protocol: str) -> dict[str, dict[str, Any]]:
+    claimed: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r.get("model") == model and r.get("protocol", protocol) == protocol:
+            claimed.setdefault(str(r["test_dataset"]), {})[str(r["metric"])] = finite_or_none(r.get("value"))
+    return claimed
+
+
+def _write_entry(entry_dir: Path, manifest: dict[str, Any], metrics: dict[str, Any], fs: float,
+                 preds: dict[str, np.ndarray], labels: dict[str, np.ndarray]) -> None:
+    """Write the three files into a hidden sibling directory, then rename it into place (atomic)."""
+    if entry_dir.exists():
+        raise SubmissionError(f"entry {entry_dir} already exists; choose another entry_id")
+    tmp = entry_dir.parent / f".{entry_dir.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        ids = sorted(preds)
+        arrays: dict[str, Any] = {"fs": np.float64(fs), "recording_ids": np.array(ids)}
+        for rid in ids:
+            arrays[f"pred__{rid}"] = preds[rid].astype(np.float32)
+            arrays[f"label__{rid}"] = labels[rid].astype(np.float32)
+        np.savez_compressed(tmp / "predictions.npz", **arrays)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, allow_nan=False) + "\n",
+                                          encoding="utf-8")
+        os.rename(tmp, entry_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def submit(results_dir: str | Path, protocol: str, *, model: str | None = None,
+           manifest: str | Path | dict[str, Any] | None = None, root: str | Path = "leaderboards",
+           entry_id: str | None = None) -> Path:
+    """Validate, recompute and write one leaderboard entry.
+
+    Parameters
+    ----------
+    results_dir : path
+        A results directory (``docs/results_format.md``).
+    protocol : str
+        Leaderboard name = protocol name (``leaderboards/<protocol>/reference.json`` must exist).
+    model : str, optional
+        Which model of the run; required when the run holds several.
+    manifest : path or dict, optional
+        The submitter's declarations (:data:`~rppgbench.leaderboard.schema.SUBMITTER_FIELDS`); required
+        fields are method_name, code_url, training_data, test_videos_seen, hardware.
+    root : path
+        Leaderboard root (default ``leaderboards``).
+    entry_id : str, optional
+        Directory name of the entry; default ``manifest.entry_id`` or ``<model>-<8 hex of the predictions>``.
+
+    Returns
+    -------
+    Path
+        The entry directory written.
+
+    Raises
+    ------
+    SubmissionError
+        With every problem found (missing/extra recordings, lengths, NaN, label hashes, protocol version,
+        sizes, unsafe identifiers, claims that differ from the recomputation).
+    """
+    pdir = protocol_dir(root, protocol)
+    ref = read_reference(pdir)
+    results_dir = Path(results_dir)
+    res = read_json_limited(results_dir / "results.json", MAX_RESULTS_BYTES, "results file")
+    if not isinstance(res, dict) or "protocol" not in res or "rows" not in res:
+        raise SubmissionError(f"{results_dir / 'results.json'} is not a results file (no protocol/rows)")
+    _check_protocol(res.get("protocol", {}), ref["protocol"], f"{results_dir / 'results.json'}")
+    _check_evaluation(res.get("evaluation", {}), ref["evaluation"], f"{results_dir / 'results.json'}")
+    models = sorted(set(res.get("models", {})) | {r.get("model") for r in res["rows"] if r.get("model")})
+    if model is None:
+        if len(models) != 1:
+            raise SubmissionError(f"the run holds models {models}; choose one with --model")
+        model = models[0]
+    _safe("model", model)
+    if model not in models:
+        raise SubmissionError(f"model {model!r} is not in {results_dir}; it holds {models}")
+    if manifest is None:
+        raise SubmissionError("a manifest is required (method_name, code_url, training_data, test_videos_seen, "
+                              "hardware); pass --manifest FILE")
+    user = dict(manifest) if isinstance(manifest, dict) else read_json_limited(Path(manifest), MAX_MANIFEST_BYTES,
+                                                                               "manifest")
+    if isinstance(user, dict) and "protocol" in user:  # a manifest written for a protocol: must be this one
+        _check_protocol(user.pop("protocol"), ref["protocol"], "manifest")
+    validate_manifest(user, complete=False)
+    pred_path = results_dir / "predictions" / f"{model}.npz"
+    sub = load_submission_predictions(pred_path)
+    preds, labels = check_predictions(sub, ref, str(pred_path))
+    recomputed = recompute_metrics(preds, labels, ref["evaluation"])
+    claimed = _claims_from_rows(res["rows"], model, ref["protocol"]["name"])
+    if not claimed:
+        raise SubmissionError(f"{results_dir / 'results.json'} has no metric rows for model {model!r}")
+    diffs = compare_claims(claimed, recomputed)
+    if diffs:
+        raise SubmissionError("claimed metrics differ from the recomputation:\n  " + "\n  ".join(diffs))
+    mcfg = res.get("models", {}).get(model, {})
+    n_params = mcfg.get("n_params", 0)
+    full = {**{k: v for k, v in user.items() if k != "entry_id"},
+            "schema_version": MANIFEST_SCHEMA_VERSION,
+            "model": {"id": model, "n_params": int(n_params) if isinstance(n_params, (int, float)) else 0,
+                      "kind": str(mcfg.get("kind", "")), "config": mcfg.get("config", {}),
+                      "checkpoint_sha256": mcfg.get("checkpoint_sha256")},
+            "protocol": {k: ref["protocol"][k] for k in ("name", "version", "sha256")},
+            "provenance": res.get("provenance", {}),
+            "claimed_metrics": claimed}
+    if entry_id is None:
+        entry_id = user.get("entry_id")
+    if entry_id is None:
+        h = hashlib.sha256(b"".join(preds[r].tobytes() for r in sorted(preds))).hexdigest()[:8]
+        entry_id = f"{model}-{h}"
+    _safe("entry_id", entry_id)
+    full["entry_id"] = entry_id
+    validate_manifest(full, complete=True)
+    metrics = build_metrics(recomputed, suspicion_flags(preds, labels, recomputed, full))
+    entry_dir = pdir / entry_id
+    _write_entry(entry_dir, full, metrics, sub["fs"], preds, labels)
+    logger.info("accepted %s into %s (flags: %s)", model, entry_dir, metrics["flags"] or "none")
+    return entry_dir
+
+
+def build_metrics(recomputed: dict[str, Any], flags: list[str]) -> dict[str, Any]:
+    """The ``metrics.json`` body: recomputed metrics (NaN as null) and the review flags."""
+    out = json.loads(json.dumps(recomputed, default=finite_or_none), parse_constant=lambda c: None)
+    for ds in out["datasets"].values():
+        for m in ds.values():
+            m["value"] = finite_or_none(m.get("value"))
+            m["se"] = finite_or_none(m.get("se"))
+    out["flags"] = list(flags)
+    return out
+
+
+def _check_protocol(got: Any, ref: dict[str, Any], where: str) -> None:
+    if not isinstance(got, dict):
+        raise SubmissionError(f"{where}: protocol must be an object with name, version and sha256")
+    for key in ("name", "version", "sha256"):
+        if got.get(key) != ref.get(key):
+            raise SubmissionError(f"{where}: protocol {key} is {got.get(key)!r}; the leaderboard expects "
+                                  f"{ref.get(key)!r} (protocol {ref.get('name')!r} version {ref.get('version')})")
+
+
+def _check_evaluation(got: Any, ref: dict[str, Any], where: str) -> None:
+    for key in ("profile", "window_s"):
+        if key in ref and (not isinstance(got, dict) or got.get(key) != ref[key]):
+            found = got.get(key) if isinstance(got, dict) else None
+            raise SubmissionError(f"{where}: evaluation.{key} is {found!r}; the protocol uses {ref[key]!r}")
