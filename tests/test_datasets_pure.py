@@ -53,7 +53,7 @@ def test_frames_and_timestamps_from_image_records(pure):
 
 
 def test_time_alignment_beats_index_stretch(pure):
-    """The fixture has jitter, one dropped frame and an oximeter starting 0.3 s early: aligning by the
+    """The fixture has jitter, one dropped frame and an oximeter starting 0.12 s early: aligning by the
     timestamps reproduces the true waveform at the frames; the rPPG-Toolbox index stretch does not."""
     root, truth = pure
     a = get_adapter("pure")
