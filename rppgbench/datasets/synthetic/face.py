@@ -22,7 +22,7 @@ __all__ = ["FaceAssets", "face_assets", "CROP", "FACE_ELLIPSE"]
 #: head-and-shoulders crop of the 512x512 photo: (x0, y0, x1, y1)
 CROP = (112, 0, 336, 280)
 #: face ellipse in photo coordinates: (cx, cy, semi-axis x, semi-axis y)
-FACE_ELLIPSE = (222.0, 124.0, 45.0, 66.0)
+FACE_ELLIPSE = (222.0, 128.0, 44.0, 62.0)
 #: head ellipse (hair included) used for the matte and normals
 HEAD_ELLIPSE = (224.0, 118.0, 84.0, 112.0)
 
@@ -76,7 +76,19 @@ def face_assets() -> FaceAssets:
     r_head = _ellipse((h, w), hcx - x0, hcy - y0, hax, hay)
     r_body = _ellipse((h, w), hcx - x0, h + 10.0, 1.4 * hax, 0.55 * h)
     r = np.minimum(r_head, r_body)
-    alpha = np.clip((1.08 - r) / 0.16, 0.0, 1.0).astype(np.float32)
+    alpha = np.clip((1.08 - r) / 0.16, 0.0, 1.0)
+    # cut the photo's own light backdrop out of the matte: bright, unsaturated pixels above the collar and
+    # outside the face that connect to the crop border
+    hsv = cv2.cvtColor(crop, cv2.COLOR_RGB2HSV).astype(np.float64) / 255.0
+    yy = np.mgrid[:h, :w][0]
+    backdrop = (hsv[..., 1] < 0.25) & (hsv[..., 2] > 0.5) & (yy < 180 - y0)
+    backdrop &= _ellipse((h, w), fcx - x0, fcy - y0, 1.15 * fax, 1.15 * fay) > 1.0
+    backdrop = cv2.morphologyEx(backdrop.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+    n_lab, labels = cv2.connectedComponents(backdrop, connectivity=4)
+    border = np.unique(np.concatenate([labels[0], labels[:, 0], labels[:, -1]]))
+    backdrop = np.isin(labels, border[border > 0]).astype(np.float32)
+    backdrop = cv2.GaussianBlur(backdrop, (5, 5), 1.2)
+    alpha = (alpha * (1.0 - backdrop)).astype(np.float32)
 
     # ellipsoid normals over the head ellipse; flat (facing the camera) outside it
     yy, xx = np.mgrid[:h, :w].astype(np.float64)

@@ -64,8 +64,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                    motion_max_hz=2.0, specular=0.08, noise_sigma=2.0),
     "light": dict(_BASE, illum_drift=0.15, illum_flicker=0.03, noise_sigma=2.0),
     "hard": dict(_BASE, motion_translation=0.05, motion_rotation_deg=12.0, motion_scale=0.06,
-                 motion_max_hz=2.5, illum_drift=0.2, illum_flicker=0.04, specular=0.10, noise_sigma=4.0,
-                 jpeg_quality=80, fitzpatrick_choices=(1, 2, 3, 4, 5, 6)),
+                 motion_max_hz=2.5, illum_drift=0.2, illum_flicker=0.04, specular=0.10, noise_sigma=2.5,
+                 jpeg_quality=90, fitzpatrick_choices=(1, 2, 3, 4, 5, 6)),
 }
 MIXED_CYCLE: tuple[str, ...] = ("clean", "motion", "light", "hard")
 PRESET_NAMES: tuple[str, ...] = (*PRESETS, "mixed")

@@ -133,19 +133,20 @@ def write_raw_dataset(out_dir: str | Path, recordings: int = 6, seconds: float =
             raise DataError("output folder is not empty and is not a previous synthetic dataset "
                             "(expected only manifest.csv and sNN_rNN folders); refusing to write into it", path=out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    fixed_hr = overrides.pop("hr_bpm", None)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
         rows = []
-        subject_rngs: dict[int, tuple[float, int]] = {}
+        subject_traits: dict[int, tuple[float, int]] = {}
         for i in range(int(recordings)):
             subject, k = i // recordings_per_subject + 1, i % recordings_per_subject
-            if subject not in subject_rngs:
+            if subject not in subject_traits:
                 srng = np.random.default_rng([int(seed), 11, subject])
-                subject_rngs[subject] = (float(srng.uniform(58.0, 100.0)), int(srng.integers(1, 7)))
-            base_hr, tone = subject_rngs[subject]
+                subject_traits[subject] = (float(srng.uniform(58.0, 100.0)), int(srng.integers(1, 7)))
+            base_hr, tone = subject_traits[subject]
             rrng = np.random.default_rng([int(seed), 13, i])
-            hr = float(np.clip(base_hr + rrng.uniform(-8.0, 8.0), 50.0, 120.0))
+            hr = float(np.clip(base_hr + rrng.uniform(-8.0, 8.0), 50.0, 120.0)) if fixed_hr is None else fixed_hr
             rec_seed = int(seed) * 1000 + i
             rec_preset = MIXED_CYCLE[i % len(MIXED_CYCLE)] if preset == "mixed" else preset
             params = dict(fitzpatrick=tone)
