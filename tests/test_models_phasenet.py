@@ -1,0 +1,276 @@
+"""PHASE-Net: released keys/shapes (strict loading), parameter counts under the three conventions, the
+released TIM (with its bug) and the fixed one, ZAS properties (hypothesis), TCN causality and receptive field."""
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rppgbench._checks import CheckpointError
+from rppgbench.models import create_model, model_cfg
+from rppgbench.models._phasenet_blocks import TIM, ZAS, GatedTCN, SpatialAttentionHead, block_transpose
+from rppgbench.models.phasenet import PhaseNet, param_counts
+
+# keys and shapes of the released model definition (shared/spec/phasenet_state_dict.txt)
+RELEASED_KEYS = """\
+base_encoder.0.weight 16,3,1,5,5
+base_encoder.0.bias 16
+base_encoder.3.stage1.0.weight 64,16,1,1,1
+base_encoder.3.stage2.0.weight 64,1,1,3,3
+base_encoder.3.stage3.0.weight 64,1,3,1,1
+base_encoder.3.se.fc.0.weight 16,64,1,1,1
+base_encoder.3.se.fc.2.weight 64,16,1,1,1
+base_encoder.3.proj.0.weight 32,64,1,1,1
+base_encoder.4.stage1.0.weight 128,32,1,1,1
+base_encoder.4.stage2.0.weight 128,1,1,3,3
+base_encoder.4.stage3.0.weight 128,1,3,1,1
+base_encoder.4.se.fc.0.weight 32,128,1,1,1
+base_encoder.4.se.fc.2.weight 128,32,1,1,1
+base_encoder.4.proj.0.weight 64,128,1,1,1
+base_encoder.5.stage1.0.weight 256,64,1,1,1
+base_encoder.5.stage2.0.weight 256,1,1,3,3
+base_encoder.5.stage3.0.weight 256,1,3,1,1
+base_encoder.5.se.fc.0.weight 64,256,1,1,1
+base_encoder.5.se.fc.2.weight 256,64,1,1,1
+base_encoder.5.proj.0.weight 128,256,1,1,1
+attention_head.attention_conv.0.weight 64,128,3,3
+attention_head.attention_conv.0.bias 64
+attention_head.attention_conv.2.weight 1,64,3,3
+attention_head.attention_conv.2.bias 1
+encoder_head.weight 128,128
+encoder_head.bias 128
+temporal_model.network.0.conv_linear.bias 128
+temporal_model.network.0.conv_linear.parametrizations.weight.original0 128,1,1
+temporal_model.network.0.conv_linear.parametrizations.weight.original1 128,256,3
+temporal_model.network.0.conv_gate.bias 128
+temporal_model.network.0.conv_gate.parametrizations.weight.original0 128,1,1
+temporal_model.network.0.conv_gate.parametrizations.weight.original1 128,256,3
+temporal_model.network.0.downsample.weight 128,256,1
+temporal_model.network.0.downsample.bias 128
+temporal_model.network.1.conv_linear.bias 128
+temporal_model.network.1.conv_linear.parametrizations.weight.original0 128,1,1
+temporal_model.network.1.conv_linear.parametrizations.weight.original1 128,128,3
+temporal_model.network.1.conv_gate.bias 128
+temporal_model.network.1.conv_gate.parametrizations.weight.original0 128,1,1
+temporal_model.network.1.conv_gate.parametrizations.weight.original1 128,128,3
+temporal_model.network.2.conv_linear.bias 128
+temporal_model.network.2.conv_linear.parametrizations.weight.original0 128,1,1
+temporal_model.network.2.conv_linear.parametrizations.weight.original1 128,128,3
+temporal_model.network.2.conv_gate.bias 128
+temporal_model.network.2.conv_gate.parametrizations.weight.original0 128,1,1
+temporal_model.network.2.conv_gate.parametrizations.weight.original1 128,128,3
+temporal_model.network.3.conv_linear.bias 128
+temporal_model.network.3.conv_linear.parametrizations.weight.original0 128,1,1
+temporal_model.network.3.conv_linear.parametrizations.weight.original1 128,128,3
+temporal_model.network.3.conv_gate.bias 128
+temporal_model.network.3.conv_gate.parametrizations.weight.original0 128,1,1
+temporal_model.network.3.conv_gate.parametrizations.weight.original1 128,128,3
+temporal_model.final_conv.weight 128,128,1
+temporal_model.final_conv.bias 128
+projection_encoder.0.weight 80,128
+projection_encoder.0.bias 80
+projection_encoder.2.weight 32,80
+projection_encoder.2.bias 32
+decoder.initial_dense.0.weight 256,32
+decoder.initial_dense.0.bias 256
+decoder.deconv.0.weight 32,64,4
+decoder.deconv.0.bias 64
+decoder.deconv.3.weight 64,128,4
+decoder.deconv.3.bias 128
+decoder.deconv.6.weight 128,256,4
+decoder.deconv.6.bias 256
+decoder.deconv.9.weight 256,256,3
+decoder.deconv.9.bias 256
+decoder.final_fc.weight 128,16384
+decoder.final_fc.bias 128
+regressor_head.gru.weight_ih_l0 192,128
+regressor_head.gru.weight_hh_l0 192,64
+regressor_head.gru.bias_ih_l0 192
+regressor_head.gru.bias_hh_l0 192
+regressor_head.gru.weight_ih_l1 192,64
+regressor_head.gru.weight_hh_l1 192,64
+regressor_head.gru.bias_ih_l1 192
+regressor_head.gru.bias_hh_l1 192
+regressor_head.head.0.weight 32,64
+regressor_head.head.0.bias 32
+regressor_head.head.2.weight 1,32
+regressor_head.head.2.bias 1
+"""
+
+
+def released_shapes() -> dict[str, tuple[int, ...]]:
+    out = {}
+    for line in RELEASED_KEYS.splitlines():
+        key, dims = line.split()
+        out[key] = tuple(int(d) for d in dims.split(","))
+    return out
+
+
+def raw_clip(batch: int, frames: int, side: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(batch, 3, frames, side, side, generator=g) * 255.0
+
+
+def test_released_keys_and_shapes():
+    model = create_model("phasenet")
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == released_shapes()
+    assert len(model.state_dict()) == 82
+
+
+def test_parameter_counts_release_and_paper():
+    model = create_model("phasenet")
+    total = sum(p.numel() for p in model.parameters())
+    train_only = sum(p.numel() for m in (model.projection_encoder, model.decoder) for p in m.parameters())
+    weight_normed = sum(p.numel() for n, p in model.named_parameters()
+                        if "conv_linear" in n or "conv_gate" in n)
+    counts = param_counts(model)
+    assert counts == {"exact": total, "inference": total - train_only, "thop": total - train_only - weight_normed}
+    assert counts == {"exact": 3_300_274, "inference": 812_290, "thop": 318_722}
+    assert train_only == 2_487_984 and weight_normed == 493_568
+    paper = param_counts(create_model("phasenet.paper"))
+    assert paper == {"exact": 3_201_458, "inference": 713_474, "thop": 318_722}
+    # the thop-style count does not depend on the TCN width's weight-normed convs, only on what thop sees
+    assert model_cfg("phasenet").published_params == 290_000
+
+
+def test_cfg_recipe():
+    cfg = model_cfg("phasenet")
+    assert (cfg.clip_len, cfg.extra_frames, cfg.frame_size, cfg.input_view, cfg.label_view) == \
+        (128, 0, 128, "raw", "raw")
+    assert cfg.optimizer == {"name": "adam", "lr": 1e-4, "weight_decay": 0.0} and cfg.scheduler is None
+    assert (cfg.epochs, cfg.batch_size, cfg.loss, cfg.loss_kwargs) == (10, 2, "neg_pearson", {"pearson_axis": "time"})
+    model = create_model("phasenet.paper")
+    assert model.mixer == "zas" and model.tcn_padding == "causal" and len(model.temporal_model.network) == 3
+
+
+def test_random_release_checkpoint_loads_strictly(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    sd = {k: torch.randn(*s, generator=g) for k, s in released_shapes().items()}
+    path = tmp_path / "PhaseNet_UBFC.pth"
+    torch.save(sd, path)
+    model = create_model("phasenet", checkpoint=str(path))
+    own = model.state_dict()
+    assert all(torch.equal(own[k], v) for k, v in sd.items())
+    # the legacy torch.nn.utils.weight_norm names are mapped onto the parametrization names
+    legacy = {k.replace("parametrizations.weight.original0", "weight_g")
+               .replace("parametrizations.weight.original1", "weight_v"): v for k, v in sd.items()}
+    assert sum("weight_g" in k for k in legacy) == 8
+    path2 = tmp_path / "legacy.pth"
+    torch.save(legacy, path2)
+    own2 = create_model("phasenet", checkpoint=str(path2)).state_dict()
+    assert all(torch.equal(own2[k], v) for k, v in sd.items())
+    # a 4-level checkpoint does not fit the 3-level paper model: the extra level is listed
+    with pytest.raises(CheckpointError, match=r"unexpected keys \(6\): temporal_model\.network\.3\.conv_gate\.bias"):
+        create_model("phasenet", checkpoint=str(path), tcn_layers=3)
+
+
+def test_tim_released_bug_and_fixed_interlace():
+    x = torch.randn(1, 16, 5, 2, 2)
+    out = TIM(16, bugcompat=True)(x)  # f = p = 2 channels
+    assert torch.equal(out[:, :2, :-1], x[:, :2, 1:]) and not out[:, :2, -1].any()
+    assert not out[:, 2:4].any()  # the released "past" copy writes an empty slice
+    assert torch.equal(out[:, 4:], x[:, 4:])
+    fixed = TIM(16, bugcompat=False)(x)
+    assert torch.equal(fixed[:, :2], out[:, :2]) and torch.equal(fixed[:, 4:], x[:, 4:])
+    assert torch.equal(fixed[:, 2:4, 1:], x[:, 2:4, :-1]) and not fixed[:, 2:4, 0].any()
+
+
+def test_block_transpose_index_formula():
+    x = torch.arange(2 * 6 * 6, dtype=torch.float32).reshape(2, 6, 6)
+    for block in (1, 2, 3, 6):
+        y = block_transpose(x, block)
+        for i in range(6):
+            for j in range(6):
+                bi, r, bj, c = i // block, i % block, j // block, j % block
+                assert torch.equal(y[:, i, j], x[:, bi * block + c, bj * block + r])
+    with pytest.raises(ValueError, match="divisible"):
+        block_transpose(torch.zeros(1, 6, 6), 4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(b=st.integers(1, 3), s=st.integers(1, 4), c=st.integers(1, 8), t=st.integers(1, 3),
+       p=st.floats(0.0, 1.0), layout=st.sampled_from(["grid", "tiles"]), seed=st.integers(0, 2 ** 16))
+def test_zas_is_a_parameter_free_self_inverse_norm_preserving_permutation(b, s, c, t, p, layout, seed):
+    side = b * s
+    x = torch.randn(2, c, t, side, side, generator=torch.Generator().manual_seed(seed))
+    zas = ZAS(c, p=p, b=b, layout=layout)
+    y = zas(x)
+    assert sum(q.numel() for q in zas.parameters()) == 0
+    assert torch.equal(zas(y), x)
+    assert torch.equal(torch.sort(y.flatten()).values, torch.sort(x.flatten()).values)
+    torch.testing.assert_close(torch.linalg.vector_norm(y), torch.linalg.vector_norm(x), rtol=1e-6, atol=0)
+    k = int(p * c)
+    assert torch.equal(y[:, :c - k], x[:, :c - k])
+
+
+def test_zas_grid_moves_distant_regions():
+    x = torch.zeros(1, 4, 1, 8, 8)
+    x[0, 3, 0, 0, 3] = 1.0  # row 0, col 3 of the top-left 4x4 block
+    y = ZAS(4, p=0.25, b=2)(x)
+    assert y[0, 3, 0, 3, 0] == 1.0 and y.sum() == 1.0
+
+
+@pytest.mark.parametrize("padding,window", [("symmetric", (-15, 15)), ("causal", (0, 30))])
+def test_gated_tcn_receptive_field(padding, window):
+    torch.manual_seed(0)
+    tcn = GatedTCN(6, 5, [8] * 4, padding=padding).eval()
+    x = torch.randn(1, 81, 6)
+    y = x.clone()
+    t0 = 40
+    y[0, t0] += 1.0
+    with torch.no_grad():
+        changed = (tcn(x) - tcn(y)).abs().amax(dim=-1)[0] > 0
+    inside = torch.zeros(81, dtype=torch.bool)
+    lo, hi = t0 + window[0], t0 + window[1]
+    inside[lo:hi + 1] = True
+    assert not changed[~inside].any()  # nothing outside the receptive field (nothing before t0 when causal)
+    # and the field really reaches its ends (a single tap path may be cut by a ReLU, so allow 3 frames)
+    assert changed[lo:lo + 3].any() and changed[hi - 2:hi + 1].any()
+
+
+def test_spatial_attention_mask_sums_to_one_per_frame():
+    torch.manual_seed(0)
+    mask = SpatialAttentionHead(8)(torch.randn(2, 8, 3, 4, 4))
+    assert mask.shape == (2, 1, 3, 4, 4) and (mask >= 0).all()
+    torch.testing.assert_close(mask.sum(dim=(-1, -2)), torch.ones(2, 1, 3))
+
+
+def test_tiny_forward_train_and_eval_outputs():
+    torch.manual_seed(0)
+    model = create_model("phasenet.tiny")
+    x = raw_clip(2, 32, 32)
+    out = model.train()(x)
+    assert out["bvp"].shape == (2, 32) and out["aux_loss"].ndim == 0
+    assert float(out["aux_loss"].detach()) == pytest.approx(model.recon_weight * out["logs"]["recon"], rel=1e-6)
+    model.eval()
+    with torch.no_grad():
+        y = model(x)
+        # the reconstruction branch is training-only: it cannot change the eval output
+        for p in list(model.decoder.parameters()) + list(model.projection_encoder.parameters()):
+            p.zero_()
+        assert torch.equal(model(x), y)
+    assert y.shape == (2, 32) and torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("mixer", ["tim", "zas"])
+def test_tiny_runs_with_each_mixer_and_causal_tcn(mixer):
+    torch.manual_seed(0)
+    model = create_model("phasenet.tiny", mixer=mixer, tcn_padding="causal").eval()
+    with torch.no_grad():
+        y = model(raw_clip(1, 32, 32))
+    assert y.shape == (1, 32) and torch.isfinite(y).all()
+
+
+def test_contract_and_option_errors():
+    model = create_model("phasenet.tiny")
+    with pytest.raises(ValueError, match=r"axis 1 is 32, expected 3"):
+        model(torch.rand(1, 32, 3, 32, 32))  # B x T x C x H x W is not accepted silently
+    with pytest.raises(ValueError, match=r"axis 2 is 16, expected 32"):
+        model(raw_clip(1, 16, 32))
+    with pytest.raises(ValueError, match="mixer must be one of"):
+        PhaseNet(mixer="swap")
+    with pytest.raises(ValueError, match="frame_size 36 gives a 9-pixel map"):
+        PhaseNet(frame_size=36)
+    with pytest.raises(ValueError, match="tcn_padding must be one of"):
+        create_model("phasenet", tcn_padding="left")
