@@ -10,8 +10,9 @@ __all__ = ["run_on_dask"]
 
 
 def _crash_reason(exc: BaseException) -> str:
-    return (f"worker process died while preparing this recording ({type(exc).__name__}: {exc}); "
-            "e.g. a decoder crash or out of memory")
+    first = str(exc).split(". ")[0]
+    return (f"worker process died while preparing this recording, twice, the second time alone on the "
+            f"cluster (e.g. a decoder crash or out of memory; {type(exc).__name__}: {first})")
 
 
 def run_on_dask(task: Callable[..., dict[str, Any]], adapter: Any, recs: list[Any], args: tuple,
@@ -34,13 +35,13 @@ def run_on_dask(task: Callable[..., dict[str, Any]], adapter: Any, recs: list[An
         with dask.config.set({"distributed.scheduler.allowed-failures": 0,
                               "distributed.worker.daemon": True}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                   dashboard_address=None, silence_logs=logging.CRITICAL)
         client = Client(cluster, set_as_default=False)
     try:
         futures = {client.submit(task, adapter, rec, *args, key=f"prepare-{rec.recording_id}-{id(recs)}",
                                  pure=False, retries=0): rec for rec in recs}
         crashed = []
-        for fut in as_completed(list(futures)):
+        for fut in as_completed(list(futures), loop=client.loop):
             rec = futures[fut]
             try:
                 res = fut.result()

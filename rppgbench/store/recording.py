@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -28,14 +29,18 @@ from rppgbench.store.views import recording_stats
 
 __all__ = ["process_recording", "write_recording_group", "sha256_file"]
 
-_DETECTORS: dict[str, Any] = {}
+_LOCAL = threading.local()
 
 
 def _detector(name: str) -> Any:
-    """One detector instance per process and name (Haar loading costs ~50 ms)."""
-    if name not in _DETECTORS:
-        _DETECTORS[name] = make_detector(name)
-    return _DETECTORS[name]
+    """One detector instance per thread and name: loading Haar costs ~50 ms, and OpenCV's cascade object
+    must not be shared by threads running at once (dask workers may run several tasks in threads)."""
+    cache = getattr(_LOCAL, "detectors", None)
+    if cache is None:
+        cache = _LOCAL.detectors = {}
+    if name not in cache:
+        cache[name] = make_detector(name)
+    return cache[name]
 
 
 def sha256_file(path: str | Path, block: int = 1 << 20) -> str:
@@ -65,7 +70,7 @@ def process_recording(adapter: DatasetAdapter, rec: RawRecording, recipe: Recipe
     rid = rec.recording_id
     video = rec.paths.get("video") or next(iter(rec.paths.values()), None)
     label_path = rec.paths.get("label") or video
-    tracker = FaceTracker.from_recipe(_detector(recipe.detector), recipe, recording=rid)
+    tracker = FaceTracker.from_recipe(_detector(recipe.detector), recipe, recording=rid, path=video)
     try:
         crop = tracker.run(adapter.iter_frames(rec), reopen=lambda: adapter.iter_frames(rec))
     except RppgbenchError:

@@ -131,22 +131,23 @@ def create_store(path: Path, recipe: Recipe, *, overwrite: bool = False) -> dict
     return attrs
 
 
+def _complete_attrs(group: Path) -> dict[str, Any] | None:
+    """Attributes of a complete recording group, else None."""
+    meta = group / "zarr.json"
+    if not meta.is_file():
+        return None
+    try:
+        a = json.loads(meta.read_text()).get("attributes", {}).get(ATTR_KEY, {})
+    except (ValueError, OSError):
+        return None
+    return a if isinstance(a, dict) and a.get("complete") is True else None
+
+
 def _complete_recordings(path: Path) -> set[str]:
-    out = set()
     rec_dir = path / RECORDINGS
     if not rec_dir.is_dir():
-        return out
-    for child in rec_dir.iterdir():
-        meta = child / "zarr.json"
-        if not meta.is_file():
-            continue
-        try:
-            a = json.loads(meta.read_text()).get("attributes", {}).get(ATTR_KEY, {})
-        except (ValueError, OSError):
-            continue
-        if a.get("complete") is True:
-            out.add(child.name)
-    return out
+        return set()
+    return {child.name for child in rec_dir.iterdir() if _complete_attrs(child) is not None}
 
 
 def _clean_leftovers(path: Path, complete: set[str]) -> None:
@@ -171,6 +172,9 @@ def _run_task(adapter: DatasetAdapter, rec: RawRecording, recipe_json: str, stor
             pass
     from rppgbench.store.recording import process_recording
 
+    done = _complete_attrs(Path(store_dir) / RECORDINGS / rec.recording_id)
+    if done is not None:  # finished by an earlier attempt whose worker died before reporting back
+        return {"recording_id": rec.recording_id, "status": "ok", "n_frames": int(done["n_frames"]), "seconds": 0.0}
     try:
         out = process_recording(adapter, rec, Recipe.from_json(recipe_json), store_dir, raw_root)
         out["status"] = "ok"

@@ -1,0 +1,57 @@
+"""``rppgbench prepare``: raw dataset → Zarr store (parallel, resumable, loss-free)."""
+from __future__ import annotations
+
+import click
+
+EPILOG = """\b
+Example:
+  rppgbench synth /tmp/raw --recordings 4
+  rppgbench prepare synthetic --raw /tmp/raw --recipe fp72 --workers 2
+
+\b
+Recipes: fp72 (72x72, detect every 30 frames), tb72 (72x72, first-frame box),
+pn128 (128x128, first-frame box), or a YAML/JSON recipe file (see docs/store_format.md).
+Re-running the same command resumes an interrupted run. Exit code 1 when a recording failed."""
+
+
+@click.command("prepare", epilog=EPILOG)
+@click.argument("dataset")
+@click.option("--raw", type=click.Path(path_type=str), default=None,
+              help="Raw dataset folder (default: $RPPGBENCH_RAW_<DATASET>).")
+@click.option("--recipe", default="fp72", show_default=True, help="Recipe name or YAML/JSON file.")
+@click.option("--out", type=click.Path(path_type=str), default=None,
+              help="Store directory (default: $RPPGBENCH_DATA/<dataset>/<recipe_id[:16]>.zarr).")
+@click.option("--workers", type=int, default=2, show_default=True,
+              help="Local dask worker processes (0: run in this process).")
+@click.option("--scheduler", default=None, help="Address of an existing dask scheduler, e.g. tcp://host:8786.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing store at the output path.")
+@click.option("--skip-bad", is_flag=True, help="Record failing recordings as skipped and continue (exit 0).")
+@click.option("--limit", type=int, default=None, help="Only the first N recordings.")
+@click.pass_context
+def prepare(ctx: click.Context, dataset: str, raw: str | None, recipe: str, out: str | None, workers: int,
+            scheduler: str | None, overwrite: bool, skip_bad: bool, limit: int | None) -> None:
+    """Crop faces, align labels and write DATASET into a Zarr store."""
+    from tqdm.auto import tqdm
+
+    from rppgbench.store.writer import prepare as run_prepare
+
+    bar = None
+
+    def progress(done: int, total: int, rid: str, status: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, initial=done - 1, unit="rec", desc=f"prepare {dataset}", disable=None)
+        bar.set_postfix_str(f"{rid} {status}")
+        bar.update(1)
+
+    try:
+        summary = run_prepare(dataset, raw, recipe=recipe, out=out, workers=workers, scheduler=scheduler,
+                              overwrite=overwrite, skip_bad=skip_bad, limit=limit, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    for line in summary.lines():
+        click.echo(line)
+    if not summary.ok:
+        click.echo(f"{len(summary.failed)} recording(s) failed; re-run to retry them or use --skip-bad", err=True)
+        ctx.exit(1)
