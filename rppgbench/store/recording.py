@@ -100,8 +100,12 @@ def process_recording(adapter: DatasetAdapter, rec: RawRecording, recipe: Recipe
                         recording=rid) from exc
     if not isinstance(track, LabelTrack):
         raise DataError(f"read_label returned {type(track).__name__}; expected LabelTrack", recording=rid)
-    ppg, aqc = align_label(track, ft, recipe.label_alignment, tolerance=recipe.duration_tolerance,
-                           recording=rid, path=label_path)
+    ppg, aqc = align_label(track, ft, recipe.label_alignment, recording=rid, path=label_path)
+    ratio = aqc["label_duration_ratio"]
+    if np.isfinite(ratio) and abs(ratio - 1.0) > recipe.duration_tolerance:
+        raise DataError(f"video {video} has {n} frames ({aqc['frame_interval_median_s'] * n:.2f} s) but label "
+                        f"{label_path} lasts {ratio:.3f}× as long ({aqc['label_samples']} samples); expected a "
+                        f"ratio within 1 ± {recipe.duration_tolerance} (truncated video or label?)", recording=rid)
     extra = aqc.pop("extra")
     mask = adapter.frame_mask(rec, {"ppg": ppg, **extra})
     frame_index = np.arange(n, dtype=np.int32)
