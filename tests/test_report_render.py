@@ -153,3 +153,18 @@ def test_report_cli_prints_index(run_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.strip() == str(out / "index.html")
     assert "Example" in CliRunner().invoke(cli, ["report", "--help"]).output
+
+
+def test_recording_without_hr_is_left_out_of_ranking_and_stated(tmp_path):
+    two = {"pos": ("unsupervised", 0, [0.0, 3.0, 6.0], 0.5), "chrom": ("unsupervised", 0, [5.0, 0.0, 1.0], 0.5)}
+    run = write_results(tmp_path / "r", two, n_rec=4)
+    res = json.loads((run / "results.json").read_text())
+    for r in res["per_recording"]:
+        if r["model"] == "pos" and r["recording"] == "s01":
+            r["abs_error"] = r["hr_pred"] = None  # e.g. no HR estimate in any window
+    (run / "results.json").write_text(json.dumps(res))
+    index = report(run)
+    sec = json.loads((index.parent / "report.json").read_text())["sections"][0]
+    assert sec["cd_left_out"] == ["s01"] and sec["cd"]["n_blocks"] == 3
+    assert "Not ranked (not evaluated by every model): s01" in index.read_text()
+    assert sec["per_model"]["pos"]["worst"][0]["recording"] == "s01"  # no HR = worst

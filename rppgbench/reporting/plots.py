@@ -76,7 +76,8 @@ def scatter_figure(hr_pred: Any, hr_ref: Any, title: str = ""):
     r = np.asarray(hr_ref, dtype=float)
     fig = _figure(4.6, 4.4, left=0.16)
     ax = fig.add_subplot(1, 1, 1)
-    both = np.concatenate([p, r]) if p.size else np.array([40.0, 150.0])
+    both = np.concatenate([p, r])
+    both = both[np.isfinite(both)]
     lo = float(min(40.0, np.floor(both.min() - 5))) if both.size else 40.0
     hi = float(max(150.0, np.ceil(both.max() + 5))) if both.size else 150.0
     ax.plot([lo, hi], [lo, hi], color="gray", lw=1.0, ls="--", label="y = x")

@@ -70,6 +70,10 @@ def read_model_benchmark(path: str | Path) -> dict[str, dict[str, float]]:
     return {m: {"params": a["params"], "latency_ms": float(np.median(a["lat"]))} for m, a in acc.items()}
 
 
+def _num(x: Any) -> float:
+    return math.nan if x is None else float(x)
+
+
 def _slug(*parts: str) -> str:
     return "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", str(p)).strip("-.") or "x" for p in parts)
 
@@ -77,18 +81,19 @@ def _slug(*parts: str) -> str:
 def cd_inputs(run: RunResults, dataset: str) -> tuple[list[str], list[str], np.ndarray, list[str]]:
     """Per-recording absolute errors of every model of ``run`` on ``dataset`` as an (N, k) matrix.
 
-    Only recordings that every model evaluated are ranked; the ones left out are returned (4th item) so
-    the report can state them.
+    Only recordings that every model evaluated with a finite error are ranked; the ones left out are returned
+    (4th item) so the report can state them.
     """
     by_model: dict[str, dict[str, float]] = {}
     for rec in run.per_recording:
         if rec["test_dataset"] != dataset:
             continue
-        by_model.setdefault(rec["model"], {})[str(rec["recording"])] = float(rec["abs_error"])
+        by_model.setdefault(rec["model"], {})[str(rec["recording"])] = _num(rec["abs_error"])
     models = sorted(by_model)
     if not models:
         return [], [], np.zeros((0, 0)), []
-    common = sorted(set.intersection(*(set(v) for v in by_model.values())))
+    finite = [{r for r, e in v.items() if math.isfinite(e)} for v in by_model.values()]
+    common = sorted(set.intersection(*finite))  # a recording without an HR error cannot be ranked
     every = sorted(set.union(*(set(v) for v in by_model.values())))
     left_out = [r for r in every if r not in set(common)]
     x = np.array([[by_model[m][r] for m in models] for r in common], dtype=float).reshape(len(common), len(models))
@@ -102,7 +107,7 @@ def _window_hrs(run: RunResults, model: str, dataset: str) -> tuple[np.ndarray, 
     except DataError as exc:
         logger.warning("%s; falling back to per-recording HR for the Bland-Altman plot", exc)
         recs = [r for r in run.per_recording if r["model"] == model and r["test_dataset"] == dataset]
-        return (np.array([float(r["hr_pred"]) for r in recs]), np.array([float(r["hr_ref"]) for r in recs]),
+        return (np.array([_num(r["hr_pred"]) for r in recs]), np.array([_num(r["hr_ref"]) for r in recs]),
                 "recordings")
     ids = [r for r in pred["recording_ids"] if r.split("/", 1)[0] == dataset]
     hp = [np.asarray(pred["hr_pred"][r], float) for r in ids if r in pred["hr_pred"]]
@@ -262,7 +267,7 @@ def _dataset_section(run: RunResults, ds: str, rows: list[dict[str, Any]], figs:
         hp, hr, unit = _window_hrs(run, m, ds)
         mi: dict[str, Any] = {"n_points": int(hp.size), "points": unit}
         parts.append(f"<h3>{H.esc(m)}</h3>")
-        if hp.size >= 2:
+        if int(np.sum(np.isfinite(hp) & np.isfinite(hr))) >= 2:
             st = ba_stats(hp, hr)
             mi["bland_altman"] = st
             ba_name = f"figures/ba_{_slug(proto, ds, m)}.png"
@@ -284,7 +289,8 @@ def _dataset_section(run: RunResults, ds: str, rows: list[dict[str, Any]], figs:
 
 def _worst(run: RunResults, m: str, ds: str, figs: Path, parts: list[str]) -> list[dict[str, Any]]:
     recs = sorted((r for r in run.per_recording if r["model"] == m and r["test_dataset"] == ds),
-                  key=lambda r: (-float(r["abs_error"]), str(r["recording"])))[:N_WORST]
+                  key=lambda r: (-_num(r["abs_error"]) if math.isfinite(_num(r["abs_error"])) else -math.inf,
+                                 str(r["recording"])))[:N_WORST]
     out = []
     try:
         pred = run.predictions(m)
@@ -297,9 +303,9 @@ def _worst(run: RunResults, m: str, ds: str, figs: Path, parts: list[str]) -> li
             parts.append(f'<p class="note">No waveform for {H.esc(rid)} in predictions/{H.esc(m)}.npz.</p>')
             continue
         name = f"figures/worst_{_slug(run.protocol, ds, m, str(r['recording']))}.png"
-        title = f"{m} on {rid}: |error| {float(r['abs_error']):.2f} bpm"
+        title = f"{m} on {rid}: |error| {_num(r['abs_error']):.2f} bpm"
         save_figure(recording_figure(pred["pred"][rid], pred["label"][rid], pred["fs"], title=title),
                     figs.parent / name)
         parts.append(H.img(name, f"worst recording {rid}", title))
-        out.append({"recording": r["recording"], "abs_error": float(r["abs_error"]), "figure": name})
+        out.append({"recording": r["recording"], "abs_error": _num(r["abs_error"]), "figure": name})
     return out
