@@ -10,7 +10,7 @@ import pytest
 
 from rppgbench.datasets import DATASETS, get_adapter
 from rppgbench.datasets import fixtures as fx
-from rppgbench.signal import nfft_for_resolution, periodogram_hr
+from rppgbench.signal import bandpass, detrend, nfft_for_resolution, periodogram_hr
 from rppgbench.store import open_store, prepare
 
 RECIPE = {"size": 24, "detect_every": 0, "no_face": "whole"}  # fixtures hold no real face: whole-frame crops
@@ -27,9 +27,21 @@ CASES = {
 }
 
 
+def _uniform(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, float]:
+    """Resample a series at jittered times ``t`` onto a uniform grid with the same mean rate."""
+    tu = np.linspace(t[0], t[-1], t.size)
+    return np.interp(tu, t, np.asarray(x, dtype=np.float64)), (t.size - 1) / (t[-1] - t[0])
+
+
 def _hr(x: np.ndarray, fs: float) -> float:
-    x = np.asarray(x, dtype=np.float64)
-    return periodogram_hr(x - x.mean(), fs, nfft=nfft_for_resolution(x.size, fs, 0.25)).hr
+    """Hann-windowed, zero-padded periodogram peak (sub-bin accurate on a 6 s fixture)."""
+    return fx.dominant_hr_bpm(np.asarray(x, dtype=np.float64), fs)
+
+
+def _hr_tbx(x: np.ndarray, fs: float) -> float:
+    """rPPG-Toolbox-style estimate with rppgbench.signal: detrend (lambda 100), band-pass, periodogram peak."""
+    z = bandpass(detrend(np.asarray(x, dtype=np.float64), 100.0), fs, 0.6, 3.3)
+    return periodogram_hr(z, fs, nfft=nfft_for_resolution(z.size, fs, 0.25)).hr
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -43,22 +55,21 @@ def test_prepare_recovers_known_hr(name, tmp_path):
     assert sorted(store.recording_ids()) == sorted(truth)
     for rid, bpm in truth.items():
         ts = store.timestamps(rid)
-        label = store.read_label(rid)
-        assert label.shape == ts.shape
-        fs = 1.0 / np.median(np.diff(ts))
+        assert store.read_label(rid).shape == ts.shape
+        label, fs = _uniform(store.read_label(rid), ts)
         qc = store.qc(rid)
         if name == "ibvp" and rid == "p01_a":
             assert qc["frames_masked"] == 30  # SQ2 <= 0.3 from 2 s to 3 s, deleted by sq_policy="delete"
             continue  # a 1 s gap inside the series: HR is checked on the clean recording
-        assert abs(_hr(label, fs) - bpm) < 1.5, (rid, _hr(label, fs), bpm)
-        green = store.rgb_trace(rid)[:, 1]
-        if name == "buaa_mihe" and store.attrs_of(rid).get("metadata", {}).get("lux", 100.0) < 10:
-            continue
-        assert abs(_hr(green, fs) - bpm) < 1.5, (rid, _hr(green, fs), bpm)
+        assert abs(_hr(label, fs) - bpm) < 1.0, (rid, _hr(label, fs), bpm)
+        assert abs(_hr_tbx(label, fs) - bpm) < 2.5, (rid, _hr_tbx(label, fs), bpm)
+        green, _ = _uniform(store.rgb_trace(rid)[:, 1], ts)
+        # whole-frame crops (no detectable face at 64x48) of a face covering ~6 % of the frame, 6 s: 2.5 bpm
+        assert abs(_hr(green, fs) - bpm) < 2.5, (rid, _hr(green, fs), bpm)
 
 
 def test_pure_store_label_is_time_aligned(tmp_path):
-    truth = fx.write_pure(tmp_path / "raw", subjects=(1,), tasks=(1,), seconds=6.0)
+    truth = fx.write_pure(tmp_path / "raw", subjects=(1,), tasks=(1,), seconds=6.0, renderer="simple")
     prepare("pure", raw=tmp_path / "raw", recipe=RECIPE, out=tmp_path / "s.zarr", workers=0)
     store = open_store(tmp_path / "s.zarr")
     ts = store.timestamps("01-01")

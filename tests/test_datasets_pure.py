@@ -16,7 +16,8 @@ from rppgbench.preprocess.align import align_label
 @pytest.fixture(scope="module")
 def pure(tmp_path_factory):
     root = tmp_path_factory.mktemp("pure")
-    return root, write_pure(root, subjects=(1, 6), tasks=(1, 2, 3), seconds=6.0, layout="mixed")
+    return root, write_pure(root, subjects=(1, 6), tasks=(1, 2, 3), seconds=6.0, layout="mixed",
+                            renderer="simple")  # analytic pulse: the alignment test compares against ppg_wave
 
 
 def test_discover_both_layouts_missing_0602_and_tasks(pure):
