@@ -104,3 +104,13 @@ def test_hand_edited_copy_of_committed_leaderboards_fails(tmp_path):
     rep = verify(tmp_path / "lb")
     key = f"{entries[0].parent.parent.name}/{entries[0].parent.name}"
     assert any(f"metrics.datasets.{ds}.MAE.value" in p for p in rep.problems[key])
+
+
+def test_leaderboard_and_its_commands_stay_torch_and_matplotlib_free_on_import():
+    import subprocess
+    import sys
+
+    mods = "rppgbench.leaderboard, rppgbench.cli.leaderboard, rppgbench.cli.submit, rppgbench.cli.report"
+    code = (f"import sys, {mods}; bad = [m for m in ('torch', 'matplotlib') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
