@@ -119,8 +119,22 @@ class SyntheticSpec:
         d["light_dir"] = list(self.light_dir)
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SyntheticSpec":
+        """Rebuild a spec from :meth:`as_dict` output or a recording's ``meta.json`` (other keys are ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = sorted(n for n in names - set(d) if n not in _OPTIONAL)
+        if missing:
+            raise ValueError(f"synthetic metadata lacks field(s) {missing}")
+        kw = {k: v for k, v in d.items() if k in names}
+        if "light_dir" in kw:
+            kw["light_dir"] = tuple(float(v) for v in kw["light_dir"])
+        return cls(**kw)
+
 
 _SPEC_FIELDS = {f.name for f in dataclasses.fields(SyntheticSpec)}
+_OPTIONAL = {f.name for f in dataclasses.fields(SyntheticSpec)
+             if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
 
 
 def make_spec(preset: str = "clean", seed: int = 0, seconds: float = 10.0, fps: float = 30.0,
