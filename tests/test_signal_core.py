@@ -59,7 +59,10 @@ def test_bandpass_matches_scipy_and_attenuates():
 def test_next_pow2_and_resolution():
     assert [next_pow2(n) for n in (0, 1, 2, 3, 300, 512, 513)] == [1, 1, 2, 4, 512, 512, 1024]
     nfft = nfft_for_resolution(300, FS, 0.2)
-    assert nfft == 16384 and FS * 60 / nfft <= 0.2 and FS * 60 / (nfft // 2) > 0.2
+    assert nfft == 9000 and FS * 60 / nfft == pytest.approx(0.2)
+    for n, fs, res in ((300, 30.0, 0.2), (20000, 30.0, 0.2), (450, 25.0, 0.15), (1000, 35.14, 0.2)):
+        nfft = nfft_for_resolution(n, fs, res)
+        assert nfft >= n and fs * 60 / nfft <= res * (1 + 1e-12)
 
 
 @pytest.mark.parametrize("hr", [48.0, 66.0, 81.5, 117.0, 175.0])
@@ -160,3 +163,25 @@ def test_windows_toolbox_rule(caplog):
     assert sliding(920, FS, 10.0, 10.0) == [(0, 300), (300, 600), (600, 900)]
     with pytest.raises(ValueError, match="window_s"):
         nonoverlapping(100, FS, 0.0)
+
+
+def test_batched_psd_snr_macc_equal_single_versions():
+    from rppgbench.signal.hr import psd
+    from rppgbench.signal.quality import macc_columns, snr_columns, snr_from_psd
+
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((301, 6))
+    for nfft in (512, 9000, 301):
+        f, p = psd(x, FS, nfft, axis=0)
+        for j in range(6):
+            fr, pr = periodogram(x[:, j], FS, nfft=nfft, detrend=False)
+            np.testing.assert_array_equal(f, fr)
+            np.testing.assert_allclose(p[:, j], pr, rtol=1e-12, atol=1e-15 * pr.max())
+    f, p = psd(x, FS, 9000, axis=0)
+    hrs = np.array([60.0, 75.5, 90.0, np.nan, 150.0, 42.0])
+    for formula in ("power_db10", "power2_db10", "power_db20"):
+        got = snr_columns(f, p, hrs, 0.6, 3.3, formula=formula)
+        exp = [snr_from_psd(f, p[:, j], hrs[j], 0.6, 3.3, formula=formula) for j in range(6)]
+        np.testing.assert_allclose(got, exp, rtol=1e-12)
+    y = x + 0.5 * np.roll(x, 7, axis=0)
+    np.testing.assert_allclose(macc_columns(x, y), [macc(x[:, j], y[:, j]) for j in range(6)], rtol=1e-12)

@@ -17,11 +17,10 @@ from rppgbench.evaluation.profiles import Profile, get_profile
 from rppgbench.signal import windows as _win
 from rppgbench.signal.detrend import detrend
 from rppgbench.signal.filters import bandpass
-from rppgbench.signal.hr import HR_METHODS, peak_hr, periodogram_hr, welch_hr
-from rppgbench.signal.quality import macc as _macc
-from rppgbench.signal.quality import snr as _snr
+from rppgbench.signal.hr import HR_METHODS, peak_hr, psd, welch_hr
+from rppgbench.signal.quality import macc_columns, snr_columns
 
-__all__ = ["evaluate", "EvaluationResult", "LABEL_TYPES", "process_window", "json_safe"]
+__all__ = ["evaluate", "EvaluationResult", "LABEL_TYPES", "process_window", "process_windows", "json_safe"]
 
 LABEL_TYPES = ("raw", "diffnormalized", "standardized")
 WINDOW_COLUMNS = ["recording", "window", "start", "stop", "hr_pred", "hr_ref", "snr", "macc", "resolution_bpm"]
@@ -91,34 +90,48 @@ class EvaluationResult:
                 f"hr_resolution_bpm={self.hr_resolution_bpm:.4g}, {vals})")
 
 
-def process_window(pred: np.ndarray, label: np.ndarray, fs: float, profile: Profile, label_type: str = "raw",
-                   hr_method: str = "fft") -> dict[str, float]:
-    """One window: (cumsum if diffnormalized) -> detrend -> band-pass -> HR of both, SNR of pred, MACC.
+def process_windows(pred: np.ndarray, label: np.ndarray, fs: float, profile: Profile, label_type: str = "raw",
+                    hr_method: str = "fft") -> dict[str, np.ndarray]:
+    """Windows of equal length as the columns of (L, K) arrays, processed at once.
 
-    Returns ``hr_pred``, ``hr_ref``, ``snr``, ``macc`` (NaN when the profile has MACC off) and ``resolution_bpm``.
+    Each column: (cumsum if diffnormalized) -> detrend -> band-pass -> HR of prediction and label, SNR of the
+    prediction at the label's HR, MACC. Returns arrays of length K: ``hr_pred``, ``hr_ref``, ``snr``, ``macc``
+    (NaN when the profile has MACC off) and ``resolution_bpm``.
     """
     lo, hi = profile.band
-    sigs = []
-    for x in (pred, label):
-        x = np.asarray(x, dtype=np.float64)
-        if label_type == "diffnormalized":
-            x = np.cumsum(x)
-        x = detrend(x, profile.detrend_lambda)
-        sigs.append(bandpass(x, fs, lo, hi, order=profile.filter_order))
-    p, lab = sigs
-    n = p.size
+    x = np.concatenate([np.asarray(pred, dtype=np.float64), np.asarray(label, dtype=np.float64)], axis=1)
+    k = x.shape[1] // 2
+    if label_type == "diffnormalized":
+        x = np.cumsum(x, axis=0)
+    x = bandpass(detrend(x, profile.detrend_lambda), fs, lo, hi, order=profile.filter_order, axis=0)
+    n = x.shape[0]
     nfft = profile.nfft(n, fs)
+    f, p = psd(x, fs, nfft, axis=0)
     if hr_method == "fft":
-        ep, er = periodogram_hr(p, fs, lo, hi, nfft=nfft), periodogram_hr(lab, fs, lo, hi, nfft=nfft)
-    elif hr_method == "welch":
-        ep, er = welch_hr(p, fs, lo, hi), welch_hr(lab, fs, lo, hi)
+        sel = np.flatnonzero((f >= lo) & (f <= hi))
+        if sel.size == 0:
+            raise ValueError(f"no FFT bin inside [{lo}, {hi}] Hz with nfft={nfft} at fs={fs}")
+        hr = 60.0 * f[sel[np.argmax(p[sel], axis=0)]]  # argmax: first maximal bin
+        res = np.full(2 * k, fs * 60.0 / nfft)
     else:
-        ep, er = peak_hr(p, fs), peak_hr(lab, fs)
-    res = float(np.nanmax([ep.resolution, er.resolution])) if np.isfinite([ep.resolution, er.resolution]).any() \
-        else float("nan")
-    s = _snr(p, fs, er.hr, lo, hi, formula=profile.snr_formula, halfwidth_hz=profile.snr_halfwidth_hz, nfft=nfft)
-    m = _macc(p, lab) if profile.macc else float("nan")
-    return {"hr_pred": ep.hr, "hr_ref": er.hr, "snr": s, "macc": m, "resolution_bpm": res}
+        est = [welch_hr(x[:, j], fs, lo, hi) if hr_method == "welch" else peak_hr(x[:, j], fs)
+               for j in range(2 * k)]
+        hr = np.array([e.hr for e in est])
+        res = np.array([e.resolution for e in est])
+    hr_p, hr_r = hr[:k], hr[k:]
+    snr = snr_columns(f, p[:, :k], hr_r, lo, hi, formula=profile.snr_formula, halfwidth_hz=profile.snr_halfwidth_hz)
+    mc = macc_columns(x[:, :k], x[:, k:]) if profile.macc else np.full(k, np.nan)
+    with np.errstate(invalid="ignore"):
+        resolution = np.fmax(res[:k], res[k:])
+    return {"hr_pred": hr_p, "hr_ref": hr_r, "snr": snr, "macc": mc, "resolution_bpm": resolution}
+
+
+def process_window(pred: np.ndarray, label: np.ndarray, fs: float, profile: Profile, label_type: str = "raw",
+                   hr_method: str = "fft") -> dict[str, float]:
+    """One window (1-D ``pred`` and ``label``) through :func:`process_windows`; returns floats."""
+    out = process_windows(np.asarray(pred, dtype=np.float64)[:, None], np.asarray(label, dtype=np.float64)[:, None],
+                          fs, profile, label_type, hr_method)
+    return {key: float(v[0]) for key, v in out.items()}
 
 
 def _as_pair(rid: str, value: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -192,7 +205,8 @@ def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, pr
     if not signals:
         raise ValueError("signals is empty: nothing to evaluate")
 
-    rows: list[dict[str, Any]] = []
+    cols: dict[str, list[Any]] = {c: [] for c in WINDOW_COLUMNS}
+    per_rows: dict[str, list[Any]] = {c: [] for c in ("recording", "hr_pred", "hr_ref", "abs_error", "n_windows")}
     for rid, value in signals.items():
         rid = str(rid)
         pred, label = _as_pair(rid, value)
@@ -208,10 +222,32 @@ def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, pr
                                          name=f"recording {rid}")
         if not bounds:
             raise DataError(f"no window of at least {prof.min_window} samples", recording=rid)
+        by_len: dict[int, list[int]] = {}
         for k, (a, b) in enumerate(bounds):
-            out = process_window(pred[a:b], label[a:b], fs, prof, label_type, method)
-            rows.append({"recording": rid, "window": k, "start": a, "stop": b, **out})
-    win = pd.DataFrame(rows, columns=WINDOW_COLUMNS)
+            by_len.setdefault(b - a, []).append(k)
+        results: dict[int, dict[str, float]] = {}
+        for length, ks in by_len.items():
+            cols_p = np.stack([pred[bounds[k][0]:bounds[k][1]] for k in ks], axis=1)
+            cols_l = np.stack([label[bounds[k][0]:bounds[k][1]] for k in ks], axis=1)
+            out = process_windows(cols_p, cols_l, fs, prof, label_type, method)
+            for j, k in enumerate(ks):
+                results[k] = {key: float(v[j]) for key, v in out.items()}
+        hp = np.array([results[k]["hr_pred"] for k in range(len(bounds))])
+        hrf = np.array([results[k]["hr_ref"] for k in range(len(bounds))])
+        for k, (a, b) in enumerate(bounds):
+            for col, val in (("recording", rid), ("window", k), ("start", a), ("stop", b)):
+                cols[col].append(val)
+            for col in WINDOW_COLUMNS[4:]:
+                cols[col].append(results[k][col])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: mean is NaN
+            mp, mr = float(np.nanmean(hp)), float(np.nanmean(hrf))
+        per_rows["recording"].append(rid)
+        per_rows["hr_pred"].append(mp)
+        per_rows["hr_ref"].append(mr)
+        per_rows["abs_error"].append(abs(mp - mr))
+        per_rows["n_windows"].append(len(bounds))
+    win = pd.DataFrame(cols, columns=WINDOW_COLUMNS)
     bad = ~(np.isfinite(win["hr_pred"].to_numpy()) & np.isfinite(win["hr_ref"].to_numpy()))
     n_bad = int(bad.sum())
     if n_bad:
@@ -220,11 +256,7 @@ def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, pr
                       f"from the HR metrics", MetricWarning, stacklevel=2)
     metrics = pooled_metrics(win["hr_pred"].to_numpy(), win["hr_ref"].to_numpy(), win["snr"].to_numpy(),
                              win["macc"].to_numpy(), prof)
-    per = (win.groupby("recording", sort=False)
-              .agg(hr_pred=("hr_pred", "mean"), hr_ref=("hr_ref", "mean"), n_windows=("window", "size"))
-              .reset_index())
-    per["abs_error"] = (per["hr_pred"] - per["hr_ref"]).abs()
-    per = per[["recording", "hr_pred", "hr_ref", "abs_error", "n_windows"]]
+    per = pd.DataFrame(per_rows, columns=["recording", "hr_pred", "hr_ref", "abs_error", "n_windows"])
     resolution = float(np.nanmax(win["resolution_bpm"])) if np.isfinite(win["resolution_bpm"]).any() \
         else float("nan")
     ba = bland_altman(win["hr_ref"].to_numpy(), win["hr_pred"].to_numpy(), ddof=1)

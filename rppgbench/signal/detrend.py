@@ -7,6 +7,8 @@ dense inverse the rPPG-Toolbox builds. The result equals the dense formula to ro
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy.linalg import solveh_banded
 
@@ -38,6 +40,13 @@ def smoothness_priors_bands(n: int, lam: float) -> np.ndarray:
     return ab
 
 
+@lru_cache(maxsize=32)
+def _bands_cached(n: int, lam: float) -> np.ndarray:
+    ab = smoothness_priors_bands(n, lam)
+    ab.setflags(write=False)
+    return ab
+
+
 def detrend(x: np.ndarray, lam: float = 100.0) -> np.ndarray:
     """Remove the slow trend of ``x`` (1-D, or 2-D with time on axis 0) with smoothness priors.
 
@@ -62,7 +71,7 @@ def detrend(x: np.ndarray, lam: float = 100.0) -> np.ndarray:
     n = z.shape[0]
     if n < 3:
         return np.zeros_like(z)
-    trend = solveh_banded(smoothness_priors_bands(n, lam), z, check_finite=False)
+    trend = solveh_banded(_bands_cached(n, float(lam)), z, check_finite=False)
     return z - trend
 
 

@@ -1,6 +1,8 @@
 """Zero-phase Butterworth band-pass filtering (numpy/scipy only)."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy.signal import butter, filtfilt
 
@@ -15,7 +17,14 @@ def butter_bandpass_coeffs(fs: float, lo: float, hi: float, order: int = 1) -> t
         raise ValueError(f"band-pass edges must satisfy 0 < lo < hi < fs/2 = {fs / 2:g} Hz; got lo={lo!r}, hi={hi!r}")
     if int(order) != order or order < 1:
         raise ValueError(f"filter order must be a positive integer; got {order!r}")
-    b, a = butter(int(order), [lo / fs * 2.0, hi / fs * 2.0], btype="bandpass")
+    return _coeffs(float(fs), float(lo), float(hi), int(order))
+
+
+@lru_cache(maxsize=64)
+def _coeffs(fs: float, lo: float, hi: float, order: int) -> tuple[np.ndarray, np.ndarray]:
+    b, a = butter(order, [lo / fs * 2.0, hi / fs * 2.0], btype="bandpass")
+    b.setflags(write=False)
+    a.setflags(write=False)
     return b, a
 
 
