@@ -227,3 +227,13 @@ def test_cli_submit_and_verify(env, tmp_path):
     for args in (["submit", "--help"], ["leaderboard", "--help"], ["leaderboard", "build", "--help"],
                  ["leaderboard", "verify", "--help"]):
         assert "Example" in CliRunner().invoke(cli, args).output
+
+
+def test_rejects_path_like_protocol_and_model_ids(env):
+    run, root = env
+    with pytest.raises(SubmissionError, match=r"protocol must match .*'\.\./\.\./x'"):
+        submit(run, "../../x", model="pos", manifest=manifest(), root=root)
+    with pytest.raises(SubmissionError, match=r"model must match .*'\.\./\.\./x'"):
+        submit(run, PROTOCOL, model="../../x", manifest=manifest(), root=root)
+    assert [p.name for p in (root / PROTOCOL).iterdir() if p.is_dir()] == []
+    assert not (root.parent / "x").exists()
