@@ -18,9 +18,9 @@ from rppgbench.leaderboard.submit import (build_metrics, check_predictions, comp
 
 __all__ = ["verify", "verify_entry", "VerifyReport", "protocols", "SITE_DIR"]
 
-#: recomputation on another machine may differ in the last bits of an FFT; nothing more
-RECOMPUTE_RTOL = 1e-9
-RECOMPUTE_ATOL = 1e-12
+#: recomputation on another machine (other BLAS/SuperLU build) may differ in the last bits; nothing more
+RECOMPUTE_RTOL = 1e-7
+RECOMPUTE_ATOL = 1e-9
 #: default output of ``leaderboard build`` inside the root; never a protocol
 SITE_DIR = "site"
 
