@@ -168,3 +168,13 @@ def test_recording_without_hr_is_left_out_of_ranking_and_stated(tmp_path):
     assert sec["cd_left_out"] == ["s01"] and sec["cd"]["n_blocks"] == 3
     assert "Not ranked (not evaluated by every model): s01" in index.read_text()
     assert sec["per_model"]["pos"]["worst"][0]["recording"] == "s01"  # no HR = worst
+
+
+def test_report_cli_error_is_one_line_and_exit_2(tmp_path, capsys):
+    from rppgbench.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["report", str(tmp_path / "missing")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and "no results.json" in err and str(tmp_path / "missing") in err
