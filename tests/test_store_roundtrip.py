@@ -187,3 +187,45 @@ def test_recipe_serialisation(tmp_path):
         Recipe.named("fp27")
     with pytest.raises(ValueError, match="recipe.no_face must be one of"):
         Recipe(no_face="skip")
+
+
+def test_direct_chunk_reads_equal_zarr_reads(toy):
+    _, path, ids, _ = toy
+    fast = open_store(path)
+    slow = open_store(path)
+    slow.direct_reads = False
+    rid = ids[0]
+    assert fast._frames(rid, 0, 1).dtype == np.uint8 and fast._arrays[(rid, "frames:direct")] is not None
+    for a, b in [(0, 75), (0, 32), (31, 33), (33, 64), (64, 75), (10, 10)]:
+        assert np.array_equal(fast.read_frames(rid, a, b), slow.read_frames(rid, a, b))
+    for view in ("raw", "diffnormalized", "standardized"):
+        xa, ya = fast.read_clip(rid, 3, 70, view=view, label_view=view)
+        xb, yb = slow.read_clip(rid, 3, 70, view=view, label_view=view)
+        assert np.array_equal(xa, xb) and np.array_equal(ya, yb)
+    assert np.array_equal(fast.rgb_trace(rid), slow.rgb_trace(rid))
+
+
+def test_clip_dataset_items(toy):
+    torch = pytest.importorskip("torch")
+    from rppgbench.store.torchdata import ClipDataset
+
+    _, path, ids, _ = toy
+    st = open_store(path)
+    ds = ClipDataset(st, ids, clip_len=32, input_view="diffnormalized", label_view="standardized", extra_frames=1)
+    assert len(ds) == 4 and ds.index == [(ids[0], 0), (ids[0], 32), (ids[1], 0), (ids[1], 32)]
+    x, y, rid, s = ds[1]
+    assert x.dtype == torch.float32 and tuple(x.shape) == (3, 33, 72, 72) and tuple(y.shape) == (32,)
+    assert (rid, s) == (ids[0], 32)
+    ref_x, _ = st.read_clip(ids[0], 32, 65, view="diffnormalized")
+    assert np.array_equal(x.numpy(), ref_x.transpose(3, 0, 1, 2))
+    assert np.array_equal(y.numpy(), st.read_label(ids[0], "standardized", 32, 64))
+    ds2 = ClipDataset(str(path), [ids[0]], clip_len=32, stride=16, drop_tail=False, extra_frames=2)
+    assert [s for _, s in ds2.index] == [0, 16, 32, 43]
+    x, y, _, _ = ds2[3]  # end-aligned clip: the extra frames repeat the last frame
+    assert tuple(x.shape) == (3, 34, 72, 72)
+    assert torch.equal(x[:, -1], x[:, -3]) and torch.equal(x[:, -2], x[:, -3])
+    with pytest.raises(DataError, match="fewer than clip_len=100"):
+        ClipDataset(st, ids, clip_len=100)
+    import pickle
+
+    assert len(pickle.loads(pickle.dumps(ds))) == 4  # DataLoader workers can receive it

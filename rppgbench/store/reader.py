@@ -35,6 +35,9 @@ class Store:
     recipe_id, dataset : str
     """
 
+    #: read frame chunks directly when the array layout allows it (see ``store._chunks``); False forces zarr
+    direct_reads: bool = True
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
         meta = self.path / "zarr.json"
@@ -165,10 +168,23 @@ class Store:
             raise ValueError(f"frame range [{start}, {stop}) must lie within [0, {T}] for recording {rid}")
         return start, stop, T
 
+    def _frames(self, rid: str, start: int, stop: int) -> np.ndarray:
+        key = (rid, "frames:direct")
+        if key not in self._arrays:
+            from rppgbench.store._chunks import direct_frames_or_none
+
+            self.attrs_of(rid)
+            self._arrays[key] = direct_frames_or_none(self.path / RECORDINGS / rid / "frames") \
+                if self.direct_reads else None
+        direct = self._arrays[key]
+        if direct is not None:
+            return direct.read(start, stop)
+        return np.asarray(self._array(rid, "frames")[start:stop])
+
     def read_frames(self, rid: str, start: int = 0, stop: int | None = None) -> np.ndarray:
         """uint8 (t, H, W, 3) frames ``start:stop``."""
         start, stop, _ = self._bounds(rid, start, stop)
-        return np.asarray(self._array(rid, "frames")[start:stop])
+        return self._frames(rid, start, stop)
 
     def read_clip(self, rid: str, start: int = 0, stop: int | None = None, view: str = "raw",
                   label_view: str = "raw") -> tuple[np.ndarray, np.ndarray]:
@@ -179,7 +195,7 @@ class Store:
         n = stop - start
         st = self.stats(rid)
         nxt = min(stop + 1, T) if view == "diffnormalized" else stop
-        x = frames_view(np.asarray(self._array(rid, "frames")[start:nxt]), view, st, n)
+        x = frames_view(self._frames(rid, start, nxt), view, st, n)
         lnxt = min(stop + 1, T) if label_view == "diffnormalized" else stop
         y = _label_view(np.asarray(self._array(rid, "ppg")[start:lnxt]), label_view, st, n)
         return x, y
@@ -226,6 +242,6 @@ class Store:
             if not mask.any():
                 raise ValueError("mask selects no pixel")
         for i in range(0, T, block):
-            f = np.asarray(arr[i:i + block]).astype(np.float64)
+            f = self._frames(rid, i, min(i + block, T)).astype(np.float64)
             out[i:i + len(f)] = f[:, mask].mean(axis=1) if mask is not None else f.mean(axis=(1, 2))
         return out

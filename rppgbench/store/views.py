@@ -81,14 +81,32 @@ def frames_view(block: np.ndarray, view: str, stats: dict[str, Any], n_out: int)
         return block[:n_out].astype(np.float32)
     if view == "standardized":
         mean, std = stats.get("frames_mean"), stats.get("frames_std")
-        x = block[:n_out].astype(np.float32) - np.float32(mean if mean is not None else 0.0)
-        return _safe_div(x, std)
+        x = block[:n_out].astype(np.float32)
+        if not _usable(std):
+            return np.zeros_like(x)
+        x -= np.float32(mean)
+        x *= np.float32(1.0 / std)
+        return x
     if view == "diffnormalized":
-        d = _safe_div(diffnorm_frames(block), stats.get("diffnorm_std"))
-        if len(d) < n_out:
-            d = np.concatenate([d, np.zeros((n_out - len(d),) + block.shape[1:], np.float32)])
-        return d[:n_out]
+        std = stats.get("diffnorm_std")
+        out = np.zeros((n_out,) + block.shape[1:], np.float32)
+        m = min(len(block) - 1, n_out)
+        if m <= 0 or not _usable(std):
+            return out
+        a = block[:m + 1].astype(np.float32)
+        num = out[:m]
+        np.subtract(a[1:], a[:-1], out=num)
+        den = np.add(a[1:], a[:-1])
+        den += np.float32(_EPS)
+        np.divide(num, den, out=num)
+        num *= np.float32(1.0 / std)
+        num[~np.isfinite(num)] = 0
+        return out
     raise ValueError(f"view must be one of {VIEWS}; got {view!r}")
+
+
+def _usable(s: Any) -> bool:
+    return s is not None and bool(np.isfinite(s)) and s != 0
 
 
 def label_view(block: np.ndarray, view: str, stats: dict[str, Any], n_out: int) -> np.ndarray:

@@ -1,0 +1,80 @@
+"""Bytes per stored frame and reader speed of a prepared store (synthetic ``clean`` preset, recipe fp72).
+
+Prints: compressed bytes per 72×72 frame (target ≤ 12 KB; rPPG-Toolbox caches float64 frames:
+72·72·3·8 = 124,416 B per frame per data type), and clips per second for random 160-frame clips read with
+``Store.read_frames`` (uint8) and ``Store.read_clip`` (raw / diffnormalized float32 views) in one process.
+
+    python benchmarks/store_size.py                       # 2 recordings × 30 s, 640×480
+    python benchmarks/store_size.py --seconds 8 --width 320 --height 240 --clips 100   # quick check
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--recordings", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--width", type=int, default=640)
+    ap.add_argument("--height", type=int, default=480)
+    ap.add_argument("--clips", type=int, default=300, help="random clips per reader measurement")
+    ap.add_argument("--clip-len", type=int, default=160)
+    ap.add_argument("--workdir", default=None, help="keep files here instead of a temporary folder")
+    args = ap.parse_args()
+
+    import numcodecs
+
+    numcodecs.blosc.set_nthreads(1)  # "per core": no hidden decompression threads
+    from rppgbench.datasets.synthetic import write_raw_dataset
+    from rppgbench.store import open_store, prepare
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.workdir or tmp)
+        raw = work / "raw_clean"
+        if not (raw / "manifest.csv").is_file():
+            t = time.perf_counter()
+            write_raw_dataset(raw, recordings=args.recordings, seconds=args.seconds, preset="clean", seed=0,
+                              width=args.width, height=args.height, recordings_per_subject=1)
+            print(f"rendered {args.recordings} × {args.seconds:g} s at {args.width}x{args.height} in "
+                  f"{time.perf_counter() - t:.1f} s")
+        out = work / "store_clean.zarr"
+        s = prepare("synthetic", raw, recipe="fp72", out=out, workers=0, overwrite=True)
+        st = open_store(out)
+        n = sum(st.n_frames(r) for r in st.recording_ids())
+        frames_bytes = sum(p.stat().st_size for p in (out / "recordings").rglob("*")
+                           if p.is_file() and "/frames/c/" in p.as_posix())
+        all_bytes = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+        raw_frame = 72 * 72 * 3
+        print(f"frames stored: {n} ({len(st.recording_ids())} recordings, prepare {s.seconds:.1f} s)")
+        print(f"bytes per 72x72 frame (frames array): {frames_bytes / n:,.0f} B "
+              f"(uint8 uncompressed {raw_frame:,} B; ratio {raw_frame / (frames_bytes / n):.2f}x; target <= 12,000 B)")
+        print(f"bytes per frame, whole store incl. labels/boxes/metadata: {all_bytes / n:,.0f} B")
+        print(f"rPPG-Toolbox float64 cache per frame and data type: {raw_frame * 8:,} B "
+              f"({raw_frame * 8 / (frames_bytes / n):.0f}x larger)")
+
+        rng = np.random.default_rng(0)
+        rids = st.recording_ids()
+        L = args.clip_len
+        picks = [(rids[int(rng.integers(len(rids)))], None) for _ in range(args.clips)]
+        picks = [(r, int(rng.integers(0, st.n_frames(r) - L))) for r, _ in picks]
+        for label, fn in [("read_frames uint8", lambda r, a: st.read_frames(r, a, a + L)),
+                          ("read_clip raw float32", lambda r, a: st.read_clip(r, a, a + L, "raw", "raw")),
+                          ("read_clip diffnormalized", lambda r, a: st.read_clip(r, a, a + L, "diffnormalized",
+                                                                                 "diffnormalized"))]:
+            fn(*picks[0])  # warm up (opens arrays)
+            t, c = time.perf_counter(), time.process_time()
+            for r, a in picks:
+                fn(r, a)
+            dt, dc = time.perf_counter() - t, time.process_time() - c
+            print(f"{label}: {args.clips / dc:,.0f} clips per CPU-second, {args.clips / dt:,.0f} clips/s wall "
+                  f"({L}x72x72, one process, Blosc single-threaded; target >= 150 per core)")
+
+
+if __name__ == "__main__":
+    main()
