@@ -164,8 +164,22 @@ class Rendered:
         pool = (rng.standard_normal(2 * npix, dtype=np.float32) * np.float32(spec.noise_sigma)
                 if spec.noise_sigma > 0 else None)
         last_key, warped_alpha, mask = None, None, None
+        static_key, static_full, pulse_roi = None, None, None
         for i in range(self.n_frames):
             p = np.float32(self.ppg_at_frames[i])
+            m = self._affines[i]
+            pts = corners @ m[:2, :2].T + m[:2, 2]
+            x0, y0 = (int(v) for v in np.clip(np.floor(pts.min(axis=0)) - 1, 0, [W, H]))
+            x1, y1 = (int(v) for v in np.clip(np.ceil(pts.max(axis=0)) + 1, 0, [W, H]))
+            visible = x1 > x0 and y1 > y0
+            m_roi = m[:2].copy()
+            m_roi[:, 2] -= (x0, y0)
+            size = (x1 - x0, y1 - y0)
+            key = (m_roi.tobytes(), size)
+            if visible and key != last_key:  # the matte only changes when the head moves
+                warped_alpha = cv2.warpAffine(sc.alpha, m_roi, size, flags=cv2.INTER_LINEAR,
+                                              borderMode=cv2.BORDER_CONSTANT)
+                last_key = key
             if rotating:
                 rot = _rotation(self.motion["yaw_deg"][i], self.motion["pitch_deg"][i])
                 l_head, v_head = rot.T @ light, rot.T @ view
@@ -173,24 +187,29 @@ class Rendered:
                 spec_t = spec_gain * _blinn(n, l_head, v_head) * sc.skin
                 planes = refl_planar * f[None] * (1.0 - pulse_dir * p) + spec_t[None]
                 colour = cv2.merge([planes[0], planes[1], planes[2]])
+                out = bg255.copy()
+                if visible:
+                    warped = cv2.warpAffine(colour, m_roi, size, flags=cv2.INTER_LINEAR,
+                                            borderMode=cv2.BORDER_REPLICATE)
+                    out[y0:y1, x0:x1] = cv2.blendLinear(warped, out[y0:y1, x0:x1], warped_alpha,
+                                                        1.0 - warped_alpha)
             else:
-                colour = base - pulse * p
-            m = self._affines[i]
-            pts = corners @ m[:2, :2].T + m[:2, 2]
-            x0, y0 = (int(v) for v in np.clip(np.floor(pts.min(axis=0)) - 1, 0, [W, H]))
-            x1, y1 = (int(v) for v in np.clip(np.ceil(pts.max(axis=0)) + 1, 0, [W, H]))
-            out = bg255.copy()
-            if x1 > x0 and y1 > y0:
-                m_roi = m[:2].copy()
-                m_roi[:, 2] -= (x0, y0)
-                size = (x1 - x0, y1 - y0)
-                key = (m_roi.tobytes(), size)
-                if key != last_key:  # the matte only changes when the head moves
-                    warped_alpha = cv2.warpAffine(sc.alpha, m_roi, size, flags=cv2.INTER_LINEAR,
-                                                  borderMode=cv2.BORDER_CONSTANT)
-                    last_key = key
-                warped = cv2.warpAffine(colour, m_roi, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-                out[y0:y1, x0:x1] = cv2.blendLinear(warped, out[y0:y1, x0:x1], warped_alpha, 1.0 - warped_alpha)
+                # still head: the frame is linear in p, so compose the two warped layers once per pose
+                if key != static_key:
+                    static_full = bg255.copy()
+                    pulse_roi = None
+                    if visible:
+                        wb = cv2.warpAffine(base, m_roi, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                        wp = cv2.warpAffine(pulse, m_roi, size, flags=cv2.INTER_LINEAR,
+                                            borderMode=cv2.BORDER_REPLICATE)
+                        a3 = warped_alpha[..., None]
+                        roi = static_full[y0:y1, x0:x1]
+                        roi += a3 * (wb - roi)
+                        pulse_roi = a3 * wp
+                    static_key = key
+                out = static_full.copy()
+                if pulse_roi is not None:
+                    out[y0:y1, x0:x1] -= pulse_roi * p
             out *= np.float32(self.illumination[i])
             if pool is not None:
                 off = int(rng.integers(0, npix))
