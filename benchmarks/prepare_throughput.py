@@ -1,0 +1,97 @@
+"""prepare throughput vs bare video decoding, measured in one run on the same files and cores.
+
+Renders ``--recordings`` synthetic recordings (default 6 × 30 s, 640×480, 30 fps, preset ``mixed``), then
+measures with ``--workers`` processes (default 2):
+
+1. bare decode: an OpenCV ``VideoCapture.read`` loop over every video (the files split over a process pool);
+2. ``prepare`` with recipe fp72 (Haar every 30 frames, 72×72 INTER_AREA crops) on a local dask cluster,
+   wall time including cluster start-up;
+3. the same two in a single process (``workers=0``), which isolates the per-frame cost from dask's overhead.
+
+Target: prepare ≥ 50 % of the bare decode rate.
+
+    python benchmarks/prepare_throughput.py                                  # full size
+    python benchmarks/prepare_throughput.py --recordings 2 --seconds 5       # quick check
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+
+def _decode(path: str) -> int:
+    import cv2
+
+    cv2.setNumThreads(1)
+    cap = cv2.VideoCapture(path)
+    n = 0
+    while True:
+        ok, _ = cap.read()
+        if not ok:
+            break
+        n += 1
+    cap.release()
+    return n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--recordings", type=int, default=6)
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--width", type=int, default=640)
+    ap.add_argument("--height", type=int, default=480)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--preset", default="mixed")
+    ap.add_argument("--workdir", default=None, help="keep (and reuse) the rendered videos here")
+    args = ap.parse_args()
+
+    from rppgbench.datasets.synthetic import write_raw_dataset
+    from rppgbench.store import prepare
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.workdir or tmp)
+        raw = work / f"raw_{args.recordings}x{args.seconds:g}s_{args.width}x{args.height}_{args.preset}"
+        if not (raw / "manifest.csv").is_file():
+            t = time.perf_counter()
+            write_raw_dataset(raw, recordings=args.recordings, seconds=args.seconds, preset=args.preset, seed=0,
+                              width=args.width, height=args.height)
+            print(f"rendered {args.recordings} × {args.seconds:g} s at {args.width}x{args.height} in "
+                  f"{time.perf_counter() - t:.1f} s")
+        videos = sorted(str(p) for p in raw.glob("*/video.*"))
+
+        def bare(procs: int) -> tuple[int, float]:
+            t = time.perf_counter()
+            if procs <= 1:
+                n = sum(_decode(v) for v in videos)
+            else:
+                with mp.get_context("spawn").Pool(procs) as pool:
+                    n = sum(pool.map(_decode, videos, chunksize=1))
+            return n, time.perf_counter() - t
+
+        def prep(workers: int) -> tuple[int, float]:
+            out = work / f"store_w{workers}.zarr"
+            shutil.rmtree(out, ignore_errors=True)
+            t = time.perf_counter()
+            s = prepare("synthetic", raw, recipe="fp72", out=out, workers=workers)
+            dt = time.perf_counter() - t
+            if not s.ok:
+                raise SystemExit(f"prepare failed: {s.failed}")
+            return s.frames, dt
+
+        rows = []
+        for label, procs in [(f"{args.workers} processes", args.workers), ("1 process", 0)]:
+            nb, tb = bare(max(procs, 1))
+            npf, tp = prep(procs)
+            assert nb == npf, (nb, npf)
+            rows.append((label, nb / tb, npf / tp))
+            print(f"{label}: bare decode {nb / tb:,.0f} frames/s ({nb} frames, {tb:.1f} s); "
+                  f"prepare {npf / tp:,.0f} frames/s ({tp:.1f} s); prepare/bare = {100 * tb / tp:.0f} % "
+                  f"(target >= 50 %)")
+
+
+if __name__ == "__main__":
+    main()
