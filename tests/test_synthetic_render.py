@@ -209,3 +209,24 @@ def test_darker_skin_gives_a_weaker_pulse():
         amps.append(np.polyfit(r.ppg_at_frames, g, 1)[0])  # DN per unit blood volume (negative)
     assert amps[0] < amps[1] < 0
     assert abs(amps[1]) < 0.5 * abs(amps[0])
+
+
+def test_sensor_noise_is_white_with_the_requested_strength():
+    r = render_recording(make_spec("clean", seed=3, seconds=20, width=96, height=72, pulse_amplitude=0.0,
+                                   specular=0.0, noise_sigma=4.0))
+    g = skin_rgb(r)[:, 1]
+    x = g - g.mean()
+    n_skin = r.skin_mask.sum(axis=(1, 2)).mean()
+    expected = np.sqrt((4.0**2 + 1 / 12) / n_skin)  # Gaussian noise plus rounding, averaged over the skin
+    assert 0.8 * expected < x.std() < 1.25 * expected
+    for lag in (1, 2, 3, 5):
+        assert abs(np.corrcoef(x[:-lag], x[lag:])[0, 1]) < 0.15
+
+
+def test_illumination_reaches_the_background_without_pulse():
+    r = render_recording(make_spec("light", seed=2, seconds=10, width=96, height=72, noise_sigma=0.0))
+    corner = r.frames[:, :10, :10].reshape(r.n_frames, -1).astype(np.float64).mean(axis=1)
+    np.testing.assert_allclose(corner / corner.mean(), r.illumination / r.illumination.mean(), atol=0.01)
+    # the light fluctuation dominates the green trace (that is what defeats GREEN), the label does not see it
+    assert abs(spectral_hr(skin_rgb(r)[:, 1], FS) - 60 * r.spec.illum_flicker_hz) < 2.0
+    assert abs(spectral_hr(r.ppg_at_frames, FS) - r.mean_hr_bpm) < 2.0
