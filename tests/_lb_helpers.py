@@ -55,9 +55,14 @@ def write_results(path: Path, models: dict | None = None, *, protocol: str = PRO
     rows, per_rec, mcfg = [], [], {}
     (path / "predictions").mkdir(parents=True, exist_ok=True)
     for k, (name, (kind, n_params, shifts, noise)) in enumerate(sorted(models.items())):
+        # as the runner: each model sees labels in its own view (neural: standardized, unsupervised: raw)
+        view = "standardized" if kind == "neural" else "raw"
+        labs = {rid: ((x - x.mean()) / x.std()).astype(np.float32) if view == "standardized" else x
+                for rid, x in labels.items()}
         preds = {rid: make_pred(hrs[rid], labels[rid].size, shifts[i % len(shifts)], noise, seed=100 * k + i)
                  for i, rid in enumerate(ids)}
-        res = evaluate({rid: (preds[rid], labels[rid]) for rid in ids}, fs=FS, profile=profile, window_s=window_s)
+        res = evaluate({rid: (preds[rid], labs[rid]) for rid in ids}, fs=FS, profile=profile, window_s=window_s,
+                       label_type=view)
         for metric, m in res.metrics.items():
             rows.append({"protocol": protocol, "model": name, "test_dataset": dataset, "metric": metric,
                          "value": m["value"], "se": m["se"], "unit": m["unit"], "n_windows": int(len(res.windows)),
@@ -71,11 +76,11 @@ def write_results(path: Path, models: dict | None = None, *, protocol: str = PRO
         for rid in ids:
             w = res.windows[res.windows["recording"] == rid]
             arrays[f"pred__{rid}"] = preds[rid]
-            arrays[f"label__{rid}"] = labels[rid]
+            arrays[f"label__{rid}"] = labs[rid]
             arrays[f"hr_pred__{rid}"] = w["hr_pred"].to_numpy(np.float64)
             arrays[f"hr_ref__{rid}"] = w["hr_ref"].to_numpy(np.float64)
         np.savez(path / "predictions" / f"{name}.npz", **arrays)
-        mcfg[name] = {"config": {"name": name}, "kind": kind, "n_params": n_params, "checkpoint_sha256": None,
+        mcfg[name] = {"config": {"name": name, "label_view": view}, "kind": kind, "n_params": n_params, "checkpoint_sha256": None,
                       "train_wall_s": 0.0, "eval_wall_s": 0.1, "seed": 0}
     data = {
         "format_version": 1,

@@ -50,12 +50,12 @@ def test_accepts_and_recomputes(env):
     with np.load(run / "predictions" / "tinynet.npz") as z:
         ids = [str(i) for i in z["recording_ids"]]
         res = evaluate({i: (z[f"pred__{i}"], z[f"label__{i}"]) for i in ids}, fs=30.0, profile="rppgbench",
-                       window_s=10.0)
+                       window_s=10.0, label_type="standardized")
     for name, m in res.metrics.items():
         assert metrics["datasets"]["synthetic"][name]["value"] == pytest.approx(m["value"], rel=1e-12, nan_ok=True)
     man = json.loads((entry / "manifest.json").read_text())
-    assert man["model"] == {"id": "tinynet", "n_params": 52000, "kind": "neural", "config": {"name": "tinynet"},
-                            "checkpoint_sha256": None}
+    assert man["model"] == {"id": "tinynet", "n_params": 52000, "kind": "neural", "label_view": "standardized",
+                            "config": {"name": "tinynet", "label_view": "standardized"}, "checkpoint_sha256": None}
     assert man["claimed_metrics"]["synthetic"]["MAE"] == pytest.approx(res.metrics["MAE"]["value"])
     assert metrics["flags"] == []
     rep = verify(root)
@@ -161,7 +161,7 @@ def test_flags_predictions_equal_to_labels(env):
     ref = S.read_reference(root / PROTOCOL)
     with np.load(run / "predictions" / "pos.npz") as z:
         preds = {r: z[f"pred__{r}"] for r in ref["recordings"]}
-    rec = recompute_metrics(preds, dict(preds), ref["evaluation"])
+    rec = recompute_metrics(preds, dict(preds), ref["evaluation"], "raw")
     res = json.loads((run / "results.json").read_text())
     for row in res["rows"]:
         if row["model"] == "pos":
@@ -203,10 +203,11 @@ def test_shipped_reference_labels_are_used_and_checked(tmp_path):
     root = tmp_path / "lb"
     write_reference(run, root, ship_labels=True)
     ref = S.read_reference(root / PROTOCOL)
-    assert ref["labels_shipped"] is True and sorted(ref["labels"]) == sorted(ref["recordings"])
+    assert ref["labels_shipped"] is True and sorted(ref["labels"]["raw"]) == sorted(ref["recordings"])
     submit(run, PROTOCOL, model="pos", manifest=manifest(), root=root, entry_id="p")
     assert verify(root).ok
-    _rewrite_npz(root / PROTOCOL / "reference_labels.npz", lambda a: a["label__synthetic/s00"].__setitem__(0, 9.0))
+    _rewrite_npz(root / PROTOCOL / "reference_labels.npz",
+                 lambda a: a["label__raw__synthetic/s00"].__setitem__(0, 9.0))
     rep = verify(root)
     assert "does not match its sha256" in rep.problems[PROTOCOL][0]
 
@@ -237,3 +238,20 @@ def test_rejects_path_like_protocol_and_model_ids(env):
         submit(run, PROTOCOL, model="../../x", manifest=manifest(), root=root)
     assert [p.name for p in (root / PROTOCOL).iterdir() if p.is_dir()] == []
     assert not (root.parent / "x").exists()
+
+
+def test_label_views_are_hashed_separately(env):
+    run, root = env
+    ref = S.read_reference(root / PROTOCOL)
+    views = ref["recordings"]["synthetic/s00"]["views"]
+    assert sorted(views) == ["raw", "standardized"] and views["raw"]["sha256"] != views["standardized"]["sha256"]
+    # declaring another view than the one the labels are in fails the hash check
+    res = json.loads((run / "results.json").read_text())
+    res["models"]["tinynet"]["config"]["label_view"] = "raw"
+    (run / "results.json").write_text(json.dumps(res))
+    with pytest.raises(SubmissionError, match="reference label hash"):
+        submit(run, PROTOCOL, model="tinynet", manifest=manifest(), root=root)
+    res["models"]["tinynet"]["config"]["label_view"] = "diffnormalized"
+    (run / "results.json").write_text(json.dumps(res))
+    with pytest.raises(SubmissionError, match="no labels in view 'diffnormalized'"):
+        submit(run, PROTOCOL, model="tinynet", manifest=manifest(), root=root)

@@ -13,7 +13,7 @@ __all__ = ["recompute_metrics"]
 
 
 def recompute_metrics(preds: dict[str, np.ndarray], labels: dict[str, np.ndarray],
-                      evaluation: dict[str, Any]) -> dict[str, Any]:
+                      evaluation: dict[str, Any], label_type: str = "raw") -> dict[str, Any]:
     """Metrics per test dataset (recording ids are ``<dataset>/<recording>``).
 
     Parameters
@@ -21,7 +21,9 @@ def recompute_metrics(preds: dict[str, np.ndarray], labels: dict[str, np.ndarray
     preds, labels : dict of id -> 1-D array
         Hash-verified labels and the submission's predictions, same keys and lengths.
     evaluation : dict
-        ``profile``, ``window_s``, ``fs`` and optionally ``label_type`` (default ``raw``) and ``hr_method``.
+        The protocol's ``profile``, ``window_s``, ``fs`` and optionally ``hr_method``.
+    label_type : str
+        The view of the signals (the model's ``label_view``), as the runner evaluates them.
 
     Returns
     -------
@@ -34,7 +36,7 @@ def recompute_metrics(preds: dict[str, np.ndarray], labels: dict[str, np.ndarray
     for rid in sorted(preds):
         groups.setdefault(rid.split("/", 1)[0], {})[rid] = (preds[rid], labels[rid])
     settings = {"profile": evaluation["profile"], "window_s": evaluation.get("window_s"),
-                "label_type": evaluation.get("label_type", "raw"), "hr_method": evaluation.get("hr_method"),
+                "label_type": label_type, "hr_method": evaluation.get("hr_method"),
                 "fs": float(evaluation["fs"])}
     out: dict[str, Any] = {"settings": settings, "datasets": {}, "hr_resolution_bpm": {}, "n_windows": {},
                            "n_recordings": {}, "per_recording": {}}

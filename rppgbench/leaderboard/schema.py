@@ -120,6 +120,9 @@ def validate_manifest(m: Any, *, complete: bool = True, where: str = "manifest")
             if key not in model or not isinstance(model[key], typ) or isinstance(model[key], bool):
                 raise SubmissionError(f"{where}.model.{key} must be {typ.__name__}; found {model.get(key)!r:.80}")
         _safe(f"{where}.model.id", model["id"])
+        if model.get("label_view", "raw") not in ("raw", "standardized", "diffnormalized"):
+            raise SubmissionError(f"{where}.model.label_view must be raw, standardized or diffnormalized; "
+                                  f"found {model.get('label_view')!r:.80}")
         proto = m["protocol"]
         for key, typ in (("name", str), ("version", int), ("sha256", str)):
             if key not in proto or not isinstance(proto[key], typ):
@@ -167,34 +170,41 @@ def label_sha256(label: Any) -> str:
 def read_reference(protocol_dir: Path) -> dict[str, Any]:
     """Load and check ``<protocol_dir>/reference.json`` (and ``reference_labels.npz`` when present).
 
-    Returns the parsed dict with an extra ``"labels"`` key (``{id: float32 array}`` or ``None``).
+    ``recordings`` maps each test recording id to ``{"views": {label_view: {"sha256", "n_samples"}}}``: the
+    store serves labels in several views (raw / standardized / diffnormalized) and each model is evaluated in
+    its own, so every view used by a trusted run is hashed. Returns the parsed dict with an extra ``"labels"``
+    key (``{view: {id: float32 array}}`` or ``None``).
     """
     protocol_dir = Path(protocol_dir)
-    ref = read_json_limited(protocol_dir / REFERENCE_FILE, MAX_REFERENCE_BYTES, "reference file")
+    where = protocol_dir / REFERENCE_FILE
+    ref = read_json_limited(where, MAX_REFERENCE_BYTES, "reference file")
     for key in ("format", "protocol", "evaluation", "recordings"):
         if key not in ref:
-            raise SubmissionError(f"{protocol_dir / REFERENCE_FILE} lacks field {key!r}")
+            raise SubmissionError(f"{where} lacks field {key!r}")
     recs = ref["recordings"]
     if not isinstance(recs, dict) or not recs:
-        raise SubmissionError(f"{protocol_dir / REFERENCE_FILE}: recordings must be a non-empty object")
+        raise SubmissionError(f"{where}: recordings must be a non-empty object")
     for rid, info in recs.items():
-        if not isinstance(info, dict) or not isinstance(info.get("sha256"), str) or \
-                not isinstance(info.get("n_samples"), int):
-            raise SubmissionError(f"{protocol_dir / REFERENCE_FILE}: recordings[{rid!r}] needs sha256 (str) "
-                                  "and n_samples (int)")
+        views = info.get("views") if isinstance(info, dict) else None
+        if not isinstance(views, dict) or not views or not all(
+                isinstance(v, dict) and isinstance(v.get("sha256"), str) and isinstance(v.get("n_samples"), int)
+                for v in views.values()):
+            raise SubmissionError(f"{where}: recordings[{rid!r}] needs views {{view: {{sha256, n_samples}}}}")
     labels = None
     lab_path = protocol_dir / REFERENCE_LABELS_FILE
     if lab_path.is_file():
         with np.load(lab_path, allow_pickle=False) as z:
             labels = {}
-            for rid in recs:
-                key = f"label__{rid}"
-                if key not in z.files:
-                    raise SubmissionError(f"{lab_path} lacks {key!r}")
-                lab = np.asarray(z[key], dtype=np.float32)
-                if label_sha256(lab) != recs[rid]["sha256"]:
-                    raise SubmissionError(f"{lab_path}: {rid} does not match its sha256 in {REFERENCE_FILE}")
-                labels[rid] = lab
+            for rid, info in recs.items():
+                for view, h in info["views"].items():
+                    key = f"label__{view}__{rid}"
+                    if key not in z.files:
+                        raise SubmissionError(f"{lab_path} lacks {key!r}")
+                    lab = np.asarray(z[key], dtype=np.float32)
+                    if label_sha256(lab) != h["sha256"]:
+                        raise SubmissionError(f"{lab_path}: {rid} ({view}) does not match its sha256 in "
+                                              f"{REFERENCE_FILE}")
+                    labels.setdefault(view, {})[rid] = lab
     ref["labels"] = labels
     return ref
 

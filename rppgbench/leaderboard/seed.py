@@ -13,7 +13,7 @@ from rppgbench._checks import SubmissionError
 from rppgbench._logging import logger
 from rppgbench.leaderboard.schema import (MAX_RESULTS_BYTES, REFERENCE_FILE, REFERENCE_LABELS_FILE, _safe,
                                           label_sha256, read_json_limited)
-from rppgbench.leaderboard.submit import load_submission_predictions, submit
+from rppgbench.leaderboard.submit import _label_view, load_submission_predictions, submit
 
 __all__ = ["write_reference", "seed_from_results", "SYNTHETIC_NOTE"]
 
@@ -35,7 +35,8 @@ def write_reference(results_dir: str | Path, root: str | Path = "leaderboards", 
         Also write ``reference_labels.npz`` with the label arrays (only for data that may be redistributed,
         e.g. the synthetic protocol).
     model : str, optional
-        Whose predictions file supplies the labels (all models share them); default the first model.
+        Use only this model's predictions file; default every model of the run (each contributes the
+        labels of its ``label_view``; models sharing a view must agree).
     overwrite : bool
         Replace an existing reference (changes what every entry is verified against).
     """
@@ -43,25 +44,41 @@ def write_reference(results_dir: str | Path, root: str | Path = "leaderboards", 
     res = read_json_limited(results_dir / "results.json", MAX_RESULTS_BYTES, "results file")
     proto = res["protocol"]
     name = _safe("protocol.name", proto["name"])
-    models = sorted(res.get("models", {})) or sorted({r["model"] for r in res["rows"]})
-    model = model or models[0]
-    _safe("model", model)
-    sub = load_submission_predictions(results_dir / "predictions" / f"{model}.npz")
-    test = sorted(res.get("splits", {}).get("test", [])) or sorted(sub["recording_ids"])
-    if sorted(sub["recording_ids"]) != test:
-        raise SubmissionError(f"{results_dir}: predictions of {model!r} do not cover the test split exactly")
-    labels = {rid: np.asarray(sub["arrays"][f"label__{rid}"], dtype=np.float32) for rid in test}
+    models = [model] if model else (sorted(res.get("models", {})) or sorted({r["model"] for r in res["rows"]}))
+    test = sorted(res.get("splits", {}).get("test", []))
+    labels: dict[str, dict[str, np.ndarray]] = {}  # view -> id -> label
+    fs = None
+    for m in models:
+        _safe("model", m)
+        view = _label_view(res.get("models", {}).get(m, {}), f"results.json models.{m}")
+        sub = load_submission_predictions(results_dir / "predictions" / f"{m}.npz")
+        ids = sorted(sub["recording_ids"])
+        if test and ids != test:
+            raise SubmissionError(f"{results_dir}: predictions of {m!r} do not cover the test split exactly")
+        test = test or ids
+        fs = sub["fs"] if fs is None else fs
+        if sub["fs"] != fs:
+            raise SubmissionError(f"{results_dir}: models disagree on fs ({fs} vs {sub['fs']} for {m!r})")
+        got = {rid: np.asarray(sub["arrays"][f"label__{rid}"], dtype=np.float32) for rid in ids}
+        if view in labels:
+            bad = [rid for rid in ids if label_sha256(got[rid]) != label_sha256(labels[view][rid])]
+            if bad:
+                raise SubmissionError(f"{results_dir}: models disagree on the {view} labels of {bad}; "
+                                      "not a consistent run")
+        labels[view] = got
     ev = res.get("evaluation", {})
     ref = {
         "format": 1,
         "protocol": {"name": name, "version": proto["version"], "sha256": proto["sha256"],
                      "citation": proto.get("citation"), "path": proto.get("path")},
-        "evaluation": {"profile": ev["profile"], "window_s": ev.get("window_s"), "fs": float(sub["fs"]),
-                       "label_type": ev.get("label_type", "raw"), "hr_method": ev.get("hr_method")},
-        "recordings": {rid: {"sha256": label_sha256(lab), "n_samples": int(lab.size)} for rid, lab in labels.items()},
+        "evaluation": {"profile": ev["profile"], "window_s": ev.get("window_s"), "fs": float(fs),
+                       "hr_method": ev.get("hr_method")},
+        "recordings": {rid: {"views": {view: {"sha256": label_sha256(lab[rid]), "n_samples": int(lab[rid].size)}
+                                       for view, lab in sorted(labels.items())}} for rid in test},
         "labels_shipped": bool(ship_labels),
         "source": {"recipe_ids": res.get("provenance", {}).get("recipe_ids", {}),
-                   "rppgbench_version": res.get("provenance", {}).get("rppgbench_version")},
+                   "rppgbench_version": res.get("provenance", {}).get("rppgbench_version"),
+                   "models": models},
     }
     pdir = Path(root) / name
     pdir.mkdir(parents=True, exist_ok=True)
@@ -70,14 +87,16 @@ def write_reference(results_dir: str | Path, root: str | Path = "leaderboards", 
         raise SubmissionError(f"{target} exists; pass overwrite=True to replace the reference of {name!r}")
     if ship_labels:
         tmp_npz = pdir / f".{REFERENCE_LABELS_FILE}.tmp.npz"
-        np.savez_compressed(tmp_npz, **{f"label__{rid}": lab for rid, lab in labels.items()})
+        np.savez_compressed(tmp_npz, **{f"label__{view}__{rid}": arr for view, lab in labels.items()
+                                        for rid, arr in lab.items()})
         os.replace(tmp_npz, pdir / REFERENCE_LABELS_FILE)
     elif (pdir / REFERENCE_LABELS_FILE).exists():
         (pdir / REFERENCE_LABELS_FILE).unlink()
     tmp = pdir / f".{REFERENCE_FILE}.tmp"
     tmp.write_text(json.dumps(ref, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, target)
-    logger.info("wrote %s (%d recordings, labels shipped: %s)", target, len(labels), ship_labels)
+    logger.info("wrote %s (%d recordings, views %s, labels shipped: %s)", target, len(test), sorted(labels),
+                ship_labels)
     return target
 
 

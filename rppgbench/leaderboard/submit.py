@@ -65,12 +65,16 @@ def load_submission_predictions(path: Path) -> dict[str, Any]:
         raise SubmissionError(f"{path} is not a readable .npz without pickles: {exc}") from exc
 
 
-def check_predictions(sub: dict[str, Any], ref: dict[str, Any], where: str) -> tuple[dict[str, np.ndarray],
-                                                                                 dict[str, np.ndarray]]:
+def check_predictions(sub: dict[str, Any], ref: dict[str, Any], where: str, label_view: str
+                      ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Every reference recording exactly once, nothing extra, lengths equal, finite values, labels matching
-    the reference hashes. Returns (predictions, labels) keyed by recording id (labels: the reference's own
-    when shipped, otherwise the submission's hash-verified ones)."""
+    the reference hashes of ``label_view``. Returns (predictions, labels) keyed by recording id (labels: the
+    reference's own when shipped, otherwise the submission's hash-verified ones)."""
     ids = sub["recording_ids"]
+    views = sorted({v for info in ref["recordings"].values() for v in info["views"]})
+    if not all(label_view in info["views"] for info in ref["recordings"].values()):
+        raise SubmissionError(f"{where}: the protocol's reference has no labels in view {label_view!r} (the "
+                              f"model's label_view); views with reference hashes: {views}")
     expected = set(ref["recordings"])
     problems: list[str] = []
     dup = sorted({r for r in ids if ids.count(r) > 1})
@@ -97,7 +101,7 @@ def check_predictions(sub: dict[str, Any], ref: dict[str, Any], where: str) -> t
     preds: dict[str, np.ndarray] = {}
     labels: dict[str, np.ndarray] = {}
     for rid in sorted(ids):
-        info = ref["recordings"][rid]
+        info = ref["recordings"][rid]["views"][label_view]
         for kind in ("pred", "label"):
             key = f"{kind}__{rid}"
             if key not in sub["arrays"]:
@@ -122,7 +126,7 @@ def check_predictions(sub: dict[str, Any], ref: dict[str, Any], where: str) -> t
         shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
         raise SubmissionError(f"{where}: " + "; ".join(shown))
     if ref.get("labels") is not None:
-        labels = {rid: ref["labels"][rid] for rid in preds}
+        labels = {rid: ref["labels"][label_view][rid] for rid in preds}
     return preds, labels
 
 
@@ -262,20 +266,22 @@ def submit(results_dir: str | Path, protocol: str, *, model: str | None = None,
     validate_manifest(user, complete=False)
     pred_path = results_dir / "predictions" / f"{model}.npz"
     sub = load_submission_predictions(pred_path)
-    preds, labels = check_predictions(sub, ref, str(pred_path))
-    recomputed = recompute_metrics(preds, labels, ref["evaluation"])
+    mcfg = res.get("models", {}).get(model, {})
+    label_view = _label_view(mcfg, f"{results_dir / 'results.json'}: models.{model}")
+    preds, labels = check_predictions(sub, ref, str(pred_path), label_view)
+    recomputed = recompute_metrics(preds, labels, ref["evaluation"], label_view)
     claimed = _claims_from_rows(res["rows"], model, ref["protocol"]["name"])
     if not claimed:
         raise SubmissionError(f"{results_dir / 'results.json'} has no metric rows for model {model!r}")
     diffs = compare_claims(claimed, recomputed)
     if diffs:
         raise SubmissionError("claimed metrics differ from the recomputation:\n  " + "\n  ".join(diffs))
-    mcfg = res.get("models", {}).get(model, {})
     n_params = mcfg.get("n_params", 0)
     full = {**{k: v for k, v in user.items() if k != "entry_id"},
             "schema_version": MANIFEST_SCHEMA_VERSION,
             "model": {"id": model, "n_params": int(n_params) if isinstance(n_params, (int, float)) else 0,
-                      "kind": str(mcfg.get("kind", "")), "config": mcfg.get("config", {}),
+                      "kind": str(mcfg.get("kind", "")), "label_view": label_view,
+                      "config": mcfg.get("config", {}),
                       "checkpoint_sha256": mcfg.get("checkpoint_sha256")},
             "protocol": {k: ref["protocol"][k] for k in ("name", "version", "sha256")},
             "provenance": res.get("provenance", {}),
@@ -304,6 +310,16 @@ def build_metrics(recomputed: dict[str, Any], flags: list[str]) -> dict[str, Any
             m["se"] = finite_or_none(m.get("se"))
     out["flags"] = list(flags)
     return out
+
+
+def _label_view(mcfg: Any, where: str) -> str:
+    """The view the model's predictions and labels are in (``config.label_view``; ``raw`` when absent)."""
+    cfg = mcfg.get("config", {}) if isinstance(mcfg, dict) else {}
+    view = cfg.get("label_view", "raw") if isinstance(cfg, dict) else "raw"
+    if view not in ("raw", "standardized", "diffnormalized"):
+        raise SubmissionError(f"{where}.config.label_view must be raw, standardized or diffnormalized; "
+                              f"found {view!r:.80}")
+    return view
 
 
 def _check_protocol(got: Any, ref: dict[str, Any], where: str) -> None:

@@ -100,10 +100,11 @@ def verify_entry(entry_dir: str | Path, ref: dict[str, Any]) -> list[str]:
                                 f"says {ref['protocol'].get(key)!r}")
         stored = read_json_limited(entry_dir / "metrics.json", MAX_RESULTS_BYTES, "metrics file")
         sub = load_submission_predictions(entry_dir / "predictions.npz")
-        preds, labels = check_predictions(sub, ref, str(entry_dir / "predictions.npz"))
+        view = manifest["model"].get("label_view", "raw")
+        preds, labels = check_predictions(sub, ref, str(entry_dir / "predictions.npz"), view)
     except SubmissionError as exc:
         return problems + [str(exc)]
-    recomputed = recompute_metrics(preds, labels, ref["evaluation"])
+    recomputed = recompute_metrics(preds, labels, ref["evaluation"], view)
     expected = build_metrics(recomputed, suspicion_flags(preds, labels, recomputed, manifest))
     diffs: list[str] = []
     _diff(stored, expected, "metrics", diffs)
