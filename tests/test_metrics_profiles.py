@@ -187,6 +187,13 @@ def test_rppgbench_profile_defaults_and_resolution():
     assert set(d["recordings"]) == set(sig) and len(d["recordings"]["subject0/video"]["windows"]) == 6
     assert d["profile"] == "rppgbench" and d["hr_resolution_bpm"] == pytest.approx(res.hr_resolution_bpm)
     json.dumps(d, allow_nan=False)
+    rows = res.metric_rows(model="pos", dataset="synthetic")
+    assert [r["metric"] for r in rows] == list(METRIC_NAMES)
+    assert all(r["model"] == "pos" and r["profile"] == "rppgbench" and r["n_windows"] == 24 for r in rows)
+    assert {r["metric"]: r["higher_is_better"] for r in rows} == {
+        "MAE": False, "RMSE": False, "MAPE": False, "Pearson": True, "SNR": True, "MACC": True}
+    from rppgbench.evaluation import METRICS
+    assert METRICS.names() == ["macc", "mae", "mape", "pearson", "rmse", "snr"]
     # whole-video and sliding windows
     assert len(evaluate(sig, FS, window_s=None).windows) == 4
     assert len(evaluate(sig, FS, window_s=20.0, stride_s=10.0).windows) == 4 * 5

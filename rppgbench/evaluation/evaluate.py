@@ -84,6 +84,19 @@ class EvaluationResult:
             "recordings": recs,
         })
 
+    def metric_rows(self, **context: Any) -> list[dict[str, Any]]:
+        """Tidy rows, one per metric: ``metric, value, se, unit, higher_is_better, profile, hr_method, window_s,
+        hr_resolution_bpm, n_windows`` plus any ``context`` columns (e.g. protocol, model, dataset)."""
+        from rppgbench.evaluation.metrics import METRICS
+
+        rows = []
+        for name, m in self.metrics.items():
+            rows.append({**context, "metric": name, "value": m["value"], "se": m["se"], "unit": m["unit"],
+                         "higher_is_better": METRICS.get(name.lower()).higher_is_better, "profile": self.profile,
+                         "hr_method": self.hr_method, "window_s": self.window_s,
+                         "hr_resolution_bpm": self.hr_resolution_bpm, "n_windows": int(len(self.windows))})
+        return rows
+
     def __repr__(self) -> str:
         vals = ", ".join(f"{k}={v['value']:.4g}" for k, v in self.metrics.items())
         return (f"EvaluationResult(profile={self.profile!r}, n_windows={len(self.windows)}, "

@@ -54,8 +54,7 @@ for _spec in (
     MetricSpec("SNR", "dB", True, "power around the reference HR and its 2nd harmonic over the rest of the band"),
     MetricSpec("MACC", "", True, "maximum |correlation| of predicted and reference waveforms over circular lags"),
 ):
-    METRICS.register(_spec.name, _spec)
-    METRICS.register(_spec.name.lower(), _spec)
+    METRICS.register(_spec.name.lower(), _spec)  # registry keys are lower case (protocol YAML: metrics: [mae, ...])
 
 
 def _sd(x: np.ndarray, ddof: int) -> float:
@@ -133,4 +132,4 @@ def pooled_metrics(hr_pred: np.ndarray, hr_ref: np.ndarray, snr: np.ndarray, mac
         out["MACC"] = mean_se(mc[np.isfinite(mc)], ddof)
     else:
         out["MACC"] = (float("nan"), float("nan"))
-    return {k: {"value": out[k][0], "se": out[k][1], "unit": METRICS.get(k).unit} for k in METRIC_NAMES}
+    return {k: {"value": out[k][0], "se": out[k][1], "unit": METRICS.get(k.lower()).unit} for k in METRIC_NAMES}
