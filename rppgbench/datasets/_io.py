@@ -148,8 +148,15 @@ def iter_images(paths: Sequence[Path], recording: str | None = None) -> Iterator
 
 
 def float01_to_uint8(x: np.ndarray) -> np.ndarray:
-    """Float pixels in [0, 1] → uint8 as ``round(x * 255)`` (values outside [0, 1] are clipped)."""
-    return np.clip(np.round(np.asarray(x, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+    """Float pixels in [0, 1] → uint8 as ``round(x * 255)``, computed in the input's float dtype like
+    rPPG-Toolbox's ``np.round(frames * 255)`` (values outside [0, 1] are clipped)."""
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    y = np.multiply(x, x.dtype.type(255.0))
+    np.rint(y, out=y)
+    np.clip(y, 0, 255, out=y)
+    return y.astype(np.uint8)
 
 
 # --------------------------------------------------------------------------------------------------- MATLAB
