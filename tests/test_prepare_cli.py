@@ -35,3 +35,14 @@ def test_ls_metrics_and_protocols_are_thin_listings():
     assert r.output.count("MAE [bpm]") == 1  # aliases are not repeated
     r = CliRunner().invoke(ls, ["protocols"])
     assert r.exit_code == 0 and r.output.strip()
+
+
+def test_store_preprocess_and_cli_modules_do_not_import_torch_or_dask():
+    import subprocess
+    import sys
+
+    code = ("import sys, rppgbench.store, rppgbench.preprocess, rppgbench.preprocess.face.track, "
+            "rppgbench.cli.prepare, rppgbench.cli.ls; "
+            "print(sorted(m for m in ('torch', 'dask', 'distributed') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

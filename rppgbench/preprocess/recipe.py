@@ -13,6 +13,9 @@ Named recipes (``Recipe.named(...)``):
     72×72 crops, one detection on the first frame kept for the whole video (rPPG-Toolbox default static box).
 ``pn128``
     128×128 crops, first-frame detection (PHASE-Net preprocessing).
+
+References: rPPG-Toolbox (Liu et al., "rPPG-Toolbox: Deep Remote PPG Toolbox", NeurIPS 2023 Datasets and
+Benchmarks); FactorizePhys (Joshi, Agaian & Cho, NeurIPS 2024); PHASE-Net (Zhao et al., arXiv 2509.24850).
 """
 from __future__ import annotations
 

@@ -106,15 +106,16 @@ class FaceTracker:
     detector : FaceDetector
     detect_every, smoothing, smoothing_param, median_box, enlarge, square, size, interpolation, no_face
         As in :class:`rppgbench.preprocess.recipe.Recipe`.
-    recording : str, optional
-        Named in errors.
+    recording, path : str, optional
+        Named in errors (the recording id and the video file).
     """
 
     def __init__(self, detector: FaceDetector, *, detect_every: int = 30, smoothing: str = "none",
                  smoothing_param: float = 0.5, median_box: bool = False, enlarge: float = 1.5,
                  square: bool = True, size: int = 72, interpolation: str = "area", no_face: str = "carry",
-                 recording: str | None = None) -> None:
+                 recording: str | None = None, path: str | None = None) -> None:
         self.detector = detector
+        self.path = path
         self.detect_every = int(detect_every)
         self.smoothing, self.smoothing_param = smoothing, smoothing_param
         self.median_box = median_box
@@ -123,20 +124,22 @@ class FaceTracker:
         self.recording = recording
 
     @classmethod
-    def from_recipe(cls, detector: FaceDetector, recipe: Any, recording: str | None = None) -> "FaceTracker":
+    def from_recipe(cls, detector: FaceDetector, recipe: Any, recording: str | None = None,
+                    path: str | None = None) -> "FaceTracker":
         return cls(detector, detect_every=recipe.detect_every, smoothing=recipe.smoothing,
                    smoothing_param=recipe.smoothing_param, median_box=recipe.median_box, enlarge=recipe.enlarge,
                    square=recipe.square, size=recipe.size, interpolation=recipe.interpolation,
-                   no_face=recipe.no_face, recording=recording)
+                   no_face=recipe.no_face, recording=recording, path=path)
 
     # ------------------------------------------------------------------------------------------
     def _check_frame(self, t: int, frame: np.ndarray, shape: tuple[int, int] | None) -> tuple[int, int]:
         if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             got = f"{getattr(frame, 'dtype', type(frame).__name__)} {getattr(frame, 'shape', '')}"
-            raise DataError(f"frame {t}: expected an RGB uint8 array (H, W, 3); got {got}", recording=self.recording)
+            raise DataError(f"frame {t}: expected an RGB uint8 array (H, W, 3); got {got}",
+                            recording=self.recording, path=self.path)
         if shape is not None and frame.shape[:2] != shape:
             raise DataError(f"frame {t} has size {frame.shape[:2]}; earlier frames were {shape}",
-                            recording=self.recording)
+                            recording=self.recording, path=self.path)
         return frame.shape[:2]
 
     def _scheduled(self, t: int) -> bool:
@@ -174,7 +177,7 @@ class FaceTracker:
                         pending_raw = []
                 elif self.no_face == "fail":
                     raise DataError(f"no face detected in frame {t} (policy no_face='fail')",
-                                    recording=self.recording)
+                                    recording=self.recording, path=self.path)
                 elif self.no_face == "whole":
                     mode = src = WHOLE
                 else:  # carry
@@ -197,10 +200,10 @@ class FaceTracker:
                 boxes.append(use)
             sources.append(src)
         if not crops:
-            raise DataError("the video yielded no frames", recording=self.recording)
+            raise DataError("the video yielded no frames", recording=self.recording, path=self.path)
         if box is None and any(c is None for c in crops):
             raise DataError(f"no face detected in any of {len(crops)} frames (policy no_face='carry')",
-                            recording=self.recording)
+                            recording=self.recording, path=self.path)
         return self._result(crops, boxes, sources, attempts, hits, shape)
 
     def _fill_back(self, crops, boxes, sources, box, pending_raw, reopen) -> None:
@@ -217,7 +220,8 @@ class FaceTracker:
             boxes[i] = box
             filled += 1
         if filled != len(idx):
-            raise DataError(f"decoding the video again gave fewer than {n} frames", recording=self.recording)
+            raise DataError(f"decoding the video again gave fewer than {n} frames",
+                            recording=self.recording, path=self.path)
 
     def _run_median(self, frames, reopen) -> CropResult:
         dets: list[Box] = []
@@ -235,9 +239,9 @@ class FaceTracker:
                     dets.append(det)
                 elif self.no_face == "fail":
                     raise DataError(f"no face detected in frame {t} (policy no_face='fail')",
-                                    recording=self.recording)
+                                    recording=self.recording, path=self.path)
         if n == 0:
-            raise DataError("the video yielded no frames", recording=self.recording)
+            raise DataError("the video yielded no frames", recording=self.recording, path=self.path)
         H, W = shape
         if dets:
             box = crop_box(np.median(np.asarray(dets, dtype=np.float64), axis=0), W, H, self.enlarge, self.square)
@@ -246,14 +250,14 @@ class FaceTracker:
             box, src = (0, 0, W, H), WHOLE
         else:
             raise DataError(f"no face detected in any of {n} frames (policy no_face={self.no_face!r})",
-                            recording=self.recording)
+                            recording=self.recording, path=self.path)
         crops = []
         for t, frame in enumerate(reopen()):
             self._check_frame(t, frame, shape)
             crops.append(crop_resize(frame, box, self.size, self.interpolation))
         if len(crops) != n:
             raise DataError(f"second decoding pass gave {len(crops)} frames; the first gave {n}",
-                            recording=self.recording)
+                            recording=self.recording, path=self.path)
         return self._result(crops, [box] * n, [src] * n, attempts, hits, shape)
 
     def _result(self, crops, boxes, sources, attempts, hits, shape) -> CropResult:
