@@ -212,3 +212,26 @@ def test_synth_cli_writes_a_dataset(tmp_path):
     with pytest.raises(SystemExit) as exc:
         main(["synth", str(tmp_path / "foreign"), "-n", "1", "-s", "2", "--size", "48x36"])
     assert exc.value.code == 2
+
+
+def test_overrides_and_frame_jitter_round_trip(tmp_path):
+    root = write_raw_dataset(tmp_path / "j", recordings=2, preset="clean", seed=5, hr_bpm=75.0,
+                             frame_jitter_s=0.002, noise_sigma=0.0, **SMALL)
+    ad = SyntheticAdapter()
+    for rec in ad.discover(root):
+        assert rec.metadata["hr_bpm"] == 75.0 and rec.metadata["noise_sigma"] == 0.0
+        t = ad.frame_timestamps(rec, 90)
+        np.testing.assert_array_equal(t, render_recording(SyntheticSpec.from_dict(rec.metadata)).frame_times)
+        assert t[0] == 0.0 and np.all(np.diff(t) > 0) and np.abs(np.diff(t) - 1 / 30).max() > 1e-4
+
+
+def test_write_raw_dataset_rejects_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="preset"):
+        write_raw_dataset(tmp_path / "a", preset="extreme", **SMALL)
+    with pytest.raises(ValueError, match="recordings"):
+        write_raw_dataset(tmp_path / "a", recordings=0, **SMALL)
+    with pytest.raises(ValueError, match="codec"):
+        write_raw_dataset(tmp_path / "a", codec="MJPG", **SMALL)
+    with pytest.raises(ValueError, match="unknown synthetic parameter"):
+        write_raw_dataset(tmp_path / "a", recordings=1, wobble=3, **SMALL)
+    assert not (tmp_path / "a").exists() and not list(tmp_path.iterdir())
