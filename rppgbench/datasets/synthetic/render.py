@@ -14,7 +14,8 @@ Skin reflection model (per skin pixel, channel k in R, G, B; all factors in [0, 
 
 Non-skin pixels follow the same equation with ``a = 0`` and no specular term. The head patch is composited over
 a smooth random background with a feathered matte and moved by a per-frame affine warp (translation, roll,
-scale, and the foreshortening of yaw/pitch). Then Gaussian sensor noise is added, values are rounded to
+scale, and the foreshortening of yaw/pitch). Then Gaussian sensor noise is added (read at a random offset per
+frame from a pool of pre-drawn values, two frames' worth per recording; white in time), values are rounded to
 ``uint8`` and, when ``spec.jpeg_quality`` is set, each frame goes through JPEG encode/decode. ``Rendered.frames``
 are therefore exactly the pixels a lossless container stores.
 
@@ -51,10 +52,6 @@ def _smooth_signal(rng: np.random.Generator, t: np.ndarray, f_lo: float, f_hi: f
     for f, ph, wt in zip(freqs, phases, weights):
         sig += wt * np.sin(2 * np.pi * f * t + ph)
     return sig / weights.sum()
-
-
-def _mat3(m2x3: np.ndarray) -> np.ndarray:
-    return np.vstack([m2x3, [0.0, 0.0, 1.0]])
 
 
 @dataclass
