@@ -22,7 +22,7 @@ from rppgbench._logging import logger
 
 __all__ = [
     "natural_key", "is_harmless", "iter_video", "video_frame_count", "video_fps", "iter_images",
-    "is_mat73", "load_mat_v5", "mat_string", "mat_scalar", "h5_dataset", "read_csv", "check_label_values",
+    "is_mat73", "load_mat_v5", "mat_shapes", "mat_string", "mat_scalar", "h5_dataset", "read_csv", "check_label_values",
     "check_length_ratio", "float01_to_uint8", "repair_timestamps", "HARMLESS_NAMES", "LENGTH_TOLERANCE",
 ]
 
@@ -202,6 +202,18 @@ def load_mat_v5(path: str | Path, recording: str | None = None,
         found = sorted(k for k in mat if not k.startswith("__"))
         raise DataError(f"missing MATLAB variable(s) {missing}; found {found}", path=path, recording=recording)
     return mat
+
+
+def mat_shapes(path: str | Path, recording: str | None = None) -> dict[str, tuple[int, ...]]:
+    """Variable name → shape of a MATLAB v5 file without loading the data (:func:`scipy.io.whosmat`)."""
+    import scipy.io
+
+    path = Path(path)
+    try:
+        return {name: tuple(shape) for name, shape, _ in scipy.io.whosmat(str(path))}
+    except Exception as exc:  # truncated/corrupt files raise assorted errors inside scipy
+        raise DataError(f"cannot list MATLAB v5 variables (truncated or corrupt?): {type(exc).__name__}: {exc}",
+                        path=path, recording=recording) from exc
 
 
 def mat_string(value: Any) -> str:

@@ -148,13 +148,11 @@ class MMPDAdapter(DatasetAdapter):
 
     @staticmethod
     def _metadata(path: Path, rid: str, k: int) -> dict[str, Any]:
-        import scipy.io
-
         meta: dict[str, Any] = {"k": k}
         try:
             mat = _io.load_mat_v5(path, rid, variables=LABEL_VARIABLES)
             meta.update(parse_labels(mat))
-            shapes = {name: shape for name, shape, _ in scipy.io.whosmat(str(path))}
+            shapes = _io.mat_shapes(path, rid)
             if "video" in shapes and len(shapes["video"]) == 4:
                 t, h, w, _ = shapes["video"]
                 meta.update(n_frames=int(t), resolution=f"{w}x{h}")
@@ -205,13 +203,11 @@ class MMPDAdapter(DatasetAdapter):
             yield _io.float01_to_uint8(f)
 
     def read_label(self, rec: RawRecording) -> LabelTrack:
-        import scipy.io
-
         path = Path(rec.paths["mat"])
         rid = rec.recording_id
         mat = _io.load_mat_v5(path, rid, variables=["GT_ppg"], required=["GT_ppg"])
         ppg = _io.check_label_values(mat["GT_ppg"], path, rid, "GT_ppg")
-        shapes = {name: shape for name, shape, _ in scipy.io.whosmat(str(path))}
+        shapes = _io.mat_shapes(path, rid)
         if "video" not in shapes:
             raise DataError("missing MATLAB variable 'video'", path=path, recording=rid)
         n_video = int(shapes["video"][0])
