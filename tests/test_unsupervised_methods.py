@@ -146,3 +146,17 @@ def test_methods_on_rendered_clips(seed):
         hr = periodogram_hr(bvp, FS, 0.6, 3.3, nfft=16384).hr
         assert abs(hr - rec.mean_hr_bpm) <= 3.0, (name, hr, rec.mean_hr_bpm)
         assert np.corrcoef(bvp, ref)[0, 1] > 0.5, name
+
+
+def test_pbv_signature_options():
+    from rppgbench.signal.methods import pbv
+
+    rgb, p = skin_trace(70.0, 600, seed=8)
+    for sig in ((0.33, 0.77, 0.53), "data"):
+        bvp = _clean(pbv(rgb, FS, signature=sig))
+        assert abs(periodogram_hr(bvp, FS, 0.6, 3.3, nfft=16384).hr - 70.0) <= 1.0
+        assert np.corrcoef(bvp, _clean(p))[0, 1] > 0.5
+    with pytest.raises(ValueError, match="signature"):
+        pbv(rgb, FS, signature=(0.0, 0.0, 0.0))
+    with pytest.raises(ValueError, match="signature"):
+        pbv(rgb, FS, signature="paper")

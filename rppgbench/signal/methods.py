@@ -37,7 +37,8 @@ from scipy.signal import get_window, periodogram
 from rppgbench.signal.detrend import detrend
 from rppgbench.signal.filters import bandpass
 
-__all__ = ["METHODS", "green", "ica", "chrom", "pos", "lgi", "pbv", "omit", "spatial_mean", "check_rgb", "jade"]
+__all__ = ["METHODS", "green", "ica", "chrom", "pos", "lgi", "pbv", "omit", "spatial_mean", "check_rgb", "jade",
+           "PBV_SIGNATURE"]
 
 _EPS = 1e-12
 #: pulse band used inside the methods that band-pass (40-240 bpm, de Haan & Jeanne 2013)
@@ -159,22 +160,41 @@ def pos(rgb: np.ndarray, fs: float, win_s: float = 1.6) -> np.ndarray:
     return -out
 
 
-def pbv(rgb: np.ndarray, fs: float, win_s: float = 1.6) -> np.ndarray:
+#: blood-volume pulse signature (relative pulsatile amplitudes of R, G, B) given by de Haan & van Leest 2014
+PBV_SIGNATURE = (0.33, 0.77, 0.53)
+
+
+def pbv(rgb: np.ndarray, fs: float, win_s: float = 1.6,
+        signature: tuple[float, float, float] | str = PBV_SIGNATURE) -> np.ndarray:
     """PBV (de Haan & van Leest 2014), negated so that it rises with blood volume.
 
-    In each Hann window: Cn = C/mean(C) - 1 band-passed (order 3, 40-240 bpm); the blood-volume signature
-    P_bv = std(Cn) per channel, unit-normalised; W = Q^-1 P_bv with Q = Cn^T Cn, scaled so W·P_bv = 1;
-    the pulse is Cn·W.
+    In each Hann window: Cn = C/mean(C) - 1 band-passed (order 3, 40-240 bpm); Q = Cn^T Cn; the projection
+    W = k·Q^-1·P_bv with k such that W·P_bv = 1, i.e. the minimum-energy combination that passes the blood-volume
+    signature P_bv with unit gain; the pulse is Cn·W. ``signature`` is the unit-normalised P_bv: the paper's
+    (0.33, 0.77, 0.53) by default, or ``"data"`` to estimate it per window as the standard deviations of the
+    band-passed channels (rPPG-Toolbox's variant; it follows whatever dominates the window, motion included).
     """
     x = check_rgb(rgb, fs)
+    fixed = None
+    if isinstance(signature, str):
+        if signature != "data":
+            raise ValueError(f"signature must be 3 numbers or 'data'; got {signature!r}")
+    else:
+        fixed = np.asarray(signature, dtype=np.float64)
+        if fixed.shape != (3,) or not np.all(np.isfinite(fixed)) or np.linalg.norm(fixed) == 0:
+            raise ValueError(f"signature must be 3 finite numbers, not all zero; got {signature!r}")
+        fixed = fixed / np.linalg.norm(fixed)
 
     def one(seg: np.ndarray) -> np.ndarray:
         cf = _safe_bandpass(_norm_mean(seg) - 1.0, fs, order=3)
-        sig = cf.std(axis=0)
-        nrm = np.linalg.norm(sig)
-        if nrm < _EPS:
-            return np.zeros(seg.shape[0])
-        sig = sig / nrm
+        if fixed is None:
+            sig = cf.std(axis=0)
+            nrm = np.linalg.norm(sig)
+            if nrm < _EPS:
+                return np.zeros(seg.shape[0])
+            sig = sig / nrm
+        else:
+            sig = fixed
         q = cf.T @ cf
         q += np.eye(3) * (1e-9 * np.trace(q) + _EPS)
         w = np.linalg.solve(q, sig)
