@@ -90,3 +90,16 @@ def test_summary_csv_matches_adapter_info():
         assert row["subjects"] == info.n_subjects and row["recordings"] == info.n_recordings
         assert row["gt_type"] == info.gt_type and row["url"] == info.url and row["licence"] == info.licence
         assert row["citation"] == info.citation and row["doi"] == info.doi and row["title"] == info.title
+
+
+@pytest.mark.slow
+def test_prepare_with_face_detection_on_synthetic_face(tmp_path):
+    """At 320x240 the synthetic face is found by the Haar detector; HR from the face crops is close."""
+    truth = fx.write_ubfc_rppg(tmp_path / "raw", subjects=(3,), seconds=6.0, size=(320, 240))
+    prepare("ubfc_rppg", raw=tmp_path / "raw", recipe={"size": 36, "detect_every": 30}, out=tmp_path / "s.zarr",
+            workers=0)
+    store = open_store(tmp_path / "s.zarr")
+    qc = store.qc("subject3")
+    assert qc["detector_hit_rate"] == 1.0 and qc["frames_whole"] == 0
+    green, fs = _uniform(store.rgb_trace("subject3")[:, 1], store.timestamps("subject3"))
+    assert abs(_hr(green, fs) - truth["subject3"]) < 1.0
