@@ -72,7 +72,8 @@ def metrics() -> None:
             continue
         seen.add(id(m))
         unit = f" [{m.unit}]" if m.unit else ""
-        click.echo(f"  {name}{unit} ({'higher' if m.higher_is_better else 'lower'} is better): {m.description}")
+        click.echo(f"  {getattr(m, 'name', name)}{unit} ({'higher' if m.higher_is_better else 'lower'} is better): "
+                   f"{m.description}")
     click.echo("profiles:")
     for name in list_profiles():
         click.echo(f"  {name}: {getattr(get_profile(name), 'description', '')}")
