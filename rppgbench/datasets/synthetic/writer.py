@@ -12,7 +12,8 @@ Numbers in the CSV files are written with Python's shortest round-trip ``repr``,
 
 Codec choice (measured with ``opencv-python-headless`` 4.14 on 640x480 rendered frames, see
 ``docs/synthetic.md``): HuffYUV (``HFYU``), FFV1 (``.avi``/``.mkv``), PNG-in-AVI (``MPNG``) and raw ``RGBA`` all
-read back bit-exactly; ``DIB `` cannot be written. HuffYUV writes fastest among the compressed ones (~6-10 ms per
+read back bit-exactly; ``DIB `` cannot be written. Matroska (``.mkv``) output is not byte-reproducible (the
+muxer writes a random segment UID), so every codec is stored in AVI. HuffYUV writes fastest among the compressed ones (~6-10 ms per
 frame vs ~20-27 ms for FFV1 and >100 ms for MPNG) at ~1/3 of the raw size, so it is the default; FFV1 is ~20 %
 smaller and can be chosen with ``codec="FFV1"``.
 
@@ -43,8 +44,9 @@ __all__ = ["write_raw_dataset", "write_recording", "MANIFEST_COLUMNS", "VIDEO_CO
 
 MANIFEST_COLUMNS = ("recording_id", "subject", "session", "preset", "seed", "mean_hr_bpm", "n_frames", "fps",
                     "width", "height")
-#: fourcc -> file extension; all verified to round-trip bit-exactly through OpenCV's FFmpeg backend
-VIDEO_CODECS: dict[str, str] = {"HFYU": "avi", "FFV1": "mkv", "MPNG": "avi", "RGBA": "avi"}
+#: fourcc -> file extension; all verified to round-trip bit-exactly through OpenCV's FFmpeg backend and to give
+#: byte-identical files for identical frames
+VIDEO_CODECS: dict[str, str] = {"HFYU": "avi", "FFV1": "avi", "MPNG": "avi", "RGBA": "avi"}
 RECORDING_ID_RE = re.compile(r"^s(\d{2,})_r(\d{2,})$")
 
 
