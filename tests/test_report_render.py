@@ -45,7 +45,8 @@ def test_report_files_tables_and_plots(run_dir, rendered):
         assert cell in md, (row, cell)
         assert cell.replace(" ± ", " $\\pm$ ") in tex
         assert cell in html
-    assert "profile rppgbench" in md and "HR resolution 0.110 bpm" in md
+    res_bpm = max(r["hr_resolution_bpm"] for r in res["rows"])  # coarsest bin of any model
+    assert "profile rppgbench" in md and f"HR resolution {res_bpm:.3f} bpm" in md
     # CSV keeps full precision
     with open(tmp_path / "rep/tables/comparison.csv") as fh:
         rows = list(csv.DictReader(fh))

@@ -83,8 +83,9 @@ def _groups(rows: list[dict[str, Any]]) -> list[tuple[tuple[str, str], list[dict
 
 def _caption(group: tuple[str, str], rows: list[dict[str, Any]]) -> str:
     first = rows[0]
-    res = first.get("hr_resolution_bpm")
-    res_s = f"{float(res):.3f} bpm" if res is not None else "n/a"
+    res = [float(r["hr_resolution_bpm"]) for r in rows if r.get("hr_resolution_bpm") is not None]
+    res = [r for r in res if not math.isnan(r)]
+    res_s = f"{max(res):.3f} bpm" if res else "n/a"  # the coarsest FFT bin of any model
     return (f"Protocol {group[0]}, test dataset {group[1]}: mean ± standard error over evaluation windows; "
             f"profile {first.get('profile')}, window {first.get('window_s')} s, HR resolution {res_s}")
 
