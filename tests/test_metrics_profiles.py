@@ -223,6 +223,9 @@ def test_bad_inputs_are_named():
             evaluate(good, fs)
     with pytest.raises(ValueError, match=r"subject0/video.*longer than the signal"):
         evaluate(good, FS, window_s=30.0)
+    flat = dict(good, flat=(np.ones(600), np.r_[np.sin(np.arange(300) / 3.0), np.zeros(300)]))
+    with pytest.raises(DataError, match=r"flat.*label is constant.*window 1"):
+        evaluate(flat, FS)
     with pytest.raises(KeyError, match="did you mean 'tb-head-2025'"):
         evaluate(good, FS, profile="tb-head")
     with pytest.raises(ValueError, match="label_type"):

@@ -237,6 +237,9 @@ def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, pr
             raise DataError(f"no window of at least {prof.min_window} samples", recording=rid)
         by_len: dict[int, list[int]] = {}
         for k, (a, b) in enumerate(bounds):
+            if np.ptp(label[a:b]) == 0.0:
+                raise DataError(f"label is constant ({label[a]:g}) in window {k} (samples {a}-{b}); "
+                                f"no reference HR can be computed", recording=rid)
             by_len.setdefault(b - a, []).append(k)
         results: dict[int, dict[str, float]] = {}
         for length, ks in by_len.items():
