@@ -79,6 +79,15 @@ def test_sq_policies_and_rgbt_truncation(ibvp):
         get_adapter("ibvp", sq_policy="delete").frame_mask(rec, {"ppg": aligned})
 
 
+def test_source_files_follow_modality(ibvp):
+    root, _ = ibvp
+    rec = get_adapter("ibvp").discover(root)[0]
+    rgb = get_adapter("ibvp").source_files(rec)
+    assert len(rgb) == 181 and rgb[-1].name == "p01_a_bvp.csv" and not any(p.suffix == ".raw" for p in rgb)
+    rgbt = get_adapter("ibvp", modality="rgbt", thermal_size=TS).source_files(rec)
+    assert len(rgbt) == 181 + 179
+
+
 def test_real_size_thermal(tmp_path):
     write_ibvp(tmp_path, participants=(2,), conditions=("c",), seconds=0.2)
     a = get_adapter("ibvp")

@@ -170,6 +170,15 @@ class IBVPAdapter(DatasetAdapter):
                                 recording=rec.recording_id)
             yield raw_to_celsius(np.frombuffer(data, dtype="<u2").reshape(h, w))
 
+    def source_files(self, rec: RawRecording) -> list[Path]:
+        """RGB frames and the CSV; thermal frames only with ``modality="rgbt"`` (the store checksums these files,
+        and ~3.5 GB of thermal frames per session do not change what an RGB store holds)."""
+        files = sorted(self._list(Path(rec.paths["frames"]), ".bmp", rec.recording_id))
+        files.append(Path(rec.paths["label"]))
+        if self.options["modality"] == "rgbt" and "thermal" in rec.paths:
+            files += sorted(self._list(Path(rec.paths["thermal"]), ".raw", rec.recording_id))
+        return [f for f in files if f.exists()]
+
     def n_thermal_frames(self, rec: RawRecording) -> int:
         return len(self._list(Path(rec.paths["thermal"]), ".raw", rec.recording_id))
 
