@@ -113,3 +113,12 @@ def test_bad_inputs_name_the_file(mmpd, tmp_path):
     shutil.copy(root / "subject24" / "p24_4.mat", root / "subject3" / "p24_4.mat")
     with pytest.raises(DataError, match=r"subject3/p24_4.mat: unexpected .mat in subject3/"):
         a.discover(root)
+
+
+def test_full_variant_is_portrait_320x240(tmp_path):
+    truth = write_mmpd(tmp_path, subjects=(7,), recordings=(16,), variant="full", seconds=1.0, size_csv=False)
+    rec = get_adapter("mmpd").discover(tmp_path)[0]
+    assert rec.recording_id == "subject7_p7_16" and set(truth) == {"subject7_p7_16"}
+    assert rec.metadata["resolution"] == "240x320" and rec.metadata["light"] == "Nature"
+    frame = next(get_adapter("mmpd").iter_frames(rec))
+    assert frame.shape == (320, 240, 3) and frame.dtype == np.uint8
