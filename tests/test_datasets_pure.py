@@ -118,3 +118,20 @@ def test_bad_inputs_name_the_file(pure, tmp_path):
     img.write_bytes(b"garbage")
     with pytest.raises(DataError, match=img.name):
         list(a.iter_frames(recs["06-03"]))
+
+
+def test_image_list_mismatch_falls_back_to_png_names(pure, tmp_path, caplog):
+    src, _ = pure
+    root = tmp_path / "pure"
+    shutil.copytree(src, root)
+    p = root / "01-01" / "01-01.json"
+    doc = json.loads(p.read_text())
+    doc["/Image"] = doc["/Image"][:-1]
+    p.write_text(json.dumps(doc))
+    a = get_adapter("pure")
+    rec = a.discover(root)[0]
+    with caplog.at_level("WARNING", logger="rppgbench"):
+        ft = a.frame_timestamps(rec, 180)
+    assert "'/Image' lists 179 frames but 180 PNGs exist" in caplog.text
+    names = sorted(int(q.stem[5:]) for q in (root / "01-01" / "01-01").glob("Image*.png"))
+    np.testing.assert_allclose(ft, (np.array(names) - names[0]) / 1e9)
