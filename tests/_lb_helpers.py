@@ -80,7 +80,8 @@ def write_results(path: Path, models: dict | None = None, *, protocol: str = PRO
             arrays[f"hr_pred__{rid}"] = w["hr_pred"].to_numpy(np.float64)
             arrays[f"hr_ref__{rid}"] = w["hr_ref"].to_numpy(np.float64)
         np.savez(path / "predictions" / f"{name}.npz", **arrays)
-        mcfg[name] = {"config": {"name": name, "label_view": view}, "kind": kind, "n_params": n_params, "checkpoint_sha256": None,
+        mcfg[name] = {"config": {"name": name, "label_view": view}, "kind": kind, "n_params": n_params,
+                      "checkpoint_sha256": None,
                       "train_wall_s": 0.0, "eval_wall_s": 0.1, "seed": 0}
     data = {
         "format_version": 1,

@@ -14,8 +14,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from rppgbench._checks import SubmissionError
 from rppgbench._logging import logger
-from rppgbench.leaderboard.schema import MAX_MANIFEST_BYTES, MAX_RESULTS_BYTES, read_json_limited, read_reference
+from rppgbench.leaderboard.schema import (MAX_ENTRY_MANIFEST_BYTES, MAX_RESULTS_BYTES, _safe, read_json_limited,
+                                          read_reference)
 from rppgbench.leaderboard.verify import SITE_DIR, protocols
 from rppgbench.reporting import html as H
 from rppgbench.reporting.tables import LOWER_IS_BETTER, UNITS, fmt_value
@@ -77,7 +79,7 @@ def _load_entries(pdir: Path) -> list[dict[str, Any]]:
     for child in sorted(pdir.iterdir()):
         if not child.is_dir() or child.name.startswith("."):
             continue
-        man = read_json_limited(child / "manifest.json", MAX_MANIFEST_BYTES, "manifest")
+        man = read_json_limited(child / "manifest.json", MAX_ENTRY_MANIFEST_BYTES, "manifest")
         met = read_json_limited(child / "metrics.json", MAX_RESULTS_BYTES, "metrics file")
         entries.append({"id": child.name, "manifest": man, "metrics": met})
     return entries
@@ -87,6 +89,9 @@ def collect(root: str | Path = "leaderboards") -> dict[str, dict[str, Any]]:
     """``{protocol: {"reference": ..., "entries": [{"id", "manifest", "metrics"}, ...]}}``."""
     out = {}
     for pdir in protocols(root):
+        _safe("protocol directory", pdir.name)
+        if pdir.name in ("index", "sort", "style", "leaderboard"):
+            raise SubmissionError(f"protocol directory {pdir} uses a name reserved for site files")
         ref = read_reference(pdir)
         ref.pop("labels", None)
         out[pdir.name] = {"reference": ref, "entries": _load_entries(pdir)}
@@ -191,7 +196,8 @@ def _protocol_page(proto: str, d: dict[str, Any], site: Path) -> str:
                                ("protocol sha256", ref["protocol"]["sha256"]),
                                ("evaluation profile", ev["profile"]), ("window (s)", ev.get("window_s")),
                                ("test recordings", len(ref["recordings"])),
-                               ("reference labels shipped", "yes" if ref.get("labels_shipped") else "no (hashes only)")])]
+                               ("reference labels shipped",
+                                "yes" if ref.get("labels_shipped") else "no (hashes only)")])]
     if any(e["manifest"].get("synthetic_data_only") for e in d["entries"]):
         body.append('<p class="flag">Entries marked synthetic use rppgbench\'s generated videos: not comparable '
                     "with real-video results.</p>")
@@ -241,7 +247,8 @@ def build(root: str | Path = "leaderboards", out: str | Path | None = None, *, r
         for proto, d in sorted(data.items()):
             (tmp / f"{proto}.html").write_text(_protocol_page(proto, d, tmp), encoding="utf-8")
             items.append(f"<li>{H.link(proto + '.html', proto)}: {len(d['entries'])} entr"
-                         f"{'y' if len(d['entries']) == 1 else 'ies'}, profile {H.esc(d['reference']['evaluation']['profile'])}</li>")
+                         f"{'y' if len(d['entries']) == 1 else 'ies'}, profile "
+                         f"{H.esc(d['reference']['evaluation']['profile'])}</li>")
         body = ("<h1>rppgbench leaderboards</h1><p>Every number is recomputed by rppgbench from the submitted "
                 "per-recording predictions against hash-verified reference labels.</p><ul>" + "".join(items)
                 + "</ul>")

@@ -28,12 +28,15 @@ from rppgbench._checks import SubmissionError, check_safe_id
 
 __all__ = [
     "MANIFEST_SCHEMA_VERSION", "SUBMITTER_FIELDS", "FILLED_FIELDS", "ENTRY_FILES", "MAX_MANIFEST_BYTES",
-    "MAX_PREDICTIONS_BYTES", "MAX_RESULTS_BYTES", "MAX_REFERENCE_BYTES", "validate_manifest", "read_json_limited",
+    "MAX_PREDICTIONS_BYTES", "MAX_RESULTS_BYTES", "MAX_ENTRY_MANIFEST_BYTES", "MAX_REFERENCE_BYTES",
+    "validate_manifest", "read_json_limited",
     "label_sha256", "read_reference", "REFERENCE_FILE", "REFERENCE_LABELS_FILE",
 ]
 
 MANIFEST_SCHEMA_VERSION = 1
 MAX_MANIFEST_BYTES = 64 * 1024
+#: an accepted entry's manifest also holds the model config, provenance and claims
+MAX_ENTRY_MANIFEST_BYTES = 256 * 1024
 MAX_RESULTS_BYTES = 16 * 1024 * 1024
 MAX_PREDICTIONS_BYTES = 64 * 1024 * 1024
 MAX_REFERENCE_BYTES = 16 * 1024 * 1024

@@ -17,9 +17,9 @@ import numpy as np
 from rppgbench._checks import SubmissionError
 from rppgbench._logging import logger
 from rppgbench.leaderboard._recompute import recompute_metrics
-from rppgbench.leaderboard.schema import (MANIFEST_SCHEMA_VERSION, MAX_MANIFEST_BYTES, MAX_PREDICTIONS_BYTES,
-                                          MAX_RESULTS_BYTES, _safe, finite_or_none, label_sha256,
-                                          read_json_limited, read_reference, validate_manifest)
+from rppgbench.leaderboard.schema import (MANIFEST_SCHEMA_VERSION, MAX_ENTRY_MANIFEST_BYTES, MAX_MANIFEST_BYTES,
+                                          MAX_PREDICTIONS_BYTES, MAX_RESULTS_BYTES, _safe, finite_or_none,
+                                          label_sha256, read_json_limited, read_reference, validate_manifest)
 
 __all__ = ["submit", "check_predictions", "compare_claims", "suspicion_flags", "load_submission_predictions",
            "CLAIM_RTOL", "CLAIM_ATOL", "protocol_dir"]
@@ -294,6 +294,10 @@ def submit(results_dir: str | Path, protocol: str, *, model: str | None = None,
     _safe("entry_id", entry_id)
     full["entry_id"] = entry_id
     validate_manifest(full, complete=True)
+    size = len(json.dumps(full, indent=2, sort_keys=True).encode("utf-8"))
+    if size > MAX_ENTRY_MANIFEST_BYTES:
+        raise SubmissionError(f"the entry's manifest (with model config and provenance) would be {size} bytes; "
+                              f"the limit is {MAX_ENTRY_MANIFEST_BYTES}")
     metrics = build_metrics(recomputed, suspicion_flags(preds, labels, recomputed, full))
     entry_dir = pdir / entry_id
     _write_entry(entry_dir, full, metrics, sub["fs"], preds, labels)

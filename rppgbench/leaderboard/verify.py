@@ -10,7 +10,7 @@ from typing import Any
 from rppgbench._checks import SubmissionError
 from rppgbench._logging import logger
 from rppgbench.leaderboard._recompute import recompute_metrics
-from rppgbench.leaderboard.schema import (ENTRY_FILES, MAX_MANIFEST_BYTES, MAX_RESULTS_BYTES, REFERENCE_FILE,
+from rppgbench.leaderboard.schema import (ENTRY_FILES, MAX_ENTRY_MANIFEST_BYTES, MAX_RESULTS_BYTES, REFERENCE_FILE,
                                           REFERENCE_LABELS_FILE, _safe, read_json_limited, read_reference,
                                           validate_manifest)
 from rppgbench.leaderboard.submit import (build_metrics, check_predictions, compare_claims,
@@ -90,7 +90,7 @@ def verify_entry(entry_dir: str | Path, ref: dict[str, Any]) -> list[str]:
     if missing or extra:
         return [f"entry must hold exactly {list(ENTRY_FILES)}; missing {missing}, unexpected {extra}"]
     try:
-        manifest = read_json_limited(entry_dir / "manifest.json", MAX_MANIFEST_BYTES, "manifest")
+        manifest = read_json_limited(entry_dir / "manifest.json", MAX_ENTRY_MANIFEST_BYTES, "manifest")
         validate_manifest(manifest, complete=True)
         if manifest.get("entry_id") != entry_dir.name:
             problems.append(f"manifest.entry_id is {manifest.get('entry_id')!r}; the directory is {entry_dir.name!r}")
