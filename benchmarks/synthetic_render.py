@@ -9,6 +9,11 @@ Usage::
 
     python benchmarks/synthetic_render.py                    # 640x480, 4 s per preset
     python benchmarks/synthetic_render.py --seconds 10 --size 320x240 --codecs HFYU,FFV1
+    python benchmarks/synthetic_render.py --methods --size 320x240 --seconds 10 --recordings 4
+
+``--methods`` instead prints, per preset, the mean absolute HR error (bpm) of the unsupervised methods of
+``rppgbench.signal.methods`` on the skin-mask mean colour (periodogram peak in 0.7-3 Hz over the whole
+recording), which shows how the presets separate the methods.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from rppgbench.datasets.synthetic import VIDEO_CODECS, make_spec, render_recording
 from rppgbench.datasets.synthetic.writer import write_recording
@@ -31,9 +37,14 @@ def main() -> None:
     ap.add_argument("--presets", default="clean,motion,light,hard")
     ap.add_argument("--codecs", default="HFYU,FFV1")
     ap.add_argument("--threads", type=int, default=1, help="OpenCV threads (1 = one core)")
+    ap.add_argument("--methods", action="store_true", help="print the HR error of the unsupervised methods")
+    ap.add_argument("--recordings", type=int, default=4, help="recordings per preset for --methods")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.lower().split("x"))
     cv2.setNumThreads(args.threads)
+    if args.methods:
+        method_table(args.presets.split(","), args.recordings, args.seconds, w, h)
+        return
     codecs = [c for c in args.codecs.split(",") if c]
     print(f"synthetic render benchmark: {w}x{h}, {args.seconds:g} s per preset at 30 fps, "
           f"OpenCV threads={args.threads}, opencv {cv2.__version__}")
@@ -76,6 +87,29 @@ def main() -> None:
         print(f"codecs known to round-trip bit-exactly: {', '.join(VIDEO_CODECS)}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _spectral_hr(x: np.ndarray, fs: float) -> float:
+    from scipy.signal import detrend, periodogram
+
+    f, p = periodogram(detrend(x), fs, window="hann", nfft=16384)
+    band = (f >= 0.7) & (f <= 3.0)
+    return 60.0 * float(f[band][np.argmax(p[band])])
+
+
+def method_table(presets: list[str], n: int, seconds: float, w: int, h: int) -> None:
+    from rppgbench.signal.methods import METHODS
+
+    print(f"HR mean absolute error (bpm), {n} recordings x {seconds:g} s per preset at {w}x{h}, skin-mask mean")
+    print(f"{'preset':<7} " + " ".join(f"{m:>7}" for m in METHODS))
+    for preset in presets:
+        errs: dict[str, list[float]] = {m: [] for m in METHODS}
+        for seed in range(n):
+            r = render_recording(make_spec(preset, seed=seed, seconds=seconds, width=w, height=h))
+            rgb = np.array([f[m].mean(axis=0, dtype=np.float64) for f, m in r.iter_frames_and_masks()])
+            for name, fn in METHODS.items():
+                errs[name].append(abs(_spectral_hr(fn(rgb, r.spec.fps), r.spec.fps) - r.mean_hr_bpm))
+        print(f"{preset:<7} " + " ".join(f"{np.mean(v):7.2f}" for v in errs.values()), flush=True)
 
 
 if __name__ == "__main__":
