@@ -191,9 +191,9 @@ def physfsunet(**overrides: Any) -> PhysFSUNet:
 @register_model(ModelCfg(
     name="physfsunet.tiny", arch="physfsunet", paper=_PAPER, tiny=True,
     description="Tiny physFSUNet for tests and CPU smoke runs (same layers, narrow)",
-    clip_len=64, frame_size=32, input_view="standardized", label_view="standardized", fps=30.0,
-    **{**_TRAIN, "epochs": 2, "optimizer": {"name": "adamw", "lr": 3e-3, "weight_decay": 0.0},
-       "scheduler": {"name": "onecycle", "max_lr": 3e-3}}))
+    clip_len=64, frame_size=16, input_view="standardized", label_view="standardized", fps=30.0,
+    **{**_TRAIN, "epochs": 2, "optimizer": {"name": "adamw", "lr": 1e-2, "weight_decay": 0.0},
+       "scheduler": {"name": "onecycle", "max_lr": 1e-2}}))
 def physfsunet_tiny(**overrides: Any) -> PhysFSUNet:
     """A narrow physFSUNet (stem 4, widths 8/8, MLP 16) that trains in seconds on a CPU."""
     return build_model(PhysFSUNet, physfsunet_tiny.cfg, overrides, stem_channels=4, widths=(8, 8), mlp_hidden=16,

@@ -68,7 +68,8 @@ class TrainConfig:
         (per epoch, ``T_max`` = epochs) and step (per epoch, ``step_size``, ``gamma``) likewise.
         ``None`` uses the model's; ``{"name": "none"}`` disables it.
     loss : str | None ; loss_kwargs : dict | None
-        Loss name in ``LOSSES``; kwargs are merged over the model's ``loss_kwargs``.
+        Loss name in ``LOSSES``; kwargs are merged over the model's ``loss_kwargs`` when the loss is the
+        model's own, and used alone for another loss.
     seed : int
     device : str | None
         ``None``: CUDA when available, else CPU.
@@ -221,7 +222,9 @@ class Trainer:
         self.optimizer_spec = dict(self.tc.optimizer or cfg.optimizer)
         self.scheduler_spec = self.tc.scheduler if self.tc.scheduler is not None else cfg.scheduler
         self.loss_name = self.tc.loss or cfg.loss
-        self.loss_kwargs = {**(cfg.loss_kwargs or {}), **(self.tc.loss_kwargs or {})}
+        # the model's loss_kwargs belong to the model's loss: a different loss starts from none of them
+        base_kwargs = (cfg.loss_kwargs or {}) if self.loss_name == cfg.loss else {}
+        self.loss_kwargs = {**base_kwargs, **(self.tc.loss_kwargs or {})}
         self.loss_fn = get_loss(self.loss_name, **self.loss_kwargs)
         self.fs = float(self.tc.fs or cfg.fps)
         self.out_dir = None if self.tc.out_dir is None else Path(self.tc.out_dir)
