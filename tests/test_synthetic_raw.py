@@ -195,10 +195,12 @@ def test_synth_cli_writes_a_dataset(tmp_path):
 
     out = tmp_path / "cli_raw"
     res = CliRunner().invoke(cli, ["synth", str(out), "--recordings", "2", "--seconds", "2", "--preset", "light",
-                                   "--seed", "4", "--size", "48x36"])
+                                   "--seed", "4", "--size", "48x36", "--per-subject", "1"])
     assert res.exit_code == 0, res.output
     rows = read_manifest(out)
     assert [r["preset"] for r in rows] == ["light", "light"]
+    assert [r["recording_id"] for r in rows] == ["s01_r00", "s02_r00"]
+    assert {(int(r["width"]), int(r["height"]), int(r["n_frames"])) for r in rows} == {(48, 36, 60)}
     for r in rows:
         assert r["recording_id"] in res.output and f"{float(r['mean_hr_bpm']):6.2f}" in res.output
     assert str(out) in res.output

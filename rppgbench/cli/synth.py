@@ -22,7 +22,9 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: str) -> tuple
 )
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--recordings", "-n", default=6, show_default=True, type=click.IntRange(min=1),
-              help="Number of recordings (two per subject).")
+              help="Number of recordings.")
+@click.option("--per-subject", "per_subject", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Recordings per subject (subject ids s01, s02, ...).")
 @click.option("--seconds", "-s", default=30.0, show_default=True, type=float, help="Length of each recording.")
 @click.option("--preset", "-p", default="mixed", show_default=True,
               type=click.Choice(["clean", "motion", "light", "hard", "mixed"]),
@@ -33,7 +35,7 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: str) -> tuple
               help="Frame size WIDTHxHEIGHT.")
 @click.option("--codec", default="HFYU", show_default=True, type=click.Choice(["HFYU", "FFV1", "MPNG", "RGBA"]),
               help="Lossless video codec (HuffYUV AVI by default).")
-def synth(out_dir: str, recordings: int, seconds: float, preset: str, seed: int, fps: float,
+def synth(out_dir: str, recordings: int, per_subject: int, seconds: float, preset: str, seed: int, fps: float,
           size: tuple[int, int], codec: str) -> None:
     """Render a synthetic rPPG dataset (face video + exact PPG) into OUT_DIR.
 
@@ -47,7 +49,7 @@ def synth(out_dir: str, recordings: int, seconds: float, preset: str, seed: int,
 
     width, height = size
     out = write_raw_dataset(out_dir, recordings=recordings, seconds=seconds, preset=preset, seed=seed, fps=fps,
-                            width=width, height=height, codec=codec)
+                            width=width, height=height, codec=codec, recordings_per_subject=per_subject)
     with open(out / "manifest.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     click.echo(f"wrote {len(rows)} recording(s) to {out}")
