@@ -27,8 +27,9 @@ def built(tmp_path_factory):
     (root / "README.md").write_text("# Intro kept\n\nSome text.\n\n" + README_MARKER + "\nold table\n")
     submit(run, PROTOCOL, model="pos", manifest=manifest(method_name=MD_ATTACK, hardware=HTML_ATTACK,
                                                            training_data=[HTML_ATTACK]), root=root, entry_id="p")
-    submit(run, PROTOCOL, model="tinynet", manifest=manifest(method_name="Tiny", synthetic_data_only=True),
-           root=root, entry_id="t")
+    # "$...$" would be matplotlib mathtext, and this one is invalid: the charts must still draw
+    submit(run, PROTOCOL, model="tinynet", manifest=manifest(method_name="Tiny $\\badcmd{x}$ net",
+                                                               synthetic_data_only=True), root=root, entry_id="t")
     index = build(root)
     return root, index.parent, run
 

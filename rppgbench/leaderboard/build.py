@@ -71,7 +71,10 @@ SORT_JS = """\
 })();
 """
 
-SITE_STYLE = H.STYLE
+SITE_STYLE = H.STYLE + """
+table.sortable td:nth-child(2),table.sortable td:nth-child(3){text-align:left}
+table.sortable td[data-sort]{white-space:nowrap}
+"""
 
 
 def _load_entries(pdir: Path) -> list[dict[str, Any]]:
@@ -222,7 +225,8 @@ def _protocol_page(proto: str, d: dict[str, Any], site: Path) -> str:
         save_figure(bar_figure(labels, vals, ses, title=f"{proto} → {ds}: MAE ± SE"), site / f"mae_{slug}.png")
         pts = [{"model": f"{i}. {e['manifest']['method_name'][:30]}", "params": e["manifest"]["model"]["n_params"],
                 "latency_ms": None, "value": v} for i, (e, v) in enumerate(zip(ranked, vals), start=1)]
-        save_figure(bubble_figure(pts, title=f"{proto} → {ds}"), site / f"params_{slug}.png")
+        save_figure(bubble_figure(pts, title=f"{proto} → {ds}", no_latency_note="parameters vs MAE"),
+                    site / f"params_{slug}.png")
         body.append(H.img(f"mae_{slug}.png", f"MAE of each entry on {ds}", "MAE ± standard error"))
         body.append(H.img(f"params_{slug}.png", f"parameters vs MAE on {ds}", "parameters vs MAE"))
     return H.page(f"rppgbench leaderboard: {proto}", "\n".join(body), scripts=["sort.js"],

@@ -203,7 +203,7 @@ def plot_cd(result: CDResult, title: str | None = None):
         y = base - 0.32 * row
         x_end = 0.02 if left else 0.98
         ax.plot([xpos(rank), xpos(rank), x_end], [top, y, y], color="black", lw=0.8)
-        ax.text(x_end + (-0.01 if left else 0.01), y, f"{name} ({rank:.2f})",
+        ax.text(x_end + (-0.01 if left else 0.01), y, f"{name} ({rank:.2f})".replace("$", r"\$"),
                 ha="right" if left else "left", va="center", fontsize=9)
     for c, group in enumerate(result.cliques):
         rs = [ranks[names.index(m)] for m in group]
@@ -213,5 +213,5 @@ def plot_cd(result: CDResult, title: str | None = None):
            f"(p={result.p_f:.3g}), N={result.n_blocks}, alpha={result.alpha}")
     ax.text(0.5, 0.05, sub, ha="center", va="bottom", fontsize=7)
     if title:
-        ax.text(0.5, height - 0.05, title, ha="center", va="top", fontsize=10, weight="bold")
+        ax.text(0.5, height - 0.05, title.replace("$", r"\$"), ha="center", va="top", fontsize=10, weight="bold")
     return fig

@@ -15,6 +15,11 @@ __all__ = ["save_figure", "bland_altman_figure", "scatter_figure", "bubble_figur
            "bar_figure"]
 
 
+def plain(text: object) -> str:
+    """Text shown literally by matplotlib: ``$`` would start mathtext (and bad mathtext raises at draw time)."""
+    return str(text).replace("$", r"\$")
+
+
 def _figure(w: float, h: float, **margins: float):
     """A Figure with fixed margins (constrained layout would draw every figure twice)."""
     from matplotlib.figure import Figure
@@ -65,7 +70,7 @@ def bland_altman_figure(hr_pred: Any, hr_ref: Any, stats: dict[str, float], titl
     ax.axhline(hi2, color="tab:orange", ls=":", lw=1.2)
     ax.set_xlabel("mean of reference and predicted HR (bpm)")
     ax.set_ylabel("reference − predicted HR (bpm)")
-    ax.set_title(title or "Bland-Altman", fontsize=10)
+    ax.set_title(plain(title) if title else "Bland-Altman", fontsize=10)
     ax.legend(fontsize=7, loc="best")
     return fig
 
@@ -87,11 +92,12 @@ def scatter_figure(hr_pred: Any, hr_ref: Any, title: str = ""):
     ax.set_aspect("equal")
     ax.set_xlabel("reference HR (bpm)")
     ax.set_ylabel("predicted HR (bpm)")
-    ax.set_title(title or "Predicted vs reference HR", fontsize=10)
+    ax.set_title(plain(title) if title else "Predicted vs reference HR", fontsize=10)
     return fig
 
 
-def bubble_figure(points: Sequence[dict[str, Any]], title: str = "", metric: str = "MAE"):
+def bubble_figure(points: Sequence[dict[str, Any]], title: str = "", metric: str = "MAE",
+                  no_latency_note: str = "latency unavailable (no model benchmark CSV given)"):
     """Parameters × latency × error across models (FactorizePhys paper style).
 
     Each point has ``model``, ``params`` (int), ``latency_ms`` (float or None) and ``value`` (the metric).
@@ -109,7 +115,7 @@ def bubble_figure(points: Sequence[dict[str, Any]], title: str = "", metric: str
         x = float(p["latency_ms"]) if have_lat else max(params, 1.0)
         size = 40 + 1600 * math.sqrt(params / pmax) if have_lat else 60
         ax.scatter([x], [y], s=size, alpha=0.55, color=f"C{i % 10}", edgecolors="black", linewidths=0.6)
-        label = f"{p['model']}\n{params / 1e3:.1f}k params" if params else f"{p['model']}\n0 params"
+        label = f"{plain(p['model'])}\n{params / 1e3:.1f}k params" if params else f"{plain(p['model'])}\n0 params"
         ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=7)
     if have_lat:
         ax.set_xlabel("latency per clip (ms)")
@@ -117,9 +123,9 @@ def bubble_figure(points: Sequence[dict[str, Any]], title: str = "", metric: str
     else:
         ax.set_xscale("symlog", linthresh=1.0)
         ax.set_xlabel("parameters")
-        sub = "latency unavailable (no model benchmark CSV given)"
+        sub = no_latency_note
     ax.set_ylabel(f"{metric} (bpm)" if metric in ("MAE", "RMSE") else metric)
-    ax.set_title((title + "\n" if title else "") + sub, fontsize=9)
+    ax.set_title((plain(title) + "\n" if title else "") + sub, fontsize=9)
     ax.margins(0.2)
     return fig
 
@@ -143,7 +149,7 @@ def recording_figure(pred: Any, label: Any, fs: float, title: str = "", band: tu
     ax1.set_xlabel("time (s)")
     ax1.set_ylabel("z-score")
     ax1.legend(fontsize=7, loc="upper right")
-    ax1.set_title(title, fontsize=9)
+    ax1.set_title(plain(title), fontsize=9)
     ax2 = fig.add_subplot(2, 1, 2)
     for x, color, name in ((r, "black", "reference"), (p, "tab:red", "predicted")):
         if x.size < 2:
@@ -162,13 +168,13 @@ def recording_figure(pred: Any, label: Any, fs: float, title: str = "", band: tu
 def bar_figure(labels: Sequence[str], values: Sequence[float], errors: Sequence[float], title: str = "",
                ylabel: str = "MAE (bpm)"):
     """Horizontal bars with standard-error whiskers (leaderboard charts)."""
-    fig = _figure(6.4, 1.2 + 0.35 * max(len(labels), 1), left=0.3, bottom=0.2)
+    fig = _figure(7.0, 1.2 + 0.35 * max(len(labels), 1), left=0.36, bottom=0.2)
     ax = fig.add_subplot(1, 1, 1)
     y = np.arange(len(labels))
     err = [0.0 if e is None or math.isnan(float(e)) else float(e) for e in errors]
     ax.barh(y, [float(v) for v in values], xerr=err, color="tab:blue", alpha=0.7, capsize=3)
-    ax.set_yticks(y, [str(s) for s in labels], fontsize=8)
+    ax.set_yticks(y, [plain(s if len(str(s)) <= 34 else str(s)[:33] + "…") for s in labels], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(ylabel)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(plain(title), fontsize=9)
     return fig
