@@ -70,37 +70,61 @@ def _ensure_synthetic_raw(generate: dict[str, Any], raw: Path | None) -> Path:
     return target
 
 
-def prepare_stores(plan: RunPlan) -> dict[str, Any]:
-    """Open (preparing when possible) the store of every protocol dataset; ``{dataset: Store}``."""
+def _open_or_prepare(plan: RunPlan, ds: str, recipe: Any) -> Any:
     from rppgbench.store import open_store, prepare
 
-    stores = {}
-    for ds, recipe in plan.recipes.items():
-        path = recipe.store_path()
-        if not (path / "zarr.json").is_file():
-            raw_arg = plan.options.raw.get(ds)
-            raw = config.raw_root(ds, raw_arg)
-            spec = plan.protocol.datasets[ds]
-            if ds == "synthetic" and spec.generate is not None:
-                raw = _ensure_synthetic_raw(spec.generate, raw)
-            if raw is None:
-                raise DataError(f"dataset {ds} has no prepared store for recipe {recipe.name or recipe.recipe_id} "
-                                f"and its raw folder is unknown. Run:\n  {prepare_command(ds, recipe)}\nor set "
-                                f"RPPGBENCH_RAW_{ds.upper()}=PATH and run again", path=path)
-            logger.info("preparing %s from %s (recipe %s) into %s", ds, raw, recipe.name, path)
-            summary = prepare(ds, raw, recipe=recipe, workers=plan.options.workers)
-            if not summary.ok:
-                raise DataError(f"preparing {ds} failed:\n" + "\n".join(summary.lines()), path=path)
-        st = open_store(path)
-        if st.recipe_id != recipe.recipe_id:
-            raise DataError(f"store recipe {st.recipe_id[:16]} differs from the protocol's {recipe.recipe_id[:16]}",
-                            path=path)
-        missing = st.missing()
-        if missing:
-            logger.warning("store %s lacks %d selected recording(s): %s", path, len(missing),
-                           ", ".join(f"{k} ({v})" for k, v in sorted(missing.items())))
-        stores[ds] = st
+    path = recipe.store_path()
+    if not (path / "zarr.json").is_file():
+        raw = config.raw_root(ds, plan.options.raw.get(ds))
+        spec = plan.protocol.datasets[ds]
+        if ds == "synthetic" and spec.generate is not None:
+            raw = _ensure_synthetic_raw(spec.generate, raw)
+        if raw is None:
+            raise DataError(f"dataset {ds} has no prepared store for recipe {recipe.name or recipe.recipe_id} "
+                            f"and its raw folder is unknown. Run:\n  {prepare_command(ds, recipe)}\nor set "
+                            f"RPPGBENCH_RAW_{ds.upper()}=PATH and run again", path=path)
+        logger.info("preparing %s from %s (recipe %s) into %s", ds, raw, recipe.name or recipe.recipe_id[:16], path)
+        summary = prepare(ds, raw, recipe=recipe, workers=plan.options.workers)
+        if not summary.ok:
+            raise DataError(f"preparing {ds} failed:\n" + "\n".join(summary.lines()), path=path)
+    st = open_store(path)
+    if st.recipe_id != recipe.recipe_id:
+        raise DataError(f"store recipe {st.recipe_id[:16]} differs from the protocol's {recipe.recipe_id[:16]}",
+                        path=path)
+    missing = st.missing()
+    if missing:
+        logger.warning("store %s lacks %d selected recording(s): %s", path, len(missing),
+                       ", ".join(f"{k} ({v})" for k, v in sorted(missing.items())))
+    return st
+
+
+def prepare_stores(plan: RunPlan) -> dict[tuple[str, str], Any]:
+    """Open (preparing when possible) every store the selected models read: ``{(dataset, recipe_id): Store}``."""
+    stores: dict[tuple[str, str], Any] = {}
+    for mp in plan.models:
+        for ds, recipe in mp.recipes.items():
+            key = (ds, recipe.recipe_id)
+            if key not in stores:
+                stores[key] = _open_or_prepare(plan, ds, recipe)
     return stores
+
+
+def _resolve_all(plan: RunPlan, stores: dict[tuple[str, str], Any]) -> tuple[Any, dict[tuple[str, str], Any]]:
+    """Resolve the splits on one store per dataset and check every other store of a dataset holds the same
+    split recordings (two recipes of one raw dataset must list the same recordings)."""
+    tables = {key: st.recordings() for key, st in stores.items()}
+    first: dict[str, Any] = {}
+    for (ds, _rid), t in tables.items():
+        first.setdefault(ds, t)
+    splits = resolve_splits(plan.protocol, first)
+    for (ds, rid), t in tables.items():
+        have = set(t["recording_id"].astype(str))
+        for split, keys in splits.splits.items():
+            lack = [k for k in keys if k.startswith(ds + "/") and k.partition("/")[2] not in have]
+            if lack:
+                raise DataError(f"store of recipe {rid[:16]} lacks {len(lack)} {split} recording(s) the other "
+                                f"recipe's store has: {', '.join(lack[:5])}", path=stores[(ds, rid)].path)
+    return splits, tables
 
 
 def _provenance(plan: RunPlan, stores: dict[str, Any], started: str, wall_s: float) -> dict[str, Any]:
@@ -117,8 +141,9 @@ def _provenance(plan: RunPlan, stores: dict[str, Any], started: str, wall_s: flo
             "torch": tv, "cuda": cuda, "device": dev, "platform": platform.platform(), "cpu_count": os.cpu_count(),
             "recipe_ids": {ds: r.recipe_id for ds, r in plan.recipes.items()},
             "recipes": {ds: r.as_dict() for ds, r in plan.recipes.items()},
-            "stores": {ds: str(s.path) for ds, s in stores.items()},
-            "store_missing": {ds: s.missing() for ds, s in stores.items() if s.missing()},
+            "model_recipe_ids": {m.id: {ds: r.recipe_id for ds, r in m.recipes.items()} for m in plan.models},
+            "stores": {f"{ds}/{rid}": str(s.path) for (ds, rid), s in stores.items()},
+            "store_missing": {f"{ds}/{rid}": s.missing() for (ds, rid), s in stores.items() if s.missing()},
             "seeds": {m.id: int(m.training.seed) for m in plan.models},
             "limit": plan.options.limit, "started": started, "finished": _now(), "wall_s": wall_s,
             "command": plan.options.command}
@@ -143,8 +168,8 @@ def run_protocol(options: RunOptions) -> dict[str, Any]:
     if not (out / RUN_MARKER).is_file():
         atomic_write_bytes(out / RUN_MARKER, json.dumps(marker).encode())
     stores = prepare_stores(plan)
-    tables = {ds: st.recordings() for ds, st in stores.items()}
-    splits = resolve_splits(proto, tables).limit(options.limit)
+    splits, tables = _resolve_all(plan, stores)
+    splits = splits.limit(options.limit)
     logger.info("protocol %s: %s", proto.name,
                 ", ".join(f"{k} {len(v)} recording(s)" for k, v in splits.splits.items()))
     state_dir = out / ".state"
@@ -166,7 +191,9 @@ def run_protocol(options: RunOptions) -> dict[str, Any]:
                 continue
             logger.info("model %s: earlier results used other splits (--limit?); running again", mp.id)
         logger.info("[%d/%d] model %s (%s)", i + 1, len(plan.models), mp.id, mp.cfg.kind)
-        res = run_model(mp, plan, stores, tables, splits, out, options.resume)
+        mstores = {ds: stores[(ds, r.recipe_id)] for ds, r in mp.recipes.items()}
+        mtables = {ds: tables[(ds, r.recipe_id)] for ds, r in mp.recipes.items()}
+        res = run_model(mp, plan, mstores, mtables, splits, out, options.resume)
         if res["interrupted"]:
             logger.warning("model %s: training stopped before its last epoch (stop_after_epochs=%s); run again "
                            "with --resume to continue", mp.id, options.stop_after_epochs)

@@ -56,6 +56,7 @@ class ModelPlan:
     cfg: Any  # effective ModelCfg (registered cfg with the protocol's cfg-field overrides)
     overrides: dict[str, Any]
     training: Any  # TrainingSpec merged: protocol training <- model training
+    recipes: dict[str, Any] = field(default_factory=dict)  # dataset -> Recipe this model reads
 
 
 @dataclass
@@ -67,21 +68,26 @@ class RunPlan:
     output: Path
 
 
-def resolve_dataset_recipe(protocol: Protocol, dataset: str) -> Any:
-    """The :class:`~rppgbench.preprocess.recipe.Recipe` of one protocol dataset (name, or ``{base, fields}``)."""
+def _recipe_from_spec(spec: Any, dataset: str, where: str) -> Any:
     from rppgbench.preprocess.recipe import Recipe, resolve_recipe
 
-    spec = protocol.datasets[dataset].recipe
     try:
         if isinstance(spec, dict):
             d = dict(spec)
             base = d.pop("base", None)
             start = Recipe.named(base).as_dict() if base else {}
             start.update(d)
+            if base and "name" not in d:
+                start["name"] = ""  # a modified named recipe is no longer that name
             return resolve_recipe(start, dataset)
         return resolve_recipe(spec, dataset)
     except (ValueError, TypeError) as exc:
-        raise ProtocolError(f"{protocol.path}: datasets.{dataset}.recipe: {exc}") from None
+        raise ProtocolError(f"{where}: {exc}") from None
+
+
+def resolve_dataset_recipe(protocol: Protocol, dataset: str) -> Any:
+    """The :class:`~rppgbench.preprocess.recipe.Recipe` of one protocol dataset (name, or ``{base, fields}``)."""
+    return _recipe_from_spec(protocol.datasets[dataset].recipe, dataset, f"{protocol.path}: datasets.{dataset}.recipe")
 
 
 def _dataset_fps(dataset: str) -> float | None:
@@ -102,7 +108,7 @@ def _merged_training(protocol: Protocol, overrides: dict[str, Any]) -> Any:
 
 def _check_contract(protocol: Protocol, mp: ModelPlan, recipes: dict[str, Any], fps: dict[str, float | None]) -> None:
     cfg = mp.cfg
-    for ds, recipe in recipes.items():
+    for ds, recipe in mp.recipes.items():
         if cfg.frame_size is not None and int(cfg.frame_size) != int(recipe.size):
             raise RecipeMismatchError(
                 f"{protocol.path}: model {mp.id} ({mp.name}) needs frame_size={cfg.frame_size} but dataset {ds} uses "
@@ -131,19 +137,38 @@ def _check_generate(protocol: Protocol) -> None:
         logger.warning("rppgbench.datasets.synthetic.write_raw_dataset is not available; generate: not checked")
         return
     params = inspect.signature(write_raw_dataset).parameters
+    allowed = [n for n, p in params.items() if n not in ("root", "path", "out", "out_dir", "raw")
+               and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
     if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        return
-    allowed = [n for n in params if n not in ("root", "path", "out", "raw")]
+        try:  # the extra keywords go to make_spec: SyntheticSpec fields
+            from rppgbench.datasets.synthetic.presets import SyntheticSpec
+
+            allowed += [f.name for f in dataclasses.fields(SyntheticSpec)]
+        except ImportError:
+            return
     unknown = sorted(set(spec.generate) - set(allowed))
     if unknown:
         raise ProtocolError(f"{protocol.path}: datasets.synthetic.generate: unknown argument(s) {', '.join(unknown)} "
                             f"of write_raw_dataset; allowed: {', '.join(allowed)}")
 
 
+def _check_builds(proto: Protocol, i: int, mp: ModelPlan) -> None:
+    """Instantiate the model once (cheap, no data) so constructor errors surface before any work."""
+    from rppgbench.models import create_model
+
+    try:
+        create_model(mp.name, **mp.overrides)
+    except (ValueError, TypeError) as exc:
+        raise ProtocolError(f"{proto.path}: models[{i}] ({mp.id}): cannot build the model with overrides "
+                            f"{mp.overrides}: {exc}") from None
+
+
 def validate_protocol(protocol: Protocol | str | os.PathLike, models: list[str] | None = None,
-                      root: str | os.PathLike | None = None) -> tuple[Protocol, dict[str, Any], list[ModelPlan]]:
+                      root: str | os.PathLike | None = None, build: bool = True
+                      ) -> tuple[Protocol, dict[str, Any], list[ModelPlan]]:
     """Every check that needs no data: schema (on load), recipes, registry names, model contracts, evaluation
-    profile and metric names. Returns ``(protocol, recipes, model plans)``."""
+    profile and metric names, and (``build``) that each model can be instantiated with its overrides.
+    Returns ``(protocol, recipes, model plans)``."""
     from rppgbench.evaluation import get_profile
     from rppgbench.models import model_cfg
 
@@ -181,9 +206,13 @@ def validate_protocol(protocol: Protocol | str | os.PathLike, models: list[str] 
             eff = cfg.replace(**changes) if changes else cfg
         except (TypeError, ValueError) as exc:
             raise ProtocolError(f"{proto.path}: models[{i}] ({spec.name}) overrides: {exc}") from None
+        mrec = dict(recipes) if spec.recipe is None else {
+            ds: _recipe_from_spec(spec.recipe, ds, f"{proto.path}: models[{i}].recipe") for ds in proto.datasets}
         mp = ModelPlan(id=spec.id, name=spec.name, cfg=eff, overrides=dict(spec.overrides),
-                       training=_merged_training(proto, spec.training))
+                       training=_merged_training(proto, spec.training), recipes=mrec)
         _check_contract(proto, mp, recipes, fps)
+        if build:
+            _check_builds(proto, i, mp)
         plans.append(mp)
     return proto, recipes, plans
 

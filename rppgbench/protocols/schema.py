@@ -20,7 +20,10 @@ A protocol file (``protocols/<family>/<name>.yaml``) holds these top-level keys:
     ``{train, valid, test}``; each a part or a list of parts ``{dataset, subjects: [..] | "all", recordings: [..],
     filter: {column: value | [values] | {ge/le/gt/lt: x}}}``. Explicit lists or metadata filters only: never fractions.
 ``models``
-    List of names or ``{name, id, overrides: {...}, training: {...}}``.
+    List of names or ``{name, id, overrides: {...}, training: {...}, recipe: ...}``. ``overrides`` go to
+    ``create_model`` (ModelCfg fields such as ``frame_size`` also change the contract); ``training`` overrides the
+    protocol's training keys for this model; ``recipe`` replaces every dataset's recipe for this model (e.g. a
+    smaller crop size for a model that needs one; the splits must resolve identically on both stores).
 ``training``
     ``{epochs, batch_size, optimizer, lr, weight_decay, seed, selection: last|best, max_steps_per_epoch, loss}``.
 ``evaluation``
@@ -62,7 +65,7 @@ class Citation:
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str
-    recipe: Any = "default"  # a named recipe (str) or {base: name, field: value, ...}
+    recipe: Any = "fp72"  # a named recipe (str) or {base: name, field: value, ...}
     generate: dict[str, Any] | None = None
 
 
@@ -80,6 +83,7 @@ class ModelSpec:
     id: str
     overrides: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    recipe: Any = None  # None: each dataset's recipe; else a recipe (name or {base, fields}) for every dataset
 
 
 @dataclass(frozen=True)
@@ -287,13 +291,17 @@ def _training(ctx: _Ctx, d: Any, path: tuple, base: TrainingSpec | None = None) 
 def _model(ctx: _Ctx, d: Any, path: tuple) -> ModelSpec:
     if isinstance(d, str):
         return ModelSpec(name=d, id=d)
-    ctx.keys(d, path, ("name", "id", "overrides", "training"), ("name",))
+    ctx.keys(d, path, ("name", "id", "overrides", "training", "recipe"), ("name",))
     name = ctx.typed(d, "name", path, (str,), "a model name", nullable=False)
     mid = ctx.typed(d, "id", path, (str,), "a result id", name, nullable=False)
     overrides = ctx.typed(d, "overrides", path, (dict,), "a mapping", {}) or {}
     tr = d.get("training") or {}
     _training(ctx, tr, path + ("training",))  # validate the keys and types
-    return ModelSpec(name=name, id=mid, overrides=dict(overrides), training=dict(tr))
+    recipe = d.get("recipe")
+    if recipe is not None and not isinstance(recipe, (str, dict)):
+        raise ctx.error(path + ("recipe",), f"{format_path(path + ('recipe',))} must be a recipe name or a mapping "
+                                            f"of recipe fields; got {recipe!r}")
+    return ModelSpec(name=name, id=mid, overrides=dict(overrides), training=dict(tr), recipe=copy.deepcopy(recipe))
 
 
 def _reference(ctx: _Ctx, d: Any, path: tuple) -> dict[str, Any]:
@@ -346,7 +354,7 @@ def validate_protocol_dict(data: dict, marks: Marks, fname: str, *, stem: str | 
             raise ctx.error(p, f"unknown dataset {ds!r} in datasets{hint}")
         spec = {} if spec is None else spec
         ctx.keys(spec, p, ("recipe", "generate"))
-        recipe = spec.get("recipe", "default")
+        recipe = spec.get("recipe", "fp72")
         if not isinstance(recipe, (str, dict)):
             raise ctx.error(p + ("recipe",), f"datasets.{ds}.recipe must be a recipe name or a mapping of recipe "
                                              f"fields; got {recipe!r}")
