@@ -1,0 +1,50 @@
+"""``rppgbench infer``: pulse and heart rate from your own video, no ground truth needed."""
+from __future__ import annotations
+
+import click
+
+
+@click.command("infer", epilog=(
+    "Example: rppgbench infer face.mp4 --model pos --out out/ --window 10\n\n"
+    "Example: rppgbench infer face.avi --model physfsunet --checkpoint run/model.pt"))
+@click.argument("video", type=click.Path(dir_okay=False))
+@click.option("--model", "model_name", required=True,
+              help="Registered model: a neural one (with --checkpoint) or an unsupervised method (pos, chrom, ...).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Weights for a neural model (loaded with weights_only=True, strict keys).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for bvp.csv, hr.csv and plot.png (default: <video name>_<model>_infer next to the video).")
+@click.option("--window", "window_s", type=float, default=10.0, show_default=True,
+              help="Heart-rate window in seconds.")
+@click.option("--fps", type=float, default=None, help="Frame rate, when the container's is missing or wrong.")
+@click.option("--detector", default="haar", show_default=True, help="Face detector (rppgbench ls detectors).")
+@click.option("--device", default="cpu", show_default=True, help="torch device for a neural model.")
+@click.option("--no-plot", is_flag=True, help="Skip plot.png.")
+def infer(video: str, model_name: str, checkpoint: str | None, out_dir: str | None, window_s: float,
+          fps: float | None, detector: str, device: str, no_plot: bool) -> None:
+    """Estimate the BVP waveform and heart rate of the face in VIDEO.
+
+    The face is tracked and cropped to the model's input size; a neural model predicts clip by clip (the last,
+    shorter part of the video too), an unsupervised method runs on the whole crop sequence. The BVP is written
+    to CSV (time_s, bvp), the heart rate per window is printed and written to hr.csv, and a plot of the
+    waveform and its spectrum is saved as PNG.
+    """
+    from pathlib import Path
+
+    from rppgbench.training.video import infer_video, write_outputs
+
+    if not Path(video).is_file():
+        raise FileNotFoundError(f"video {video} does not exist")
+    res = infer_video(video, model_name, checkpoint=checkpoint, window_s=window_s, detector=detector, fps=fps,
+                      device=device)
+    out = Path(out_dir) if out_dir else Path(video).with_name(f"{Path(video).stem}_{model_name}_infer")
+    paths = write_outputs(res, out, plot=not no_plot)
+    for w in res.warnings:
+        click.echo(f"Warning: {w}", err=True)
+    click.echo(f"{Path(video).name}: {len(res.bvp)} frames at {res.fps:.3g} fps, model {res.model}")
+    click.echo(f"{'start_s':>8} {'stop_s':>8} {'hr_bpm':>7}")
+    for a, b, h in res.windows:
+        click.echo(f"{a:8.1f} {b:8.1f} {h:7.1f}")
+    click.echo(f"whole video: {res.hr_bpm:.1f} bpm")
+    for kind, p in paths.items():
+        click.echo(f"{kind}: {p}")

@@ -1,0 +1,186 @@
+"""Pulse from a user's own video, no ground truth needed (the engine behind ``rppgbench infer``).
+
+Steps: decode the video (OpenCV), track the face and crop every frame to the model's ``frame_size``
+(:class:`rppgbench.preprocess.face.track.FaceTracker`, Haar cascade by default; unsupervised methods get
+72x72 crops), convert the crops to the model's input view with whole-video statistics (the same definitions
+as a prepared store, :mod:`rppgbench.store.views`), predict the BVP (a neural model clip by clip with
+:func:`~rppgbench.training.predict.predict_array`, tail included; an unsupervised method on the whole crop
+sequence), band-pass it (2nd-order Butterworth 0.6-3.3 Hz, zero phase) and estimate the heart rate per
+window and over the whole video from the periodogram peak (0.5 bpm zero-padded resolution).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rppgbench._checks import DataError, check_range
+from rppgbench._logging import logger
+
+__all__ = ["InferenceResult", "infer_video", "write_outputs", "plot_inference", "UNSUPERVISED_CROP"]
+
+#: crop side used for unsupervised methods (they average the skin pixels; the size barely matters)
+UNSUPERVISED_CROP = 72
+HR_BAND = (0.6, 3.3)
+
+
+@dataclass
+class InferenceResult:
+    """What :func:`infer_video` found. ``windows`` rows are ``(start_s, stop_s, hr_bpm)``."""
+
+    video: str
+    model: str
+    fps: float
+    times: np.ndarray
+    bvp: np.ndarray
+    hr_bpm: float
+    windows: list[tuple[float, float, float]]
+    window_s: float
+    face: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _load_model(model: Any, checkpoint: str | None) -> tuple[Any, Any]:
+    if isinstance(model, str):
+        from rppgbench.models import create_model
+
+        model = create_model(model, checkpoint=checkpoint)
+    elif checkpoint is not None:
+        from rppgbench.models._checkpoint import load_checkpoint
+
+        load_checkpoint(model, checkpoint)
+    cfg = getattr(model, "cfg", None)
+    if cfg is None:
+        raise ValueError(f"model {model!r} has no .cfg (ModelCfg); build it with rppgbench.models.create_model")
+    return model, cfg
+
+
+def _hr(x: np.ndarray, fs: float) -> float:
+    from rppgbench.signal.hr import nfft_for_resolution, periodogram_hr
+
+    return float(periodogram_hr(x, fs, *HR_BAND, nfft=nfft_for_resolution(len(x), fs, 0.5)).hr)
+
+
+def infer_video(video: str | os.PathLike, model: Any, *, checkpoint: str | None = None, window_s: float = 10.0,
+                detector: str = "haar", detect_every: int = 30, fps: float | None = None, device: str = "cpu",
+                batch_size: int = 4) -> InferenceResult:
+    """Estimate the BVP and heart rate of the face in ``video``.
+
+    Parameters
+    ----------
+    video : path
+    model : str or model object
+        A registered name (neural or unsupervised) or a model built by ``create_model`` (with ``.cfg``).
+    checkpoint : path, optional
+        Weights for a neural model (``torch.load(weights_only=True)``, strict keys).
+    window_s : float
+        Length of the non-overlapping HR windows in seconds (a last window shorter than half of it is
+        merged into the previous one; it is never dropped).
+    detector, detect_every
+        Face detector registered in ``rppgbench.preprocess.face`` and how often it runs (frames).
+    fps : float, optional
+        Frame rate; default the container's. A neural model trained at another rate gets a warning (the
+        video is not resampled).
+    """
+    from rppgbench.datasets._io import iter_video, video_fps
+    from rppgbench.preprocess.face import make_detector
+    from rppgbench.preprocess.face.track import FaceTracker
+    from rppgbench.signal.filters import bandpass
+    from rppgbench.store.views import frames_view, recording_stats
+
+    check_range("window_s", float(window_s), 1.0, None)
+    path = Path(video)
+    model, cfg = _load_model(model, checkpoint)
+    warnings: list[str] = []
+    if fps is None:
+        fps = video_fps(path)
+        if fps is None:
+            raise DataError("the container has no frame rate; pass fps (--fps)", path=path)
+    fps = float(fps)
+    neural = cfg.kind == "neural"
+    size = int(cfg.frame_size) if neural and cfg.frame_size else UNSUPERVISED_CROP
+    tracker = FaceTracker(make_detector(detector), detect_every=detect_every, size=size, recording=path.name)
+    crop = tracker.run(iter_video(path), reopen=lambda: iter_video(path))
+    frames = crop.frames  # uint8 (T, size, size, 3)
+    n = len(frames)
+    logger.info("%s: %d frames at %.3g fps, face crops %dx%d (qc %s)", path.name, n, fps, size, size, crop.qc)
+    if neural:
+        if abs(fps - float(cfg.fps)) > 0.5:
+            warnings.append(f"video is {fps:.3g} fps but model {cfg.name} was trained at {cfg.fps:.3g} fps; "
+                            f"the video is not resampled, so its heart rates may be off")
+        if cfg.clip_len is not None and n < cfg.clip_len:
+            raise DataError(f"video has {n} frames, fewer than model {cfg.name}'s clip_len={cfg.clip_len}", path=path)
+        from rppgbench.training.predict import predict_array
+
+        stats = recording_stats(frames, np.zeros(n, np.float32))
+        x = frames_view(frames, cfg.input_view, stats, n).transpose(3, 0, 1, 2)
+        bvp = predict_array(model, cfg, x, device=device, batch_size=batch_size, recording=path.name)
+    else:
+        bvp = np.asarray(model.predict(frames, fps), dtype=np.float64)
+    if bvp.shape != (n,):
+        raise DataError(f"model {cfg.name} returned {bvp.shape} samples for {n} frames", path=path)
+    bvp = bandpass(bvp - bvp.mean(), fps, *HR_BAND, order=2) if n > 15 else bvp - bvp.mean()
+    w = max(1, int(round(window_s * fps)))
+    bounds = [(s, min(s + w, n)) for s in range(0, n, w)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < w / 2:
+        last = bounds.pop()
+        bounds[-1] = (bounds[-1][0], last[1])
+    windows = [(a / fps, b / fps, _hr(bvp[a:b], fps)) for a, b in bounds]
+    return InferenceResult(video=str(path), model=cfg.name, fps=fps, times=np.arange(n) / fps, bvp=bvp,
+                           hr_bpm=_hr(bvp, fps), windows=windows, window_s=float(window_s), face=dict(crop.qc),
+                           warnings=warnings)
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_outputs(result: InferenceResult, out_dir: str | os.PathLike, plot: bool = True) -> dict[str, Path]:
+    """Write ``bvp.csv`` (time_s, bvp), ``hr.csv`` (start_s, stop_s, hr_bpm; last row the whole video) and
+    ``plot.png`` into ``out_dir``; returns their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"bvp": out / "bvp.csv", "hr": out / "hr.csv"}
+    _atomic_text(paths["bvp"], "time_s,bvp\n" + "".join(f"{t:.6f},{v:.8g}\n" for t, v in zip(result.times, result.bvp)))
+    rows = [f"{a:.3f},{b:.3f},{h:.2f}\n" for a, b, h in result.windows]
+    rows.append(f"0.000,{result.times[-1] + 1 / result.fps:.3f},{result.hr_bpm:.2f}\n")
+    _atomic_text(paths["hr"], "start_s,stop_s,hr_bpm\n" + "".join(rows))
+    if plot:
+        paths["plot"] = plot_inference(result, out / "plot.png")
+    return paths
+
+
+def plot_inference(result: InferenceResult, path: str | os.PathLike) -> Path:
+    """Waveform (top) and its spectrum in bpm with the HR band and the estimate (bottom), as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from rppgbench.signal.hr import next_pow2, psd
+
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 5.5), constrained_layout=True)
+    ax1.plot(result.times, result.bvp, lw=0.8)
+    for a, b, h in result.windows:
+        ax1.axvspan(a, b, alpha=0.06, color="k" if int(a / max(result.window_s, 1e-9)) % 2 else "w")
+        ax1.text((a + b) / 2, 1.0, f"{h:.0f}", transform=ax1.get_xaxis_transform(), ha="center", va="top",
+                 fontsize=8)
+    ax1.set(xlabel="time (s)", ylabel="BVP (a.u.)", title=f"{Path(result.video).name}: {result.model}")
+    f, p = psd(result.bvp, result.fps, max(next_pow2(len(result.bvp)), 4096))
+    bpm = f * 60
+    sel = bpm <= 240
+    ax2.plot(bpm[sel], p[sel], lw=0.9)
+    ax2.axvspan(HR_BAND[0] * 60, HR_BAND[1] * 60, alpha=0.08, color="g")
+    ax2.axvline(result.hr_bpm, color="r", ls="--", lw=1)
+    ax2.set(xlabel="frequency (bpm)", ylabel="power", title=f"HR {result.hr_bpm:.1f} bpm")
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
