@@ -1,0 +1,188 @@
+"""Model size and speed benchmark: parameters, MACs, latency per clip and peak memory for every registered
+(non-tiny) neural model at its contract input size, on CPU and (when present) CUDA.
+
+Usage::
+
+    python benchmarks/models.py                       # all registered neural models, CPU (+ CUDA if present)
+    python benchmarks/models.py --models factorizephys --repeats 5
+    python benchmarks/models.py --device cpu --out benchmarks/results
+
+Writes ``benchmarks/results/models_<device>_torch<version>.csv`` per device and prints the table.
+
+Columns
+-------
+params_exact / params_inference / params_thop
+    all parameters / those the eval output depends on / thop-style (exact-type rule modules that run in eval;
+    weight-normed convs invisible) -- see ``rppgbench.models._base``.
+macs_* : conv, linear and RNN multiply-accumulates of one eval forward, counted with forward hooks
+    (element-wise work such as norms and activations is not counted, unlike thop's totals).
+latency_ms_median / _min : per clip (batch 1), after ``--warmup`` runs, over ``--repeats`` runs; CUDA timings are
+    bracketed by ``torch.cuda.synchronize()``.
+peak_mem_mb : CPU: growth of the process peak RSS during the timed forwards over the RSS before them (each
+    model runs in its own subprocess); CUDA: ``torch.cuda.max_memory_allocated`` during the forwards.
+
+Models at their paper sizes: FactorizePhys 1x3x161x72x72, PHASE-Net 1x3x128x128x128, physFSUNet as its cfg says.
+A ``factorizephys[fsam_inference=True]`` row measures FSAM on vs off in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+FIELDS = ["model", "variant", "device", "torch", "threads", "input_shape", "params_exact", "params_inference",
+          "params_thop", "published_params", "macs_conv", "macs_linear", "macs_rnn", "macs_total",
+          "latency_ms_median", "latency_ms_min", "repeats", "peak_mem_mb", "mem_method"]
+
+#: extra configurations measured next to the registered defaults: (model name, overrides)
+VARIANTS = [("factorizephys", {"fsam_inference": True})]
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
+
+
+def measure(name: str, overrides: dict, device: str, warmup: int, repeats: int) -> dict:
+    """Measure one model in this process (called in a fresh subprocess by :func:`main`)."""
+    import torch
+
+    from rppgbench.models import create_model
+    from rppgbench.models._base import ContractMixin, count_macs, n_params, param_counts
+
+    torch.manual_seed(0)
+    model = create_model(name, **overrides).eval()
+    cfg = model.cfg
+    shape = (1, cfg.channels, cfg.clip_len + cfg.extra_frames, cfg.frame_size, cfg.frame_size)
+    x = torch.rand(*shape) * 255.0 if cfg.input_view == "raw" else torch.randn(*shape)
+    counts = param_counts(model) if isinstance(model, ContractMixin) else {
+        "exact": n_params(model), "inference": "", "thop": ""}
+    macs = count_macs(model, x)  # also serves as the first warm-up run (on CPU)
+    model = model.to(device)
+    x = x.to(device)
+    cuda = device.startswith("cuda")
+
+    def run() -> float:
+        if cuda:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            model(x)
+        if cuda:
+            torch.cuda.synchronize()
+        return (time.perf_counter() - t0) * 1000.0
+
+    for _ in range(warmup):
+        run()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    else:
+        base = _rss_mb()
+    times = [run() for _ in range(repeats)]
+    if cuda:
+        peak, method = (torch.cuda.max_memory_allocated() - base) / 2 ** 20, "cuda.max_memory_allocated"
+    else:
+        peak, method = max(_peak_rss_mb() - base, 0.0), "peak RSS growth"
+    variant = ",".join(f"{k}={v}" for k, v in overrides.items())
+    return {"model": name, "variant": variant, "device": device, "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "input_shape": "x".join(str(s) for s in shape),
+            "params_exact": counts["exact"], "params_inference": counts["inference"], "params_thop": counts["thop"],
+            "published_params": cfg.published_params or "", "macs_conv": macs["conv"],
+            "macs_linear": macs["linear"], "macs_rnn": macs["rnn"], "macs_total": macs["total"],
+            "latency_ms_median": round(statistics.median(times), 2), "latency_ms_min": round(min(times), 2),
+            "repeats": repeats, "peak_mem_mb": round(peak, 1), "mem_method": method}
+
+
+def _neural_models() -> tuple[list[str], list[str]]:
+    """Registered non-tiny neural models, and notes about model modules that could not be imported."""
+    import importlib
+    import importlib.util
+
+    from rppgbench.models import _factory
+
+    notes = []
+    try:
+        _factory.list_models()
+    except ImportError as exc:  # a model module not written yet: benchmark what is there, say what is not
+        notes.append(f"note: not every model module imports ({exc}); benchmarking the registered ones")
+        for mod in _factory.MODEL_MODULES:
+            if importlib.util.find_spec(mod) is not None:
+                try:
+                    importlib.import_module(mod)
+                except ImportError as inner:
+                    notes.append(f"note: skipped {mod}: {inner}")
+    names = [n for n in _factory.MODELS.names() if _factory._CFGS[n].kind == "neural" and not _factory._CFGS[n].tiny]
+    if "physfsunet" not in names:
+        notes.append("note: physfsunet is not registered; skipped")
+    return names, notes
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", default="", help="comma-separated names (default: every non-tiny neural model)")
+    ap.add_argument("--device", default="", help="cpu or cuda[:i] (default: cpu, plus cuda when available)")
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--no-variants", action="store_true", help="skip the extra configurations in VARIANTS")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument("--worker", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--overrides", default="{}", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.worker:  # child process: one measurement, JSON on the last stdout line
+        row = measure(args.worker, json.loads(args.overrides), args.device, args.warmup, args.repeats)
+        print(json.dumps(row))
+        return 0
+
+    import torch
+
+    names, notes = _neural_models()
+    for note in notes:
+        print(note)
+    if args.models:
+        names = [n.strip() for n in args.models.split(",") if n.strip()]
+    devices = [args.device] if args.device else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    jobs = [(n, {}) for n in names] + ([] if args.no_variants else [(n, o) for n, o in VARIANTS if n in names])
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for device in devices:
+        rows = []
+        for name, overrides in jobs:
+            cmd = [sys.executable, __file__, "--worker", name, "--overrides", json.dumps(overrides),
+                   "--device", device, "--warmup", str(args.warmup), "--repeats", str(args.repeats)]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                print(f"{name} on {device}: FAILED\n{proc.stderr[-2000:]}")
+                continue
+            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            print(f"{row['model']:<16} {row['variant']:<22} {device:<5} params {row['params_exact']:>9} "
+                  f"(inference {row['params_inference']}, thop-style {row['params_thop']}) "
+                  f"MACs {row['macs_total'] / 1e9:7.2f} G  latency {row['latency_ms_median']:9.1f} ms "
+                  f"(min {row['latency_ms_min']:.1f})  mem {row['peak_mem_mb']:.0f} MB", flush=True)
+        path = out_dir / f"models_{device.replace(':', '')}_torch{torch.__version__.split('+')[0]}.csv"
+        tmp = path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, path)
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
