@@ -116,7 +116,7 @@ class BUAAMIHEAdapter(DatasetAdapter):
             m = _SUB_RE.match(p.name)
             if m and p.is_dir():
                 subs.append((int(m.group(1)), m.group(1), p))
-            elif p.name.lower().startswith("sub"):
+            elif p.is_dir() and p.name.lower().startswith("sub"):
                 raise DataError("looks like a BUAA-MIHE subject folder but is not named 'Sub NN'", path=p)
             else:
                 logger.warning("buaa_mihe: ignoring unexpected entry %s", p)
@@ -129,7 +129,7 @@ class BUAAMIHEAdapter(DatasetAdapter):
                 m = _LUX_RE.match(p.name)
                 if m and p.is_dir():
                     levels.append((float(m.group(1)), p))
-                elif p.name.lower().startswith("lux"):
+                elif p.is_dir() and p.name.lower().startswith("lux"):
                     raise DataError("looks like a BUAA-MIHE illumination folder but is not named 'lux X.Y'", path=p)
                 else:
                     logger.warning("buaa_mihe: ignoring unexpected entry %s", p)

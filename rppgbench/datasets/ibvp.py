@@ -110,7 +110,7 @@ class IBVPAdapter(DatasetAdapter):
                 m = _REC_RE.match(p.name)
                 if m and p.is_dir() and m.group(2).lower() in CONDITIONS:
                     found.append((int(m.group(1)[1:]), m.group(2).lower(), p))
-                elif re.match(r"^p\d+", p.name, re.IGNORECASE):
+                elif p.is_dir() and re.match(r"^p\d+", p.name, re.IGNORECASE):
                     raise DataError("looks like an iBVP recording but is not a folder pII_x with x in a-d", path=p)
                 else:
                     logger.warning("ibvp: ignoring unexpected entry %s", p)

@@ -52,6 +52,7 @@ _SUBJ_RE = re.compile(r"^subject(\d+)$", re.IGNORECASE)
 _FILE_RE = re.compile(r"^p(\d+)_(\d+)\.mat$", re.IGNORECASE)
 _LIGHT = {"LED-low": 1, "LED-high": 2, "Incandescent": 3, "Nature": 4}
 _MOTION = {"Stationary": 1, "Stationary (after exercise)": 1, "Rotation": 2, "Talking": 3, "Walking": 4}
+_BLOCK = 64
 _BOOL = {"true": True, "false": False, "1": True, "0": False}
 
 
@@ -120,7 +121,7 @@ class MMPDAdapter(DatasetAdapter):
             m = _SUBJ_RE.match(p.name)
             if m and p.is_dir():
                 subjects.append((int(m.group(1)), p))
-            elif p.name.lower().startswith("subject") or p.suffix.lower() == ".mat":
+            elif (p.is_dir() and p.name.lower().startswith("subject")) or p.suffix.lower() == ".mat":
                 raise DataError("looks like an MMPD recording but is not subject<N>/p<N>_<k>.mat", path=p)
             else:
                 logger.warning("mmpd: ignoring unexpected entry %s", p)
@@ -197,10 +198,14 @@ class MMPDAdapter(DatasetAdapter):
         if video.dtype.kind != "f":
             raise DataError(f"'video' must be float in [0, 1] or uint8; got {video.dtype}", path=path,
                             recording=rec.recording_id)
-        for i, f in enumerate(video):
-            if not np.all(np.isfinite(f)):
+        # scipy returns MATLAB's column-major layout (time varies fastest): convert in contiguous blocks
+        for start in range(0, video.shape[0], _BLOCK):
+            block = np.ascontiguousarray(video[start:start + _BLOCK])
+            bad = ~np.isfinite(block)
+            if bad.any():
+                i = start + int(np.flatnonzero(bad.reshape(len(block), -1).any(axis=1))[0])
                 raise DataError(f"frame {i} of 'video' has NaN/inf pixels", path=path, recording=rec.recording_id)
-            yield _io.float01_to_uint8(f)
+            yield from _io.float01_to_uint8(block)
 
     def read_label(self, rec: RawRecording) -> LabelTrack:
         path = Path(rec.paths["mat"])

@@ -147,10 +147,12 @@ class UBFCrPPGAdapter(DatasetAdapter):
             m = _SUBJ_RE.match(p.name)
             if m and p.is_dir():
                 found.append((int(m.group(1)), p))
-            elif p.name.lower().startswith("subject"):
+            elif p.is_dir() and p.name.lower().startswith("subject"):
                 raise DataError("looks like a UBFC-rPPG recording but is not a folder named subject<N> "
                                 "(N an integer)", path=p)
-            elif not (_D1_RE.match(p.name) or p.name == _D1_EXTRA):
+            elif _D1_RE.match(p.name) or p.name == _D1_EXTRA:
+                logger.info("ubfc_rppg: %s belongs to DATASET_1; not listed with part='dataset_2'", p)
+            else:
                 logger.warning("ubfc_rppg: ignoring unexpected entry %s (not subject<N>/)", p)
         out = []
         for n, p in sorted(found):
@@ -178,10 +180,12 @@ class UBFCrPPGAdapter(DatasetAdapter):
                 found.append(((int(m.group(1)), ""), m.group(1), p))
             elif p.name == _D1_EXTRA and p.is_dir():
                 found.append(((10 ** 9, p.name), p.name, p))
-            elif p.name.lower().endswith("-gt"):
+            elif p.is_dir() and p.name.lower().endswith("-gt"):
                 raise DataError("looks like a UBFC-rPPG DATASET_1 recording but is not a folder named <N>-gt",
                                 path=p)
-            elif not _SUBJ_RE.match(p.name):
+            elif _SUBJ_RE.match(p.name):
+                logger.info("ubfc_rppg: %s belongs to DATASET_2; not listed with part='dataset_1'", p)
+            else:
                 logger.warning("ubfc_rppg: ignoring unexpected entry %s (not <N>-gt/ or after-exercise/)", p)
         out = []
         for _, key, p in sorted(found, key=lambda x: x[0]):
