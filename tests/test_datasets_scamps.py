@@ -49,6 +49,18 @@ def test_axis_order_matches_matlab_and_markers(scamps):
     np.testing.assert_array_equal(frames, np.round(xsub.astype(np.float64) * 255).astype(np.uint8))
 
 
+def test_block_reads_give_the_same_frames(scamps, monkeypatch):
+    import rppgbench.datasets.scamps as mod
+
+    root, _ = scamps
+    a = get_adapter("scamps")
+    rec = a.discover(root)[1]
+    whole = np.stack(list(a.iter_frames(rec)))
+    monkeypatch.setattr(mod, "_BLOCK_BYTES", 1)  # -> blocks of 32 frames: 32, 32, 32, 24
+    blocks = np.stack(list(a.iter_frames(rec)))
+    np.testing.assert_array_equal(blocks, whole)
+
+
 def test_labels_and_hr(scamps):
     root, truth = scamps
     a = get_adapter("scamps")

@@ -9,7 +9,7 @@ Expected layout::
 Each file holds ``Xsub`` (the 240x240 face crop; MATLAB (T, H, W, 3), i.e. **h5py shape (3, W, H, T)** because
 HDF5 shows a MATLAB column-major array with its axes reversed), float in [0, 1], RGB; and ``d_ppg`` (PPG, one
 sample per frame at 30 Hz; any vector orientation is flattened). Frames are read through h5py in blocks and
-transposed (3, W, H, n) → (n, H, W, 3) — a fixture with a marker in the top-left corner pins the orientation —
+transposed (3, W, H, n) → (n, H, W, 3) (blocks of ~256 MB, at least 32 frames) — a fixture with a marker in the top-left corner pins the orientation —
 then converted with ``round(x * 255)`` to uint8. Masks (``skin_mask`` …) are not read; their frame count may be
 T − 1 (the 599-vs-600 quirk) and is reported as ``metadata["mask_frames"]`` without raising.
 
@@ -41,7 +41,8 @@ __all__ = ["SCAMPSAdapter", "read_xsub_block"]
 
 _FILE_RE = re.compile(r"^P(\d+)\.mat$", re.IGNORECASE)
 _SPLITS = {"train": "train", "val": "valid", "valid": "valid", "validation": "valid", "test": "test"}
-_BLOCK = 32
+_MIN_BLOCK = 32
+_BLOCK_BYTES = 256 * 2**20
 
 
 def read_xsub_block(ds, start: int, stop: int) -> np.ndarray:
@@ -135,11 +136,13 @@ class SCAMPSAdapter(DatasetAdapter):
                 raise DataError(f"'Xsub' must have h5py shape (3, W, H, T) with T > 0 (MATLAB (T, H, W, 3)); "
                                 f"got {ds.shape}", path=path, recording=rid)
             n = ds.shape[3]
-            for start in range(0, n, _BLOCK):
+            # time varies fastest in the file, so one frame is a strided read: read ~_BLOCK_BYTES at a time
+            step = max(_MIN_BLOCK, int(_BLOCK_BYTES // max(1, ds.dtype.itemsize * int(np.prod(ds.shape[:3])))))
+            for start in range(0, n, step):
                 try:
-                    block = read_xsub_block(ds, start, min(n, start + _BLOCK))
+                    block = read_xsub_block(ds, start, min(n, start + step))
                 except OSError as exc:
-                    raise DataError(f"cannot read frames {start}-{min(n, start + _BLOCK) - 1} of 'Xsub' "
+                    raise DataError(f"cannot read frames {start}-{min(n, start + step) - 1} of 'Xsub' "
                                     f"(truncated?): {exc}", path=path, recording=rid) from exc
                 if block.dtype == np.uint8:
                     frames = block
