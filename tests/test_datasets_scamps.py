@@ -40,6 +40,8 @@ def test_axis_order_matches_matlab_and_markers(scamps):
     rec = a.discover(root)[0]
     with h5py.File(rec.paths["mat"], "r") as fh:
         assert fh["Xsub"].shape == (3, 48, 40, 120)  # (c, w, h, t) as seen through h5py
+        assert fh.userblock_size == 512 and fh["Xsub"].attrs["MATLAB_class"] == b"single"  # MATLAB v7.3 file
+    assert open(rec.paths["mat"], "rb").read(19) == b"MATLAB 7.3 MAT-file"
     frames = np.stack(list(a.iter_frames(rec)))
     assert frames.shape == (120, 40, 48, 3)
     assert tuple(frames[5, 0, 0]) == (255, 0, 0)  # red top-left
