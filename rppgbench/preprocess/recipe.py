@@ -52,6 +52,8 @@ class Recipe:
         Keyword arguments passed to the dataset adapter's constructor (JSON-serialisable).
     detector : str
         Name in :data:`rppgbench.preprocess.face.FACE_DETECTORS` (``haar``, ``mediapipe``, ``face_alignment``).
+    detector_options : dict
+        Keyword arguments of the detector class (e.g. Haar ``min_neighbors``, ``max_side``).
     detect_every : int
         Run the detector on frames ``0, N, 2N, ...``; ``0`` means on the first frame only (static box).
     smoothing, smoothing_param : str, float
@@ -86,6 +88,7 @@ class Recipe:
     dataset: str = ""
     dataset_options: dict[str, Any] = field(default_factory=dict)
     detector: str = "haar"
+    detector_options: dict[str, Any] = field(default_factory=dict)
     detect_every: int = 30
     smoothing: str = "none"
     smoothing_param: float = 0.5
@@ -116,12 +119,14 @@ class Recipe:
             check_range("recipe.smoothing_param (ema weight)", self.smoothing_param, 0.0, 1.0, low_inclusive=False)
         if self.smoothing == "median":
             check_range("recipe.smoothing_param (median window)", self.smoothing_param, 1, 1000)
-        if not isinstance(self.dataset_options, dict):
-            raise ValueError(f"recipe.dataset_options must be a mapping; got {type(self.dataset_options).__name__}")
-        try:
-            json.dumps(self.dataset_options, sort_keys=True)
-        except TypeError as exc:
-            raise ValueError(f"recipe.dataset_options must be JSON-serialisable: {exc}") from None
+        for key in ("dataset_options", "detector_options"):
+            value = getattr(self, key)
+            if not isinstance(value, dict):
+                raise ValueError(f"recipe.{key} must be a mapping; got {type(value).__name__}")
+            try:
+                json.dumps(value, sort_keys=True)
+            except TypeError as exc:
+                raise ValueError(f"recipe.{key} must be JSON-serialisable: {exc}") from None
 
     # -- serialisation ------------------------------------------------------------------------
     def as_dict(self) -> dict[str, Any]:

@@ -79,4 +79,6 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, (float, np.floating)):
         f = float(obj)
         return f if math.isfinite(f) else None
-    return obj
+    if obj is None or isinstance(obj, (str, int)):
+        return obj
+    return str(obj)  # paths and other objects: their text

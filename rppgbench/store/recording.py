@@ -6,6 +6,7 @@ store-level attributes; only the driver in :mod:`rppgbench.store.writer` does.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import threading
@@ -32,15 +33,16 @@ __all__ = ["process_recording", "write_recording_group", "sha256_file"]
 _LOCAL = threading.local()
 
 
-def _detector(name: str) -> Any:
+def _detector(name: str, options: dict[str, Any] | None = None) -> Any:
     """One detector instance per thread and name: loading Haar costs ~50 ms, and OpenCV's cascade object
     must not be shared by threads running at once (dask workers may run several tasks in threads)."""
     cache = getattr(_LOCAL, "detectors", None)
     if cache is None:
         cache = _LOCAL.detectors = {}
-    if name not in cache:
-        cache[name] = make_detector(name)
-    return cache[name]
+    key = (name, json.dumps(options or {}, sort_keys=True))
+    if key not in cache:
+        cache[key] = make_detector(name, **(options or {}))
+    return cache[key]
 
 
 def sha256_file(path: str | Path, block: int = 1 << 20) -> str:
@@ -70,7 +72,8 @@ def process_recording(adapter: DatasetAdapter, rec: RawRecording, recipe: Recipe
     rid = rec.recording_id
     video = rec.paths.get("video") or next(iter(rec.paths.values()), None)
     label_path = rec.paths.get("label") or video
-    tracker = FaceTracker.from_recipe(_detector(recipe.detector), recipe, recording=rid, path=video)
+    tracker = FaceTracker.from_recipe(_detector(recipe.detector, recipe.detector_options), recipe,
+                                      recording=rid, path=video)
     try:
         crop = tracker.run(adapter.iter_frames(rec), reopen=lambda: adapter.iter_frames(rec))
     except RppgbenchError:

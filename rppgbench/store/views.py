@@ -31,28 +31,33 @@ def diffnorm_frames(f: np.ndarray) -> np.ndarray:
 
 
 def recording_stats(frames: np.ndarray, ppg: np.ndarray) -> dict[str, float | None]:
-    """Whole-recording statistics that the views need, streamed over blocks of frames (float64 sums)."""
+    """Whole-recording statistics that the views need.
+
+    Pixel mean/std come exactly from the histogram of the uint8 values; the std of the diff-normalised
+    frames is accumulated over blocks in float64 (sum and sum of squares; its mean is ~0, so the one-pass
+    formula loses nothing measurable).
+    """
     T = len(frames)
     n_pix = float(np.prod(frames.shape[1:])) if T else 0.0
-    s = ss = 0.0
-    for i in range(0, T, _BLOCK):
-        b = frames[i:i + _BLOCK].astype(np.float64)
-        s += float(b.sum())
-        ss += float(np.square(b).sum())
     n = T * n_pix
-    mean = s / n if n else float("nan")
-    std = float(np.sqrt(max(ss / n - mean * mean, 0.0))) if n else float("nan")
-    # diff-normalised: two passes (mean, then squared deviations) for accuracy
+    if n:
+        hist = np.bincount(np.asarray(frames, dtype=np.uint8).reshape(-1), minlength=256).astype(np.float64)
+        v = np.arange(256, dtype=np.float64)
+        mean = float(hist @ v / n)
+        std = float(np.sqrt(max(float(hist @ (v * v)) / n - mean * mean, 0.0)))
+    else:
+        mean = std = float("nan")
     dn_n = (T - 1) * n_pix
-    dsum = 0.0
+    dsum = dss = 0.0
     for i in range(0, T - 1, _BLOCK):
-        dsum += float(diffnorm_frames(frames[i:i + _BLOCK + 1]).astype(np.float64).sum())
-    dmean = dsum / dn_n if dn_n else float("nan")
-    dss = 0.0
-    for i in range(0, T - 1, _BLOCK):
-        d = diffnorm_frames(frames[i:i + _BLOCK + 1]).astype(np.float64)
-        dss += float(np.square(d - dmean).sum())
-    dstd = float(np.sqrt(dss / dn_n)) if dn_n else float("nan")
+        d = diffnorm_frames(frames[i:i + _BLOCK + 1])
+        dsum += float(d.sum(dtype=np.float64))
+        dss += float(np.einsum("i,i->", d.reshape(-1), d.reshape(-1), dtype=np.float64))
+    if dn_n:
+        dmean = dsum / dn_n
+        dstd = float(np.sqrt(max(dss / dn_n - dmean * dmean, 0.0)))
+    else:
+        dstd = float("nan")
     lab = np.asarray(ppg, dtype=np.float32).astype(np.float64)
     ld = np.diff(lab)
     return {

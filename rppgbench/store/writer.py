@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -122,12 +123,12 @@ def create_store(path: Path, recipe: Recipe, *, overwrite: bool = False) -> dict
         raise DataError(f"output path is not writable: {exc.strerror or exc}", path=path) from None
     if attrs is None:
         g = zarr.open_group(str(path), mode="w", zarr_format=3)
-        g.create_group(RECORDINGS)
+        g.create_group(RECORDINGS)  # the root zarr.json exists from here on; attributes are added atomically
         attrs = {"kind": "rppgbench-store", "format_version": FORMAT_VERSION, "dataset": recipe.dataset,
                  "recipe": recipe.as_dict(), "recipe_json": recipe.canonical_json(), "recipe_id": recipe.recipe_id,
                  "package_versions": package_versions(), "chunk_frames": CHUNK_FRAMES, "selected": [],
                  "qc": {"skipped": {}, "failed": {}}}
-        g.attrs[ATTR_KEY] = jsonable(attrs)
+        _write_store_attrs(path, attrs)
     return attrs
 
 
@@ -308,10 +309,7 @@ def prepare(dataset: "str | DatasetAdapter", raw: str | Path | None = None, reci
 
 def _update_store_attrs(path: Path, attrs: dict[str, Any], recs: list[RawRecording],
                         summary: PrepareSummary) -> None:
-    import zarr
-
-    g = zarr.open_group(str(path), mode="r+", zarr_format=3)
-    a = dict(g.attrs[ATTR_KEY])
+    a = dict(_is_store(path) or attrs)
     present = _complete_recordings(path)
     qc = dict(a.get("qc") or {})
     skipped = {k: v for k, v in (qc.get("skipped") or {}).items() if k not in present}
@@ -319,4 +317,15 @@ def _update_store_attrs(path: Path, attrs: dict[str, Any], recs: list[RawRecordi
     failed = {k: v for k, v in summary.failed.items() if k not in present}
     selected = sorted(set(a.get("selected") or []) | {r.recording_id for r in recs})
     a.update(selected=selected, qc={"skipped": skipped, "failed": failed})
-    g.attrs[ATTR_KEY] = jsonable(a)
+    _write_store_attrs(path, a)
+
+
+def _write_store_attrs(path: Path, attrs: dict[str, Any]) -> None:
+    """Replace the store attributes in the root ``zarr.json`` atomically (temporary file + rename), so a
+    run killed at this moment never leaves a truncated metadata file."""
+    meta_path = path / "zarr.json"
+    meta = json.loads(meta_path.read_text())
+    meta.setdefault("attributes", {})[ATTR_KEY] = jsonable(attrs)
+    tmp = path / f".zarr.json.{time.time_ns()}.tmp"
+    tmp.write_text(json.dumps(meta, indent=2, allow_nan=False))
+    os.replace(tmp, meta_path)
