@@ -88,6 +88,18 @@ def test_source_files_follow_modality(ibvp):
     assert len(rgbt) == 181 + 179
 
 
+def test_headerless_csv_variant(ibvp, tmp_path):
+    src, truth = ibvp
+    root = tmp_path / "ibvp"
+    shutil.copytree(src, root)
+    csv = root / "p01_b" / "p01_b_bvp.csv"
+    with_header = get_adapter("ibvp").read_label(get_adapter("ibvp").discover(root)[1])
+    csv.write_text("\n".join(csv.read_text().splitlines()[1:]) + "\n")
+    without = get_adapter("ibvp").read_label(get_adapter("ibvp").discover(root)[1])
+    np.testing.assert_array_equal(without.values, with_header.values)
+    np.testing.assert_array_equal(without.extra["sq"], with_header.extra["sq"])
+
+
 def test_real_size_thermal(tmp_path):
     write_ibvp(tmp_path, participants=(2,), conditions=("c",), seconds=0.2)
     a = get_adapter("ibvp")

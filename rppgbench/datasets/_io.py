@@ -279,8 +279,9 @@ def open_mat73(path: str | Path, recording: str | None = None):
 
 
 def read_csv(path: str | Path, recording: str | None = None, *, header: bool = True,
-             columns: Sequence[str] | None = None):
-    """Read a CSV into a DataFrame; with ``columns`` the header must contain them (in any order)."""
+             columns: Sequence[str] | None = None, names: Sequence[str] | None = None):
+    """Read a CSV into a DataFrame; with ``columns`` the header (or ``names`` for a header-less file) must
+    contain them (in any order)."""
     import pandas as pd
 
     path = Path(path)
@@ -289,7 +290,8 @@ def read_csv(path: str | Path, recording: str | None = None, *, header: bool = T
     if path.stat().st_size == 0:
         raise DataError("CSV file is empty (0 bytes)", path=path, recording=recording)
     try:
-        df = pd.read_csv(path, header=0 if header else None, skipinitialspace=True)
+        df = pd.read_csv(path, header=0 if header else None, skipinitialspace=True,
+                         names=None if names is None else list(names))
     except Exception as exc:
         raise DataError(f"cannot parse CSV: {type(exc).__name__}: {exc}", path=path, recording=recording) from exc
     if columns is not None:

@@ -33,7 +33,8 @@ thermal_size : (width, height), default (640, 512): size of the headerless ``.ra
 
 UNVERIFIED: frame file names (sorted naturally, so zero padding does not matter); participant count (32/33) and
 which of the 132 possible sessions are missing; the exact SQ value set (assumed [0, 1]); the header row
-(assumed present, as rPPG-Toolbox reads it).
+(assumed present, as rPPG-Toolbox reads it; a file whose first row is numeric is read with the column order
+above).
 
 References
 ----------
@@ -53,12 +54,27 @@ from rppgbench._logging import logger
 from rppgbench.datasets import _io
 from rppgbench.datasets.base import DatasetAdapter, DatasetInfo, LabelTrack, RawRecording
 
-__all__ = ["IBVPAdapter", "CONDITIONS", "LIMITED_CONSENT", "raw_to_celsius"]
+__all__ = ["IBVPAdapter", "CONDITIONS", "LIMITED_CONSENT", "BVP_COLUMNS", "raw_to_celsius"]
 
 CONDITIONS = {"a": "rhythmic_breathing_rest", "b": "easy_math", "c": "difficult_math", "d": "head_movement"}
 LIMITED_CONSENT = frozenset({"p08", "p10", "p13", "p16", "p29", "p31", "p33"})
 CONFIDENTIAL_FOLDER = "Confidential_No-media-use"
 _REC_RE = re.compile(r"^(p\d+)_([a-z])$", re.IGNORECASE)
+
+
+#: column order of ``pII_x_bvp.csv`` (used as names when a file has no header row)
+BVP_COLUMNS = ("BVP", "SQPhysMD", "SQ1", "SQ2", "Perfusion_Value")
+
+
+def _has_header(path: Path) -> bool:
+    """False when the first line of the CSV is numeric (a header-less file; UNVERIFIED variant)."""
+    try:
+        with open(path, "r", errors="replace") as fh:
+            first = fh.readline().split(",")[0].strip()
+        float(first)
+        return False
+    except (OSError, ValueError):
+        return True
 
 
 def raw_to_celsius(raw: np.ndarray) -> np.ndarray:
@@ -186,7 +202,8 @@ class IBVPAdapter(DatasetAdapter):
     def read_label(self, rec: RawRecording) -> LabelTrack:
         path = Path(rec.paths["label"])
         rid = rec.recording_id
-        df = _io.read_csv(path, rid, columns=["BVP", "SQ2"])
+        header = _has_header(path)
+        df = _io.read_csv(path, rid, columns=["BVP", "SQ2"], header=header, names=None if header else BVP_COLUMNS)
         bvp = _io.check_label_values(df["BVP"].to_numpy(), path, rid, "BVP")
         sq = _io.check_label_values(df["SQ2"].to_numpy(), path, rid, "SQ2")
         n_rgb = len(self._list(Path(rec.paths["frames"]), ".bmp", rid))
