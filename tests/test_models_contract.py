@@ -157,3 +157,40 @@ def test_tiny_loss_falls_on_synthetic_batch(name):
         losses.append(float(loss.detach()))
     first, last = losses[0], sum(losses[-3:]) / 3
     assert last < first - 0.2, f"{name}: training loss {first:.3f} -> {last:.3f} ({losses})"
+
+
+class _Toy(torch.nn.Module):
+    """A conv, a weight-normed conv, a GRU and a training-only Linear, to check the counting conventions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv3d(3, 4, (3, 3, 3), padding=1)
+        self.wn = torch.nn.utils.parametrizations.weight_norm(torch.nn.Conv1d(4, 5, 3, padding=1))
+        self.gru = torch.nn.GRU(5, 6, num_layers=2, batch_first=True)
+        self.train_only = torch.nn.Linear(6, 7)
+        self.head = torch.nn.Linear(6, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.conv(x).mean(dim=(3, 4))           # B x 4 x T
+        z, _ = self.gru(self.wn(f).transpose(1, 2))  # B x T x 6
+        if self.training:
+            z = z + self.train_only(z).sum(-1, keepdim=True)
+        return self.head(z).squeeze(-1)
+
+
+def test_param_and_mac_counting_conventions():
+    from rppgbench.models._base import count_macs, param_counts
+
+    toy = _Toy()
+    x = torch.rand(2, 3, 5, 4, 4)
+    n = {name: sum(p.numel() for p in m.parameters()) for name, m in toy.named_children()}
+    counts = param_counts(toy, x)
+    assert counts["exact"] == sum(n.values())
+    assert counts["inference"] == sum(n.values()) - n["train_only"]
+    assert counts["thop"] == n["conv"] + n["gru"] + n["head"]  # thop has no rule for the weight-normed conv
+    macs = count_macs(toy, x)
+    assert macs["conv"] == 2 * 4 * 5 * 4 * 4 * (3 * 27) + 2 * 5 * 5 * (4 * 3)
+    assert macs["linear"] == 2 * 5 * 6
+    assert macs["rnn"] == 2 * 5 * (3 * (5 + 6) * 6 + 3 * (6 + 6) * 6)
+    assert macs["total"] == macs["conv"] + macs["linear"] + macs["rnn"]
+    assert toy.training  # the mode is restored
