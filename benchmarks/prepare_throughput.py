@@ -26,7 +26,6 @@ from pathlib import Path
 def _decode(path: str) -> int:
     import cv2
 
-    cv2.setNumThreads(1)
     cap = cv2.VideoCapture(path)
     n = 0
     while True:

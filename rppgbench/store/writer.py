@@ -162,15 +162,10 @@ def _clean_leftovers(path: Path, complete: set[str]) -> None:
 
 
 def _run_task(adapter: DatasetAdapter, rec: RawRecording, recipe_json: str, store_dir: str,
-              raw_root: str | None, in_worker: bool = True) -> dict[str, Any]:
+              raw_root: str | None) -> dict[str, Any]:
     """Task body: never raises for bad data (the reason is returned), so only a dead worker is an exception."""
-    if in_worker:
-        try:
-            import cv2
-
-            cv2.setNumThreads(1)  # one recording per core; avoid oversubscription
-        except Exception:  # pragma: no cover
-            pass
+    # OpenCV keeps its default thread pool in workers: measured (benchmarks/prepare_throughput.py) a
+    # single-threaded OpenCV made a 640x480 recording ~25 % slower even with one worker per core.
     from rppgbench.store.recording import process_recording
 
     done = _complete_attrs(Path(store_dir) / RECORDINGS / rec.recording_id)
@@ -286,7 +281,7 @@ def prepare(dataset: "str | DatasetAdapter", raw: str | Path | None = None, reci
         args = (rcp.canonical_json(), str(path), str(raw_path))
         if workers == 0 and scheduler is None:
             for rec in todo:
-                _report(_run_task(adapter, rec, *args, in_worker=False))
+                _report(_run_task(adapter, rec, *args))
         else:
             from rppgbench.store._dask import run_on_dask
 
