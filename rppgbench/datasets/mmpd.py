@@ -198,14 +198,15 @@ class MMPDAdapter(DatasetAdapter):
         if video.dtype.kind != "f":
             raise DataError(f"'video' must be float in [0, 1] or uint8; got {video.dtype}", path=path,
                             recording=rec.recording_id)
-        # scipy returns MATLAB's column-major layout (time varies fastest): convert in contiguous blocks
+        # scipy returns MATLAB's column-major layout (time varies fastest): convert a block of frames to uint8,
+        # then make it C-contiguous (transposing uint8 moves 4-8x fewer bytes than transposing floats)
         for start in range(0, video.shape[0], _BLOCK):
-            block = np.ascontiguousarray(video[start:start + _BLOCK])
+            block = video[start:start + _BLOCK]
             bad = ~np.isfinite(block)
             if bad.any():
                 i = start + int(np.flatnonzero(bad.reshape(len(block), -1).any(axis=1))[0])
                 raise DataError(f"frame {i} of 'video' has NaN/inf pixels", path=path, recording=rec.recording_id)
-            yield from _io.float01_to_uint8(block)
+            yield from np.ascontiguousarray(_io.float01_to_uint8(block))
 
     def read_label(self, rec: RawRecording) -> LabelTrack:
         path = Path(rec.paths["mat"])
