@@ -122,3 +122,14 @@ def test_full_variant_is_portrait_320x240(tmp_path):
     assert rec.metadata["resolution"] == "240x320" and rec.metadata["light"] == "Nature"
     frame = next(get_adapter("mmpd").iter_frames(rec))
     assert frame.shape == (320, 240, 3) and frame.dtype == np.uint8
+
+
+def test_nan_pixels_name_the_frame(tmp_path):
+    write_mmpd(tmp_path, subjects=(1,), recordings=(0,), seconds=3.0, size_csv=False, renderer="simple")
+    path = tmp_path / "subject1" / "p1_0.mat"
+    m = {k: v for k, v in scipy.io.loadmat(path).items() if not k.startswith("__")}
+    m["video"][70, 3, 4, 1] = np.nan  # in the second block of 64 frames
+    scipy.io.savemat(path, m)
+    rec = get_adapter("mmpd").discover(tmp_path)[0]
+    with pytest.raises(DataError, match=r"subject1/p1_0.mat: frame 70 of 'video' has NaN/inf pixels"):
+        list(get_adapter("mmpd").iter_frames(rec))
