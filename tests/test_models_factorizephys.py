@@ -238,3 +238,16 @@ def test_overrides_update_contract_and_cfg():
     assert model.contract == (3, 21, 72, 72)
     with torch.no_grad():
         assert model.eval()(raw_clip(1, 21)).shape == (1, 20)
+
+
+def test_fsam_factorization_stays_float32_under_autocast():
+    """The NMF products sum over C*H*W values and could overflow in fp16; they always run in float32."""
+    fsam = FSAM(16, 8)
+    v = torch.rand(2, 8, 16, 7, 7) * 50.0
+    with torch.no_grad():
+        ref = fsam.factorize(v)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            got = fsam.factorize(v.bfloat16())
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, fsam.factorize(v.bfloat16().float()))
+    assert torch.isfinite(ref).all()

@@ -126,12 +126,15 @@ class FSAM(nn.Module):
 
     def factorize(self, v3d: torch.Tensor) -> torch.Tensor:
         """Rank-R NMF approximation of a non-negative volume, returned in the volume's shape."""
-        v = to_matrix(v3d)
-        w, h = nmf_multiplicative(v, rank=self.rank, steps=self.md_steps)
-        return from_matrix(torch.bmm(w, h.transpose(1, 2)), v3d.shape)
+        # always float32: under fp16 autocast the products V H (sums over C*H*W) can overflow; the authors
+        # trained in float32
+        with torch.autocast(device_type=v3d.device.type, enabled=False):
+            v = to_matrix(v3d.float())
+            w, h = nmf_multiplicative(v, rank=self.rank, steps=self.md_steps)
+            return from_matrix(torch.bmm(w, h.transpose(1, 2)), v3d.shape)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         v3d = self.pre_conv_block(x)
         approx = self.factorize(v3d)
-        appx_error = torch.dist(v3d, approx)
+        appx_error = torch.dist(v3d.float(), approx)
         return self.post_conv_block(approx), appx_error
