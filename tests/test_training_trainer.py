@@ -83,7 +83,9 @@ def test_loss_falls_and_history(data, tmp_path):
 
 def test_checkpoint_contents_weights_only(data, tmp_path):
     train, _ = data
+    before = torch.are_deterministic_algorithms_enabled()
     Trainer(fresh(), make_cfg(epochs=1), TrainConfig(out_dir=tmp_path, max_steps_per_epoch=2)).fit(train)
+    assert torch.are_deterministic_algorithms_enabled() == before  # process-wide switch restored
     ck = torch.load(tmp_path / "last.pt", weights_only=True)
     assert set(ck) == {"format", "model_name", "epoch", "epochs", "model", "optimizer", "scheduler", "scaler", "rng",
                        "history", "best", "train_config"}

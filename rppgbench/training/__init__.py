@@ -12,6 +12,7 @@ from rppgbench.training.data import ArrayClipDataset, clip_dataset, make_loader
 from rppgbench.training.losses import LOSSES, get_loss
 from rppgbench.training.predict import predict_array, predict_recordings
 from rppgbench.training.trainer import TrainConfig, Trainer
+from rppgbench.training.video import InferenceResult, infer_video
 
 __all__ = ["Trainer", "TrainConfig", "predict_recordings", "predict_array", "LOSSES", "get_loss",
-           "ArrayClipDataset", "clip_dataset", "make_loader"]
+           "ArrayClipDataset", "clip_dataset", "make_loader", "infer_video", "InferenceResult"]

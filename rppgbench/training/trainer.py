@@ -7,7 +7,8 @@ epochs, batch size); :class:`TrainConfig` overrides any of it explicitly.
   process uses ``cuda:LOCAL_RANK``.
 * **Mixed precision** on CUDA (``torch.autocast`` float16 + ``GradScaler``); off on CPU.
 * **Determinism**: python/numpy/torch seeded from ``seed``; ``torch.use_deterministic_algorithms(True,
-  warn_only=True)`` (a process-wide setting); a seeded ``DataLoader`` generator and ``worker_init_fn``.
+  warn_only=True)`` during ``fit`` (the caller's setting is restored afterwards); a seeded ``DataLoader``
+  generator and ``worker_init_fn``.
 * **Checkpoints**: ``out_dir/last.pt`` after every epoch (model, optimiser, scheduler, scaler, epoch, RNG
   states of torch/CUDA/numpy/random and of the loader generator, history), written to a temporary file and
   renamed, loadable with ``torch.load(weights_only=True)``. ``out_dir/best.pt`` holds the weights of the
@@ -285,6 +286,13 @@ class Trainer:
         """Train; return the history (one dict per epoch: ``epoch``, ``train_loss``, ``valid_loss``, ``lr``,
         ``steps``, ``time_s`` and the mean of any model ``logs``). The model ends holding the selected
         weights (last epoch or best validation loss)."""
+        prev = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+        try:
+            return self._fit(train_dataset, valid_dataset, resume)
+        finally:  # the deterministic switch is process-wide: give the caller back its setting
+            torch.use_deterministic_algorithms(prev[0], warn_only=prev[1])
+
+    def _fit(self, train_dataset: Dataset, valid_dataset: Dataset | None, resume: bool) -> list[dict[str, Any]]:
         if self.tc.selection == "best" and valid_dataset is None:
             raise ValueError("TrainConfig.selection='best' needs a valid_dataset; got none")
         if resume and self.out_dir is None:
