@@ -255,3 +255,20 @@ def test_label_views_are_hashed_separately(env):
     (run / "results.json").write_text(json.dumps(res))
     with pytest.raises(SubmissionError, match="no labels in view 'diffnormalized'"):
         submit(run, PROTOCOL, model="tinynet", manifest=manifest(), root=root)
+
+
+def test_seed_from_results_writes_reference_and_one_entry_per_model(tmp_path):
+    from rppgbench.leaderboard import seed_from_results
+    from rppgbench.leaderboard.seed import SYNTHETIC_NOTE
+
+    run = write_results(tmp_path / "run", TWO, n_rec=3)
+    root = tmp_path / "lb"
+    entries = seed_from_results(run, root)
+    assert [e.name for e in entries] == ["pos", "tinynet"]
+    ref = S.read_reference(root / PROTOCOL)
+    assert ref["labels_shipped"] and sorted(ref["labels"]) == ["raw", "standardized"]
+    for e in entries:
+        man = json.loads((e / "manifest.json").read_text())
+        assert man["synthetic_data_only"] is True and man["notes"] == SYNTHETIC_NOTE
+        assert man["test_videos_seen"] is False
+    assert verify(root).ok
