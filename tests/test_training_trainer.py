@@ -213,3 +213,10 @@ def test_device_defaults_to_cpu_without_cuda():
     if not torch.cuda.is_available():
         assert tr.device.type == "cpu" and tr.use_amp is False
     assert Trainer(fresh(), make_cfg(), TrainConfig(device="cpu")).device == torch.device("cpu")
+
+
+def test_refuses_unsupervised_models():
+    from rppgbench.models import create_model, model_cfg
+
+    with pytest.raises(ValueError, match="model pos is unsupervised: it has no weights to train"):
+        Trainer(create_model("pos"), model_cfg("pos"))

@@ -17,7 +17,8 @@ epochs, batch size); :class:`TrainConfig` overrides any of it explicitly.
   is bit-identical to an uninterrupted one.
 * **Selection**: ``"last"`` epoch (rPPG-Toolbox ``USE_LAST_EPOCH``) or ``"best"`` (lowest validation loss).
 * **DDP** when launched by ``torchrun`` (see :mod:`rppgbench.training.distributed`): ``DistributedSampler``,
-  gradients averaged by ``DistributedDataParallel``, losses all-reduced, only rank 0 writes files.
+  gradients averaged by ``DistributedDataParallel``, losses all-reduced, only rank 0 writes files. The
+  validation loss then includes the few clips ``DistributedSampler`` repeats to give every rank the same count.
 
 Model contract: the input is float32 ``B x C x (clip_len + extra_frames) x H x W``. In training mode the
 model returns the ``(B, clip_len)`` tensor or ``{"bvp": (B, T), "aux_loss": scalar (already weighted),
@@ -31,7 +32,7 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,6 @@ class TrainConfig:
     grad_clip: float | None = None
     deterministic: bool = True
     fs: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_option("TrainConfig.selection", self.selection, ("last", "best"))
@@ -215,6 +215,10 @@ class Trainer:
     """
 
     def __init__(self, model: torch.nn.Module, cfg: Any, train_config: TrainConfig | None = None) -> None:
+        if getattr(cfg, "kind", "neural") != "neural":
+            raise ValueError(f"model {cfg.name} is {cfg.kind}: it has no weights to train")
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"Trainer needs a torch.nn.Module; got {type(model).__name__}")
         self.model = model
         self.cfg = cfg
         self.tc = train_config or TrainConfig()
