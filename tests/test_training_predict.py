@@ -103,3 +103,13 @@ def test_predict_recordings_on_a_prepared_store(toy_store, view, label_view):
     assert out_dt[ids[0]][0].shape == (64,)
     with pytest.raises(DataError, match="fewer than model framemean's clip_len=80"):
         predict_recordings(FrameMean(80), cfg(80, input_view=view, label_view=label_view), store, ids)
+
+
+def test_predict_recordings_extra_frames_come_from_the_recording(toy_store):
+    store, ids = toy_store
+    c = cfg(32, extra_frames=1, input_view="standardized", label_view="standardized", frame_size=72)
+    out = predict_recordings(FrameMean(32, diff=True), c, store, ids[:1])
+    frames, _ = store.read_clip(ids[0], 0, None, "standardized", "standardized")
+    means = frames.astype(np.float64).mean(axis=(1, 2, 3))
+    # inside the recording the trailing frame is the next real frame; at its very end the last frame repeats
+    np.testing.assert_allclose(out[ids[0]][0], np.append(np.diff(means), 0.0), atol=1e-4)
