@@ -167,7 +167,9 @@ def run_protocol(options: RunOptions) -> dict[str, Any]:
     marker = {"protocol": {"name": proto.name, "sha256": proto.protocol_hash}, "started": started}
     if not (out / RUN_MARKER).is_file():
         atomic_write_bytes(out / RUN_MARKER, json.dumps(marker).encode())
+    t_st = time.perf_counter()
     stores = prepare_stores(plan)
+    stores_wall = time.perf_counter() - t_st
     splits, tables = _resolve_all(plan, stores)
     splits = splits.limit(options.limit)
     logger.info("protocol %s: %s", proto.name,
@@ -214,7 +216,8 @@ def run_protocol(options: RunOptions) -> dict[str, Any]:
         "rows": rows,
         "per_recording": per_rec,
         "models": models,
-        "provenance": _provenance(plan, stores, started, time.perf_counter() - t0),
+        "provenance": {**_provenance(plan, stores, started, time.perf_counter() - t0),
+                       "stores_wall_s": stores_wall},
     }
     write_results(out, results)
     logger.info("results written to %s", out / "results.json")

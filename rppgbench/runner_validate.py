@@ -236,7 +236,8 @@ def check_output_dir(out: Path, protocol: Protocol, resume: bool) -> None:
                              "choose another --output")
     if sha != protocol.protocol_hash:
         raise RppgbenchError(f"output folder {out} holds results of another version of {protocol.name} (protocol "
-                             f"sha256 {str(sha)[:12]}…, now {protocol.protocol_hash[:12]}…); choose another --output")
+                             f"sha256 {str(sha)[:12]}…, now {protocol.protocol_hash[:12]}…); "
+                             "choose another --output")
     if not resume:
         raise RppgbenchError(f"output folder {out} already holds a run of {protocol.name}; pass --resume to "
                              "continue it or choose another --output")

@@ -37,7 +37,8 @@ def protocols_root(root: str | os.PathLike | None = None) -> Path:
 def _protocol_files(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
-    return sorted(p for p in root.rglob("*.yaml") if not any(part.startswith("_") for part in p.relative_to(root).parts))
+    return sorted(p for p in root.rglob("*.yaml")
+                  if not any(part.startswith("_") for part in p.relative_to(root).parts))
 
 
 def find_protocol(name_or_path: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:

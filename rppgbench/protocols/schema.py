@@ -406,7 +406,8 @@ def validate_protocol_dict(data: dict, marks: Marks, fname: str, *, stem: str | 
                        ev_default.window_s, minimum=1e-9) if "window_s" in ed else ev_default.window_s
     metrics = ed.get("metrics", list(ev_default.metrics))
     if not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) for m in metrics):
-        raise ctx.error(("evaluation", "metrics"), f"evaluation.metrics must be a list of metric names; got {metrics!r}")
+        raise ctx.error(("evaluation", "metrics"),
+                        f"evaluation.metrics must be a list of metric names; got {metrics!r}")
     evaluation = EvaluationSpec(
         profile=ctx.typed(ed, "profile", ("evaluation",), (str,), "a profile name", ev_default.profile,
                           nullable=False),
