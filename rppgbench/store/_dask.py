@@ -32,8 +32,14 @@ def run_on_dask(task: Callable[..., dict[str, Any]], adapter: Any, recs: list[An
     else:
         if workers < 1:
             raise ValueError(f"workers must be >= 1 for a local cluster (0 runs without dask); got {workers}")
+        # dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in workers, which pins glibc's mmap threshold at
+        # 128 KB: every decoded 640x480 frame buffer is then mmap'ed and zero-faulted anew. Measured: ~20 %
+        # more CPU per recording (benchmarks/prepare_throughput.py). Our workers keep the default allocator.
+        env = {k: v for k, v in (dask.config.get("distributed.nanny.pre-spawn-environ") or {}).items()
+               if k != "MALLOC_TRIM_THRESHOLD_"}
         with dask.config.set({"distributed.scheduler.allowed-failures": 0,
-                              "distributed.worker.daemon": True}):
+                              "distributed.worker.daemon": True,
+                              "distributed.nanny.pre-spawn-environ": env}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=logging.CRITICAL)
         client = Client(cluster, set_as_default=False)
