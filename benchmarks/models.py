@@ -22,7 +22,10 @@ peak_mem_mb : CPU: growth of the process peak RSS during the timed forwards over
     model runs in its own subprocess); CUDA: ``torch.cuda.max_memory_allocated`` during the forwards.
 
 Models at their paper sizes: FactorizePhys 1x3x161x72x72, PHASE-Net 1x3x128x128x128, physFSUNet as its cfg says.
-A ``factorizephys[fsam_inference=True]`` row measures FSAM on vs off in the same run.
+A ``factorizephys[fsam_inference=True]`` row measures FSAM on vs off: ``latency_ratio_vs_default`` is the
+ratio of median latencies of the variant and the default model timed **interleaved in the same process**
+(ratios survive the noise of a shared machine far better than absolute times; ``loadavg_1min`` records the load).
+Running with ``--models`` updates those rows of an existing CSV and keeps the others.
 """
 from __future__ import annotations
 
@@ -39,7 +42,8 @@ from pathlib import Path
 
 FIELDS = ["model", "variant", "device", "torch", "threads", "input_shape", "params_exact", "params_inference",
           "params_thop", "published_params", "macs_conv", "macs_linear", "macs_rnn", "macs_total",
-          "latency_ms_median", "latency_ms_min", "repeats", "peak_mem_mb", "mem_method"]
+          "latency_ms_median", "latency_ms_min", "repeats", "latency_ratio_vs_default", "peak_mem_mb", "mem_method",
+          "loadavg_1min"]
 
 #: extra configurations measured next to the registered defaults: (model name, overrides)
 VARIANTS = [("factorizephys", {"fsam_inference": True})]
@@ -74,28 +78,37 @@ def measure(name: str, overrides: dict, device: str, warmup: int, repeats: int) 
     x = x.to(device)
     cuda = device.startswith("cuda")
 
-    def run() -> float:
+    def run(mdl: torch.nn.Module) -> float:
         if cuda:
             torch.cuda.synchronize()
         t0 = time.perf_counter()
         with torch.no_grad():
-            model(x)
+            mdl(x)
         if cuda:
             torch.cuda.synchronize()
         return (time.perf_counter() - t0) * 1000.0
 
     for _ in range(warmup):
-        run()
+        run(model)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
     else:
         base = _rss_mb()
-    times = [run() for _ in range(repeats)]
+    times = [run(model) for _ in range(repeats)]
     if cuda:
         peak, method = (torch.cuda.max_memory_allocated() - base) / 2 ** 20, "cuda.max_memory_allocated"
     else:
         peak, method = max(_peak_rss_mb() - base, 0.0), "peak RSS growth"
+    ratio = ""
+    if overrides:  # time the variant and the default model interleaved, same weights, same input
+        default_model = create_model(name).eval().to(device)
+        default_model.load_state_dict(model.state_dict())
+        t_var, t_def = [], []
+        for _ in range(repeats):
+            t_var.append(run(model))
+            t_def.append(run(default_model))
+        ratio = round(statistics.median(t_var) / statistics.median(t_def), 3)
     variant = ",".join(f"{k}={v}" for k, v in overrides.items())
     return {"model": name, "variant": variant, "device": device, "torch": torch.__version__,
             "threads": torch.get_num_threads(), "input_shape": "x".join(str(s) for s in shape),
@@ -103,7 +116,8 @@ def measure(name: str, overrides: dict, device: str, warmup: int, repeats: int) 
             "published_params": cfg.published_params or "", "macs_conv": macs["conv"],
             "macs_linear": macs["linear"], "macs_rnn": macs["rnn"], "macs_total": macs["total"],
             "latency_ms_median": round(statistics.median(times), 2), "latency_ms_min": round(min(times), 2),
-            "repeats": repeats, "peak_mem_mb": round(peak, 1), "mem_method": method}
+            "repeats": repeats, "latency_ratio_vs_default": ratio, "peak_mem_mb": round(peak, 1),
+            "mem_method": method, "loadavg_1min": round(os.getloadavg()[0], 2)}
 
 
 def _neural_models() -> tuple[list[str], list[str]]:
@@ -172,11 +186,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{row['model']:<16} {row['variant']:<22} {device:<5} params {row['params_exact']:>9} "
                   f"(inference {row['params_inference']}, thop-style {row['params_thop']}) "
                   f"MACs {row['macs_total'] / 1e9:7.2f} G  latency {row['latency_ms_median']:9.1f} ms "
-                  f"(min {row['latency_ms_min']:.1f})  mem {row['peak_mem_mb']:.0f} MB", flush=True)
+                  f"(min {row['latency_ms_min']:.1f})  mem {row['peak_mem_mb']:.0f} MB"
+                  + (f"  ratio vs default {row['latency_ratio_vs_default']}" if row["latency_ratio_vs_default"] else "")
+                  + f"  load {row['loadavg_1min']}", flush=True)
         path = out_dir / f"models_{device.replace(':', '')}_torch{torch.__version__.split('+')[0]}.csv"
+        if args.models and path.exists():  # a partial run updates its rows and keeps the others
+            with open(path, newline="") as fh:
+                done = {(r["model"], r["variant"]) for r in rows}
+                rows = [r for r in csv.DictReader(fh) if (r["model"], r["variant"]) not in done] + rows
         tmp = path.with_suffix(".csv.tmp")
         with open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=FIELDS)
+            writer = csv.DictWriter(fh, fieldnames=FIELDS, restval="")
             writer.writeheader()
             writer.writerows(rows)
         os.replace(tmp, path)
