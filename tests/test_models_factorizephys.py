@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from rppgbench.models import create_model, model_cfg
 from rppgbench.models._base import param_counts
