@@ -217,7 +217,7 @@ def run_protocol(options: RunOptions) -> dict[str, Any]:
         "per_recording": per_rec,
         "models": models,
         "provenance": {**_provenance(plan, stores, started, time.perf_counter() - t0),
-                       "stores_wall_s": stores_wall},
+                       "stores_wall_s": stores_wall, "output": str(out)},
     }
     write_results(out, results)
     logger.info("results written to %s", out / "results.json")

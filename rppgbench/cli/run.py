@@ -72,5 +72,4 @@ def run(protocol: str, models: str | None, device: str | None, limit: int | None
     res = run_protocol(opts)
     for line in metric_table(res["rows"]):
         click.echo(line)
-    click.echo(f"wall time {res['provenance']['wall_s']:.1f} s; results in "
-               f"{opts.output or res['provenance'].get('output', '')}".rstrip())
+    click.echo(f"wall time {res['provenance']['wall_s']:.1f} s; results in {res['provenance']['output']}")

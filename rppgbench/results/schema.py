@@ -26,7 +26,7 @@ PROTOCOL_KEYS = ("name", "version", "sha256", "citation", "path")
 
 #: keys that legitimately differ between two runs of the same work (times, places); see :func:`strip_volatile`
 VOLATILE_KEYS = {"started", "finished", "wall_s", "train_wall_s", "eval_wall_s", "command", "path", "stores",
-                 "git_commit", "platform", "cpu_count", "resumed", "time_s", "stores_wall_s"}
+                 "git_commit", "platform", "cpu_count", "resumed", "time_s", "stores_wall_s", "output"}
 
 
 def _num_or_none(v: Any) -> bool:
