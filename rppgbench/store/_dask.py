@@ -37,8 +37,10 @@ def run_on_dask(task: Callable[..., dict[str, Any]], adapter: Any, recs: list[An
         # more CPU per recording (benchmarks/prepare_throughput.py). Our workers keep the default allocator.
         env = {k: v for k, v in (dask.config.get("distributed.nanny.pre-spawn-environ") or {}).items()
                if k != "MALLOC_TRIM_THRESHOLD_"}
+        # The statistical profiler samples every thread's stack every 10 ms; nobody looks at it here.
         with dask.config.set({"distributed.scheduler.allowed-failures": 0,
                               "distributed.worker.daemon": True,
+                              "distributed.worker.profile.enabled": False,
                               "distributed.nanny.pre-spawn-environ": env}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=logging.CRITICAL)
