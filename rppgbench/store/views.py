@@ -41,7 +41,9 @@ def recording_stats(frames: np.ndarray, ppg: np.ndarray) -> dict[str, float | No
     n_pix = float(np.prod(frames.shape[1:])) if T else 0.0
     n = T * n_pix
     if n:
-        hist = np.bincount(np.asarray(frames, dtype=np.uint8).reshape(-1), minlength=256).astype(np.float64)
+        hist = np.zeros(256, dtype=np.float64)
+        for i in range(0, T, _BLOCK):  # blocks: bincount converts its input to int64
+            hist += np.bincount(np.asarray(frames[i:i + _BLOCK], dtype=np.uint8).reshape(-1), minlength=256)
         v = np.arange(256, dtype=np.float64)
         mean = float(hist @ v / n)
         std = float(np.sqrt(max(float(hist @ (v * v)) / n - mean * mean, 0.0)))
