@@ -138,6 +138,7 @@ def test_tiny_gradients_reach_every_trainable_parameter(name):
     assert not dead, f"{name}: no gradient reaches {dead}"
 
 
+@pytest.mark.slow  # a few seconds each on an idle 2-core CPU, 20-40 s under the shared machine's load
 @pytest.mark.parametrize("name", TINY)
 def test_tiny_loss_falls_on_synthetic_batch(name):
     """Ten Adam steps on one synthetic pulse batch: the training loss (negative Pearson + the model's aux
