@@ -176,9 +176,9 @@ def plot_cd(result: CDResult, title: str | None = None):
     names = [result.models[i] for i in order]
     half = (k + 1) // 2
     height = 1.9 + 0.32 * max(half, k - half) + 0.22 * len(result.cliques)
-    fig = Figure(figsize=(7.0, height))
+    fig = Figure(figsize=(7.6, height))
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
-    ax.set_xlim(-0.4, 1.4)
+    ax.set_xlim(-0.5, 1.5)
     ax.set_ylim(0.0, height)
     ax.axis("off")
     lo, hi = 1.0, float(k)
