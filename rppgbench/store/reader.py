@@ -181,6 +181,14 @@ class Store:
             return direct.read(start, stop)
         return np.asarray(self._array(rid, "frames")[start:stop])
 
+    def _ppg(self, rid: str) -> np.ndarray:
+        """The whole aligned PPG of ``rid`` (a few KB), kept in memory after the first read: a Zarr slice
+        read costs milliseconds of fixed overhead, which would dominate every clip."""
+        key = (rid, "ppg:memory")
+        if key not in self._arrays:
+            self._arrays[key] = np.asarray(self._array(rid, "ppg")[:])
+        return self._arrays[key]
+
     def read_frames(self, rid: str, start: int = 0, stop: int | None = None) -> np.ndarray:
         """uint8 (t, H, W, 3) frames ``start:stop``."""
         start, stop, _ = self._bounds(rid, start, stop)
@@ -197,7 +205,7 @@ class Store:
         nxt = min(stop + 1, T) if view == "diffnormalized" else stop
         x = frames_view(self._frames(rid, start, nxt), view, st, n)
         lnxt = min(stop + 1, T) if label_view == "diffnormalized" else stop
-        y = _label_view(np.asarray(self._array(rid, "ppg")[start:lnxt]), label_view, st, n)
+        y = _label_view(self._ppg(rid)[start:lnxt], label_view, st, n)
         return x, y
 
     def read_label(self, rid: str, view: str = "raw", start: int = 0, stop: int | None = None) -> np.ndarray:
@@ -205,7 +213,7 @@ class Store:
         check_option("view", view, VIEWS)
         start, stop, T = self._bounds(rid, start, stop)
         nxt = min(stop + 1, T) if view == "diffnormalized" else stop
-        return _label_view(np.asarray(self._array(rid, "ppg")[start:nxt]), view, self.stats(rid), stop - start)
+        return _label_view(self._ppg(rid)[start:nxt], view, self.stats(rid), stop - start)
 
     def timestamps(self, rid: str) -> np.ndarray:
         return np.asarray(self._array(rid, "timestamps")[:])
