@@ -134,3 +134,24 @@ def test_cli_metrics_errors_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["metrics", str(path)])  # no fs anywhere
     assert exc.value.code == 2
+
+
+def test_run_predictions_file_is_scored_by_metrics_cli(tmp_path):
+    """The predictions npz that `rppgbench run` writes (with recording_ids and per-window HR keys) is accepted."""
+    from rppgbench.cli import cli
+    from rppgbench.results.io import write_predictions
+
+    fs = 30.0
+    t = np.arange(600) / fs
+    signals = {f"synthetic/s0{i}_r00": (np.sin(2 * np.pi * (1.0 + 0.2 * i) * t) + 0.1 * np.cos(3 * t),
+                                        np.sin(2 * np.pi * (1.0 + 0.2 * i) * t + 0.3)) for i in range(3)}
+    hr = {k: (np.array([60.0]), np.array([60.0])) for k in signals}
+    path = write_predictions(tmp_path / "pos.npz", fs, signals, hr)
+    loaded = load_predictions(path)
+    assert sorted(loaded) == sorted(signals) and loaded.fs == fs
+    out = tmp_path / "m.json"
+    r = CliRunner().invoke(cli, ["metrics", str(path), "--fs", "30", "--profile", "tb-head-2025", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    api = evaluate({k: (v[0].astype(np.float32).astype(np.float64), v[1].astype(np.float32).astype(np.float64))
+                     for k, v in signals.items()}, fs, profile="tb-head-2025")
+    assert json.loads(out.read_text())["metrics"]["MAE"]["value"] == pytest.approx(api.metrics["MAE"]["value"])

@@ -43,6 +43,11 @@ def save_predictions(path: str | Path, signals: Mapping[str, tuple[np.ndarray, n
     return path
 
 
+#: keys of a run's predictions file that describe, not define, the signals: skipped when scoring
+_RUN_KEYS = ("recording_ids",)
+_RUN_PREFIXES = ("hr_pred__", "hr_ref__")
+
+
 def _load_npz(path: Path) -> Predictions:
     out = Predictions()
     try:
@@ -58,6 +63,8 @@ def _load_npz(path: Path) -> Predictions:
                 if fs.size != 1 or not np.issubdtype(fs.dtype, np.number) or not float(fs) > 0:
                     raise DataError(f"key 'fs' must be one number > 0; got {fs!r}", path=path)
                 out.fs = float(fs)
+            elif key in _RUN_KEYS or key.startswith(_RUN_PREFIXES):
+                continue  # written by `rppgbench run` (docs/results_format.md); HR is recomputed here
             elif key.startswith(PRED_PREFIX) and len(key) > len(PRED_PREFIX):
                 preds[key[len(PRED_PREFIX):]] = z[key]
             elif key.startswith(LABEL_PREFIX) and len(key) > len(LABEL_PREFIX):
