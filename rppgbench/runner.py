@@ -64,6 +64,11 @@ def _ensure_synthetic_raw(generate: dict[str, Any], raw: Path | None) -> Path:
     done = target / ".rppgbench_generated.json"
     if done.is_file():
         return target
+    if raw is not None and (raw / "manifest.csv").is_file():
+        # the user's own synthetic raw data (e.g. from `rppgbench synth`): used as it is, never regenerated over
+        logger.info("using the synthetic raw data at %s as given (the protocol's generate: block is not applied)",
+                    raw)
+        return raw
     logger.info("generating the synthetic raw dataset into %s (%s)", target, generate)
     write_raw_dataset(target, **generate)
     atomic_write_bytes(done, json.dumps(generate, sort_keys=True).encode())
