@@ -118,31 +118,23 @@ def load_predictions(path: str | Path, *, max_bytes: int | None = None) -> dict[
     """Read a predictions ``.npz`` (no pickles) into ``{"fs", "recording_ids", "pred", "label", "hr_pred",
     "hr_ref"}``, the last four being dicts keyed by ``<dataset>/<recording_id>``.
 
-    Raises :class:`DataError` naming the file when it is missing, too large, or lacks a key.
+    The file is parsed by :func:`rppgbench.results.io.read_predictions` (one reader of the format); this adds the
+    size limit and the per-field layout the plots use. Raises :class:`DataError` naming the file when it is
+    missing, too large, or lacks a key.
     """
+    from rppgbench.results.io import read_predictions
+
     path = Path(path)
     if not path.is_file():
         raise DataError("prediction file not found", path=path)
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise DataError(f"file is {size} bytes; the limit is {max_bytes} bytes", path=path)
-    try:
-        npz = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise DataError(f"not a readable .npz without pickles ({exc})", path=path) from exc
-    with npz:
-        files = set(npz.files)
-        for key in ("fs", "recording_ids"):
-            if key not in files:
-                raise DataError(f"missing key {key!r}", path=path)
-        ids = [str(r) for r in npz["recording_ids"]]
-        out: dict[str, Any] = {"fs": float(npz["fs"]), "recording_ids": ids,
-                               "pred": {}, "label": {}, "hr_pred": {}, "hr_ref": {}}
-        for prefix in ("pred", "label", "hr_pred", "hr_ref"):
-            for rid in ids:
-                key = f"{prefix}__{rid}"
-                if key in files:
-                    out[prefix][rid] = np.asarray(npz[key])
-        extra = sorted(f for f in files if "__" in f and f.split("__", 1)[1] not in set(ids))
-        out["unlisted_keys"] = extra
+    raw = read_predictions(path)
+    out: dict[str, Any] = {"fs": raw["fs"], "recording_ids": raw["recording_ids"],
+                           "pred": {}, "label": {}, "hr_pred": {}, "hr_ref": {}}
+    for rid, (pred, label) in raw["signals"].items():
+        out["pred"][rid], out["label"][rid] = np.asarray(pred), np.asarray(label)
+    for rid, (hp, hr) in raw["hr"].items():
+        out["hr_pred"][rid], out["hr_ref"][rid] = np.asarray(hp), np.asarray(hr)
     return out
