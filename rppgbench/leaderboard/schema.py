@@ -146,14 +146,20 @@ def _safe(where: str, value: str) -> str:
         raise SubmissionError(str(exc)) from None
 
 
-def read_json_limited(path: Path, limit: int, what: str) -> Any:
-    """Read a JSON file no larger than ``limit`` bytes; NaN/Infinity literals are refused."""
+def check_file_size(path: Path, limit: int, what: str) -> Path:
+    """``path`` must be an existing file of at most ``limit`` bytes (checked before anything reads it)."""
     path = Path(path)
     if not path.is_file():
         raise SubmissionError(f"{what} not found: {path}")
     size = path.stat().st_size
     if size > limit:
         raise SubmissionError(f"{what} {path} is {size} bytes; the limit is {limit} bytes")
+    return path
+
+
+def read_json_limited(path: Path, limit: int, what: str) -> Any:
+    """Read a JSON file no larger than ``limit`` bytes; NaN/Infinity literals are refused."""
+    path = check_file_size(path, limit, what)
 
     def _no_const(c: str) -> Any:
         raise SubmissionError(f"{what} {path} contains {c}; use null for missing numbers")

@@ -18,7 +18,7 @@ from rppgbench._checks import SubmissionError
 from rppgbench._logging import logger
 from rppgbench.leaderboard._recompute import recompute_metrics
 from rppgbench.leaderboard.schema import (MANIFEST_SCHEMA_VERSION, MAX_ENTRY_MANIFEST_BYTES, MAX_MANIFEST_BYTES,
-                                          MAX_PREDICTIONS_BYTES, MAX_RESULTS_BYTES, _safe, finite_or_none,
+                                          MAX_PREDICTIONS_BYTES, check_file_size, MAX_RESULTS_BYTES, _safe, finite_or_none,
                                           label_sha256, read_json_limited, read_reference, validate_manifest)
 
 __all__ = ["submit", "check_predictions", "compare_claims", "suspicion_flags", "load_submission_predictions",
@@ -46,12 +46,7 @@ def protocol_dir(root: str | Path, protocol: str) -> Path:
 
 def load_submission_predictions(path: Path) -> dict[str, Any]:
     """Read a predictions ``.npz`` under the size limit, without pickles, keeping every key for checks."""
-    path = Path(path)
-    if not path.is_file():
-        raise SubmissionError(f"predictions file not found: {path}")
-    size = path.stat().st_size
-    if size > MAX_PREDICTIONS_BYTES:
-        raise SubmissionError(f"predictions file {path} is {size} bytes; the limit is {MAX_PREDICTIONS_BYTES}")
+    path = check_file_size(path, MAX_PREDICTIONS_BYTES, "predictions file")
     try:
         with np.load(path, allow_pickle=False) as z:
             if "fs" not in z.files or "recording_ids" not in z.files:
