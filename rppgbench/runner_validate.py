@@ -69,18 +69,10 @@ class RunPlan:
 
 
 def _recipe_from_spec(spec: Any, dataset: str, where: str) -> Any:
-    from rppgbench.preprocess.recipe import Recipe, resolve_recipe
+    from rppgbench.preprocess.recipe import resolve_recipe
 
     try:
-        if isinstance(spec, dict):
-            d = dict(spec)
-            base = d.pop("base", None)
-            start = Recipe.named(base).as_dict() if base else {}
-            start.update(d)
-            if base and "name" not in d:
-                start["name"] = ""  # a modified named recipe is no longer that name
-            return resolve_recipe(start, dataset)
-        return resolve_recipe(spec, dataset)
+        return resolve_recipe(spec, dataset)  # a dict may start from a named recipe with base: NAME
     except (ValueError, TypeError) as exc:
         raise ProtocolError(f"{where}: {exc}") from None
 

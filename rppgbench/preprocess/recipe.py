@@ -189,13 +189,23 @@ class Recipe:
             data = yaml.safe_load(text)
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a recipe file must hold a mapping of fields; got {type(data).__name__}")
-        base = data.pop("base", None)
         data.setdefault("name", path.stem)
+        return cls.from_mapping(data, source=str(path))
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], source: str | None = None) -> "Recipe":
+        """A recipe from fields, where ``base: NAME`` starts from a named recipe and the other fields override it.
+
+        A modified named recipe is no longer that name: its ``name`` is "" unless the mapping gives one.
+        """
+        data = dict(data)
+        base = data.pop("base", None)
         if base is not None:
             start = cls.named(base).as_dict()
+            start["name"] = ""
             start.update(data)
             data = start
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(data, source=source or "recipe")
 
     @classmethod
     def named(cls, name: str) -> "Recipe":
@@ -225,7 +235,7 @@ def resolve_recipe(spec: "str | Path | Recipe | dict | None", dataset: str | Non
     elif isinstance(spec, Recipe):
         r = spec
     elif isinstance(spec, dict):
-        r = Recipe.from_dict(spec)
+        r = Recipe.from_mapping(spec)
     elif isinstance(spec, str) and spec in NAMED_RECIPES:
         r = Recipe.named(spec)
     elif Path(spec).suffix.lower() in (".json", ".yaml", ".yml") or Path(spec).exists():
