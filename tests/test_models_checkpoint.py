@@ -13,12 +13,12 @@ from rppgbench._checks import CheckpointError
 from rppgbench.models import create_model
 from rppgbench.models._checkpoint import load_checkpoint, read_state_dict, strip_prefix
 
-from test_models_factorizephys import released_shapes
+from _spec_keys import FACTORIZEPHYS_KEYS, parse_shapes
 
 
 def random_released_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    return {k: torch.randn(*shape, generator=g) for k, shape in released_shapes().items()}
+    return {k: torch.randn(*shape, generator=g) for k, shape in parse_shapes(FACTORIZEPHYS_KEYS).items()}
 
 
 def test_authors_dataparallel_file_loads_strictly_and_exactly(tmp_path):

@@ -11,33 +11,12 @@ from rppgbench.models._base import param_counts
 from rppgbench.models._fsam import FSAM, from_matrix, nmf_multiplicative, to_matrix
 from rppgbench.models.factorizephys import FactorizePhys
 
-# keys and shapes of the released PURE_FactorizePhys_FSAM_Res.pth (shared/spec/factorizephys_state_dict.txt)
-RELEASED_KEYS = """\
-module.rppg_feature_extractor.FeatureExtractor.0.conv_block_3d.0.weight 8,3,3,3,3
-module.rppg_feature_extractor.FeatureExtractor.1.conv_block_3d.0.weight 12,8,3,3,3
-module.rppg_feature_extractor.FeatureExtractor.2.conv_block_3d.0.weight 12,12,3,3,3
-module.rppg_feature_extractor.FeatureExtractor.4.conv_block_3d.0.weight 12,12,3,3,3
-module.rppg_feature_extractor.FeatureExtractor.5.conv_block_3d.0.weight 16,12,3,3,3
-module.rppg_feature_extractor.FeatureExtractor.6.conv_block_3d.0.weight 16,16,3,3,3
-module.rppg_head.conv_block.0.conv_block_3d.0.weight 16,16,3,3,3
-module.rppg_head.conv_block.1.conv_block_3d.0.weight 16,16,3,3,3
-module.rppg_head.conv_block.2.conv_block_3d.0.weight 16,16,3,3,3
-module.rppg_head.fsam.pre_conv_block.0.weight 8,16,1,1,1
-module.rppg_head.fsam.pre_conv_block.0.bias 8
-module.rppg_head.fsam.post_conv_block.0.conv.weight 8,8,1,1,1
-module.rppg_head.fsam.post_conv_block.1.weight 16,8,1,1,1
-module.rppg_head.final_layer.0.conv_block_3d.0.weight 12,16,3,3,3
-module.rppg_head.final_layer.1.conv_block_3d.0.weight 8,12,3,3,3
-module.rppg_head.final_layer.2.weight 1,8,3,3,3
-"""
+from _spec_keys import FACTORIZEPHYS_KEYS as RELEASED_KEYS
+from _spec_keys import parse_shapes
 
 
 def released_shapes() -> dict[str, tuple[int, ...]]:
-    out = {}
-    for line in RELEASED_KEYS.splitlines():
-        key, dims = line.split()
-        out[key] = tuple(int(d) for d in dims.split(","))
-    return out
+    return parse_shapes(RELEASED_KEYS)
 
 
 def raw_clip(batch: int, frames: int, side: int = 72, seed: int = 0) -> torch.Tensor:

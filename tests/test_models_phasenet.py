@@ -12,6 +12,8 @@ from rppgbench.models import create_model, model_cfg
 from rppgbench.models._phasenet_blocks import TIM, ZAS, GatedTCN, SpatialAttentionHead, block_transpose
 from rppgbench.models.phasenet import PhaseNet, param_counts
 
+from _spec_keys import parse_shapes
+
 # keys and shapes of the released model definition (shared/spec/phasenet_state_dict.txt)
 RELEASED_KEYS = """\
 base_encoder.0.weight 16,3,1,5,5
@@ -100,11 +102,7 @@ regressor_head.head.2.bias 1
 
 
 def released_shapes() -> dict[str, tuple[int, ...]]:
-    out = {}
-    for line in RELEASED_KEYS.splitlines():
-        key, dims = line.split()
-        out[key] = tuple(int(d) for d in dims.split(","))
-    return out
+    return parse_shapes(RELEASED_KEYS)
 
 
 def raw_clip(batch: int, frames: int, side: int, seed: int = 0) -> torch.Tensor:
