@@ -13,6 +13,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,18 +28,13 @@ from rppgbench.datasets import get_adapter
 from rppgbench.datasets.scamps import read_xsub_block
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from prepare_throughput import _decode  # noqa: E402
+
 def _bare(name: str, rec) -> int:
     """Decode the recording's frames with no adapter logic; returns the frame count."""
     if name in ("ubfc_rppg", "buaa_mihe"):
-        cap = cv2.VideoCapture(rec.paths["video"])
-        n = 0
-        while True:
-            ok, f = cap.read()
-            if not ok:
-                break
-            n += 1
-        cap.release()
-        return n
+        return _decode(rec.paths["video"])  # the same bare OpenCV read loop as the prepare benchmark
     if name in ("pure", "ibvp"):
         files = sorted(p for p in Path(rec.paths["frames"]).iterdir() if p.suffix in (".png", ".bmp"))
         for p in files:
