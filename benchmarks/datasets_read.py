@@ -27,9 +27,9 @@ from rppgbench.datasets import fixtures as fx
 from rppgbench.datasets import get_adapter
 from rppgbench.datasets.scamps import read_xsub_block
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from prepare_throughput import _decode  # noqa: E402
+
 
 def _bare(name: str, rec) -> int:
     """Decode the recording's frames with no adapter logic; returns the frame count."""
@@ -80,12 +80,12 @@ def main() -> None:
             root = Path(tmp) / name
             write(root)
             a = get_adapter(name)
-            t_disc = _time(lambda: a.discover(root))
+            t_disc = _time(lambda a=a, root=root: a.discover(root))
             recs = a.discover(root)
             n = sum(sum(1 for _ in a.iter_frames(r)) for r in recs)
-            t_ad = _time(lambda: [sum(1 for _ in a.iter_frames(r)) for r in recs])
-            t_bare = _time(lambda: [_bare(name, r) for r in recs])
-            t_lab = _time(lambda: [a.read_label(r) for r in recs])
+            t_ad = _time(lambda a=a, recs=recs: [sum(1 for _ in a.iter_frames(r)) for r in recs])
+            t_bare = _time(lambda name=name, recs=recs: [_bare(name, r) for r in recs])
+            t_lab = _time(lambda a=a, recs=recs: [a.read_label(r) for r in recs])
             print(f"{name:<10} {n / t_ad:>13.0f} {n / t_bare:>10.0f} {t_ad / t_bare:>6.2f} "
                   f"{1000 * t_disc / len(recs):>16.1f} {1000 * t_lab / len(recs):>14.1f}")
         rec = get_adapter("scamps").discover(Path(tmp) / "scamps")[0]

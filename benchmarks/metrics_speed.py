@@ -1,8 +1,8 @@
 """Speed of the evaluation per profile, the dense vs banded detrend, and the unsupervised methods.
 
-Run: ``python benchmarks/metrics_speed.py [--no-dense]``. Prints per-recording evaluation times for a 6,300-frame recording
-(3.5 min at 30 fps) for each profile, whole video and 10 s windows (target < 50 ms), the toolbox's dense detrend
-(N = 6300 dense inverse, measured once) against the banded solver, and the methods' throughput in frames/s.
+Run: ``python benchmarks/metrics_speed.py [--no-dense]``. Prints per-recording evaluation times for a 6,300-frame
+recording (3.5 min at 30 fps) for each profile, whole video and 10 s windows (target < 50 ms), the toolbox's dense
+detrend (N = 6300 dense inverse, measured once) against the banded solver, and the methods' throughput in frames/s.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def main(dense: bool = True) -> None:
     print(f"evaluation of one {N}-frame recording ({N / FS / 60:.1f} min at {FS:g} fps), best of 30; target < 50 ms")
     for prof in list_profiles():
         for win in (None, 10.0):
-            dt = _best(lambda: evaluate(sig, FS, profile=prof, window_s=win), repeat=30)
+            dt = _best(lambda prof=prof, win=win: evaluate(sig, FS, profile=prof, window_s=win), repeat=30)
             label_w = "whole video" if win is None else f"{win:g} s windows"
             print(f"  {prof:<15} {label_w:<13} {dt * 1e3:8.1f} ms   {'ok' if dt < 0.05 else 'SLOW'}")
 
@@ -71,7 +71,7 @@ def main(dense: bool = True) -> None:
     rgb = 150 + 5 * rng2.standard_normal((N, 3)) + np.outer(np.sin(phase), [0.3, 0.8, 0.5])
     print(f"unsupervised methods on a ({N}, 3) RGB trace, best of 3:")
     for name, fn in METHODS.items():
-        dt = _best(lambda: fn(rgb, FS), repeat=3)
+        dt = _best(lambda fn=fn: fn(rgb, FS), repeat=3)
         print(f"  {name:<6} {N / dt:12,.0f} frames/s")
 
 

@@ -3,7 +3,8 @@
 Importing the package is cheap: it never imports torch, matplotlib or a face detector. Subpackages
 load their heavy dependencies lazily (see ``_registry.Registry`` and the import-nesting test).
 """
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 try:  # installed (editable or wheel)
     __version__ = _version("rppgbench")

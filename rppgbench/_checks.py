@@ -5,8 +5,9 @@ Every message names the parameter (or file/field), what was expected, and what w
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 __all__ = [
     "RppgbenchError", "DataError", "RecipeMismatchError", "ProtocolError", "CheckpointError",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 TABLES = ("datasets", "models", "protocols")
 
@@ -90,7 +90,7 @@ def update(text: str) -> str:
         if pat.search(text) is None:
             raise ValueError(f"README has no '<!-- table:{name} -->' ... '<!-- /table:{name} -->' block")
         table = render(name)
-        text = pat.sub(lambda m: m.group(1) + table + m.group(3), text)
+        text = pat.sub(lambda m, table=table: m.group(1) + table + m.group(3), text)
     return text
 
 

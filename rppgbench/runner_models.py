@@ -61,7 +61,7 @@ def _train(mp: Any, plan: Any, stores: dict[str, Any], splits: Any, ckpt_dir: Pa
 
     def dataset_of(split: str) -> Any:
         parts = [clip_dataset(stores[ds], rids, cfg) for ds, rids in sorted(_split_by_dataset(splits[split]).items())]
-        for ds_, p in zip(sorted(_split_by_dataset(splits[split])), parts):
+        for ds_, p in zip(sorted(_split_by_dataset(splits[split])), parts, strict=True):
             if len(p) == 0:
                 raise DataError(f"{split} split of dataset {ds_}: no clip of {cfg.clip_len} frames fits in its "
                                 f"recordings (model {mp.id})")

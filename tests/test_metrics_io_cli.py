@@ -101,7 +101,7 @@ def test_cli_metrics_agrees_with_api(tmp_path):
     assert res.exit_code == 0, res.output
     assert "tb-head-2025" in res.output and "HR resolution: 3.5156 bpm" in res.output
     api = evaluate(sig, FS, profile="tb-head-2025", window_s=10.0)
-    for name, m in api.metrics.items():
+    for m in api.metrics.values():
         assert f"{m['value']:.4f} ±" in res.output
     data = json.loads(out.read_text())
     assert data["profile"] == "tb-head-2025" and data["hr_resolution_bpm"] == pytest.approx(api.hr_resolution_bpm)

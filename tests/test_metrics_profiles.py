@@ -11,8 +11,15 @@ import pytest
 from scipy.signal import butter, filtfilt, periodogram
 
 from rppgbench._checks import DataError
-from rppgbench.evaluation import (METRIC_NAMES, EvaluationResult, MetricWarning, bland_altman, evaluate,
-                                  get_profile, list_profiles)
+from rppgbench.evaluation import (
+    METRIC_NAMES,
+    EvaluationResult,
+    MetricWarning,
+    bland_altman,
+    evaluate,
+    get_profile,
+    list_profiles,
+)
 from rppgbench.evaluation.metrics import pooled_metrics
 
 FS = 30.0
@@ -75,7 +82,7 @@ def test_toolbox_profiles_match_spec_pipeline(profile, lo, hi, snr_db, window_s,
         for a, b in bounds:
             exp.append((rid, a, b) + _tb_window(p[a:b], lab[a:b], FS, lo, hi, diff, snr_db))
     w = res.windows
-    assert list(zip(w.recording, w.start, w.stop)) == [e[:3] for e in exp]
+    assert list(zip(w.recording, w.start, w.stop, strict=True)) == [e[:3] for e in exp]
     np.testing.assert_array_equal(w.hr_pred.to_numpy(), [e[3] for e in exp])
     np.testing.assert_array_equal(w.hr_ref.to_numpy(), [e[4] for e in exp])
     np.testing.assert_allclose(w.snr.to_numpy(), [e[5] for e in exp], rtol=1e-7)
@@ -112,7 +119,7 @@ def test_pooled_metrics_hand_computed(profile):
     m = pooled_metrics(np.array(pred), np.array(ref), np.array(snrs), np.array(maccs), prof)
     assert list(m) == list(METRIC_NAMES)
     n = 5
-    e = [p - r for p, r in zip(pred, ref)]
+    e = [p - r for p, r in zip(pred, ref, strict=True)]
     ae = [abs(x) for x in e]
     e2 = [x * x for x in e]
     dd = 1 if profile == "rppgbench" else 0
@@ -125,7 +132,7 @@ def test_pooled_metrics_hand_computed(profile):
                         "tb-head-2025": math.sqrt(se_mse),        # #305: sqrt(std(e^2)/sqrt(n))
                         "rppgbench": se_mse / (2 * rmse)}[profile]  # delta method
     assert m["RMSE"]["se"] == pytest.approx(expected_rmse_se)
-    rel = [a / r for a, r in zip(ae, ref)]
+    rel = [a / r for a, r in zip(ae, ref, strict=True)]
     assert m["MAPE"]["value"] == pytest.approx(100 * sum(rel) / n)
     assert m["MAPE"]["se"] == pytest.approx(100 * _std(rel, dd) / math.sqrt(n))
     r = statistics.correlation(pred, ref)
@@ -181,7 +188,7 @@ def test_rppgbench_profile_defaults_and_resolution():
     assert list(per.columns) == ["recording", "hr_pred", "hr_ref", "abs_error", "n_windows"]
     assert per.n_windows.tolist() == [6] * 4
     # the reference HR of a clean sinusoid is recovered within the resolution
-    for hr, got in zip([58, 75, 92, 120], per.hr_ref):
+    for hr, got in zip([58, 75, 92, 120], per.hr_ref, strict=True):
         assert abs(got - hr) <= res.hr_resolution_bpm
     d = res.to_dict()
     assert set(d["recordings"]) == set(sig) and len(d["recordings"]["subject0/video"]["windows"]) == 6
@@ -203,7 +210,7 @@ def test_hr_methods_recover_reference():
     sig = _recordings([66, 84, 105], 900, seed=3)
     for method in ("fft", "welch", "peak"):
         res = evaluate(sig, FS, profile="tb-head-2025", hr_method=method)
-        for hr, got in zip([66, 84, 105], res.per_recording.hr_ref):
+        for hr, got in zip([66, 84, 105], res.per_recording.hr_ref, strict=True):
             assert abs(got - hr) <= max(res.hr_resolution_bpm, 0.5), (method, got, hr)
 
 

@@ -7,13 +7,12 @@ import logging
 
 import pytest
 import torch
+from _spec_keys import FACTORIZEPHYS_KEYS, parse_shapes
 from torch import nn
 
 from rppgbench._checks import CheckpointError
 from rppgbench.models import create_model
 from rppgbench.models._checkpoint import load_checkpoint, read_state_dict, strip_prefix
-
-from _spec_keys import FACTORIZEPHYS_KEYS, parse_shapes
 
 
 def random_released_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
@@ -40,7 +39,7 @@ def test_dataparallel_wrapper_roundtrip(tmp_path):
     torch.save(nn.DataParallel(src).state_dict(), path)  # exactly how the released weights were saved
     assert all(k.startswith("module.") for k in torch.load(path, weights_only=True))
     dst = create_model("factorizephys", checkpoint=str(path), clip_len=16)
-    for (k1, v1), (k2, v2) in zip(src.state_dict().items(), dst.state_dict().items()):
+    for (k1, v1), (k2, v2) in zip(src.state_dict().items(), dst.state_dict().items(), strict=True):
         assert k1 == k2 and torch.equal(v1, v2)
     x = torch.rand(1, 3, 17, 72, 72) * 255
     with torch.no_grad():
@@ -53,7 +52,7 @@ def test_training_checkpoint_layout(tmp_path):
     path = tmp_path / "last.pt"
     torch.save({"format": 1, "epoch": 3, "model": src.state_dict(), "optimizer": {"state": {}}}, path)
     dst = create_model("factorizephys.tiny", checkpoint=str(path))
-    assert all(torch.equal(a, b) for a, b in zip(src.state_dict().values(), dst.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(src.state_dict().values(), dst.state_dict().values(), strict=True))
 
 
 def test_missing_unexpected_and_misshaped_keys_are_all_listed(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _spec_keys import parse_shapes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,8 +12,6 @@ from rppgbench._checks import CheckpointError
 from rppgbench.models import create_model, model_cfg
 from rppgbench.models._phasenet_blocks import TIM, ZAS, GatedTCN, SpatialAttentionHead, block_transpose
 from rppgbench.models.phasenet import PhaseNet, param_counts
-
-from _spec_keys import parse_shapes
 
 # keys and shapes of the released model definition (shared/spec/phasenet_state_dict.txt)
 RELEASED_KEYS = """\

@@ -1,13 +1,11 @@
 """prepare: every bad input is an error naming the file and what was expected; no-face policies in QC."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from _store_toy import ToyAdapter, write_toy_raw
 from click.testing import CliRunner
 
-from _store_toy import ToyAdapter, write_toy_raw
 from rppgbench._checks import DataError
 from rppgbench.store import open_store, prepare
 

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from _store_toy import ToyAdapter, write_toy_raw
+
 from rppgbench.store import open_store, prepare
 
 TESTS = Path(__file__).parent

@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 
 from rppgbench._checks import DataError
-from rppgbench.results import (read_predictions, read_results, read_toolbox_pickle, strip_volatile,
-                               write_predictions, write_results, write_toolbox_pickle)
+from rppgbench.results import (
+    read_predictions,
+    read_results,
+    read_toolbox_pickle,
+    strip_volatile,
+    write_predictions,
+    write_results,
+    write_toolbox_pickle,
+)
 
 
 def minimal_results(value=1.5, se=float("nan")) -> dict:

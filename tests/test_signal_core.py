@@ -7,9 +7,23 @@ import numpy as np
 import pytest
 from scipy.signal import butter, filtfilt, periodogram
 
-from rppgbench.signal import (HREstimate, SignalWarning, bandpass, detrend, detrend_dense, macc, next_pow2,
-                              nfft_for_resolution, nonoverlapping, peak_hr, periodogram_hr, sliding, snr, welch_hr,
-                              whole)
+from rppgbench.signal import (
+    HREstimate,
+    SignalWarning,
+    bandpass,
+    detrend,
+    detrend_dense,
+    macc,
+    next_pow2,
+    nfft_for_resolution,
+    nonoverlapping,
+    peak_hr,
+    periodogram_hr,
+    sliding,
+    snr,
+    welch_hr,
+    whole,
+)
 
 FS = 30.0
 
@@ -109,7 +123,7 @@ def _snr_by_hand(x, fs, hr, lo, hi, power, db):
     f, p = periodogram(x, fs, nfft=nfft, detrend=False)
     f0 = hr / 60
     sig = rest = 0.0
-    for fk, pk in zip(f, p):
+    for fk, pk in zip(f, p, strict=True):
         pk = pk ** power
         in_h = (f0 - 0.1 <= fk <= f0 + 0.1) or (2 * f0 - 0.1 <= fk <= 2 * f0 + 0.1)
         if in_h:

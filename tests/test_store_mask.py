@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
-
 from _store_toy import FPS, ToyAdapter, write_toy_raw
+
 from rppgbench.store import open_store, prepare
 
 

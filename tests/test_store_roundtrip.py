@@ -7,8 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from _store_toy import FPS, ToyAdapter, write_toy_raw
+
 from rppgbench._checks import DataError, RecipeMismatchError
 from rppgbench.preprocess.recipe import Recipe
 from rppgbench.store import open_store, prepare, store_path
@@ -96,7 +96,7 @@ def test_frames_boxes_labels_equal_reference(toy):
     ts = st.timestamps(rid)
     assert ts.dtype == np.float64 and np.allclose(ts, np.arange(75) / FPS)
     lines = (raw / rid / "label.txt").read_text().splitlines()
-    lv, lt = (np.array(l.split(), float) for l in lines)
+    lv, lt = (np.array(line.split(), float) for line in lines)
     ref_ppg = np.interp(ts, lt, lv).astype(np.float32)
     assert np.array_equal(st.read_label(rid), ref_ppg)
     assert np.array_equal(st.frame_index(rid), np.arange(75))

@@ -41,7 +41,7 @@ def test_known_hr_recovered_from_stored_frames(synthetic_store):
     # every frame has a box from a detection, held or carried (Haar misses some rendered frames: QC says so)
     assert (df.qc_frames_detected + df.qc_frames_held + df.qc_frames_carried + df.qc_frames_carried_back
             == df.n_frames).all()
-    for rid, true_hr in zip(df.recording_id, df.mean_hr_bpm):
+    for rid, true_hr in zip(df.recording_id, df.mean_hr_bpm, strict=True):
         hr = _green_hr(st.rgb_trace(rid), 30.0)
         assert abs(hr - true_hr) < 3.0, (rid, hr, true_hr)
         # the stored label carries the same rhythm

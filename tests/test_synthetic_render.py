@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 from scipy.signal import detrend, periodogram
 
-from rppgbench.datasets.synthetic import (MIXED_CYCLE, PRESETS, SKIN_WEIGHTS, Rendered, SyntheticSpec, make_pulse,
-                                          make_spec, render_recording)
+from rppgbench.datasets.synthetic import (
+    MIXED_CYCLE,
+    PRESETS,
+    SKIN_WEIGHTS,
+    Rendered,
+    SyntheticSpec,
+    make_pulse,
+    make_spec,
+    render_recording,
+)
 
 FS = 30.0
 
@@ -22,12 +30,12 @@ def spectral_hr(x: np.ndarray, fs: float, lo: float = 0.7, hi: float = 3.0) -> f
 
 def skin_rgb(r: Rendered) -> np.ndarray:
     """(T, 3) spatial mean of each frame over its own skin mask."""
-    return np.array([fr[m].mean(axis=0) for fr, m in zip(r.frames.astype(np.float64), r.skin_mask)])
+    return np.array([fr[m].mean(axis=0) for fr, m in zip(r.frames.astype(np.float64), r.skin_mask, strict=True)])
 
 
 def box_rgb(r: Rendered) -> np.ndarray:
     out = []
-    for fr, (x, y, w, h) in zip(r.frames.astype(np.float64), r.face_boxes):
+    for fr, (x, y, w, h) in zip(r.frames.astype(np.float64), r.face_boxes, strict=True):
         out.append(fr[y:y + h, x:x + w].reshape(-1, 3).mean(axis=0))
     return np.asarray(out)
 
@@ -60,7 +68,7 @@ def test_rendered_arrays_have_the_documented_shapes(clean_renders):
 
 def test_face_box_contains_the_skin_mask(clean_renders):
     r = render_recording(make_spec("motion", seed=4, seconds=3, width=96, height=72))
-    for m, (x, y, w, h) in zip(r.skin_mask, r.face_boxes):
+    for m, (x, y, w, h) in zip(r.skin_mask, r.face_boxes, strict=True):
         ys, xs = np.nonzero(m)
         assert xs.min() >= x - 1 and xs.max() <= x + w and ys.min() >= y - 1 and ys.max() <= y + h
         assert m.sum() > 0.4 * w * h  # the box is tight around the face

@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 import torch
 
-from rppgbench.training.losses import (BPM_GRID, LOSSES, get_loss, label_hr_bpm, neg_pearson, physfsunet_hybrid,
-                                       psd_on_bpm_grid)
+from rppgbench.training.losses import (
+    BPM_GRID,
+    LOSSES,
+    get_loss,
+    label_hr_bpm,
+    neg_pearson,
+    physfsunet_hybrid,
+    psd_on_bpm_grid,
+)
 
 FS = 30.0
 
@@ -38,7 +45,7 @@ def test_neg_pearson_time_axis_matches_numpy():
     rng = np.random.default_rng(1)
     label = sines([60, 80, 100, 120])
     pred = label + rng.normal(0, 0.7, label.shape)
-    expected = np.mean([1 - np.corrcoef(p, g)[0, 1] for p, g in zip(pred, label)])
+    expected = np.mean([1 - np.corrcoef(p, g)[0, 1] for p, g in zip(pred, label, strict=True)])
     got = neg_pearson(torch.tensor(pred), torch.tensor(label), pearson_axis="time")
     assert float(got) == pytest.approx(expected, abs=1e-7)
     # invariant to per-clip affine changes: a*label + b scores 0
@@ -57,7 +64,8 @@ def test_neg_pearson_batch_axis_is_the_toolbox_variant():
     l_off = float(neg_pearson(torch.tensor(offset), torch.tensor(label), pearson_axis="batch"))
     assert l_off == pytest.approx(toolbox_batch_reference(offset, label), abs=1e-6)
     assert l_off > 0.3
-    assert float(neg_pearson(torch.tensor(offset), torch.tensor(label), pearson_axis="time")) == pytest.approx(0, abs=1e-7)
+    l_time = float(neg_pearson(torch.tensor(offset), torch.tensor(label), pearson_axis="time"))
+    assert l_time == pytest.approx(0, abs=1e-7)
     # ... and a batch of one gives the constant 1.0 with no gradient signal
     p1 = torch.tensor(pred[:1], requires_grad=True)
     l1 = neg_pearson(p1, torch.tensor(label[:1]), pearson_axis="batch")
@@ -123,7 +131,7 @@ def test_hybrid_beta_schedule_and_terms():
         expected = parts["time"] + parts["beta"] * (parts["ce"] + parts["hr"])
         assert float(parts["loss"]) == pytest.approx(float(expected), rel=1e-6)
     # the time term is 1 - per-clip Pearson
-    r = [np.corrcoef(p, g)[0, 1] for p, g in zip(pred.numpy(), label.numpy())]
+    r = [np.corrcoef(p, g)[0, 1] for p, g in zip(pred.numpy(), label.numpy(), strict=True)]
     assert float(e0["time"]) == pytest.approx(np.mean(1 - np.array(r)), abs=1e-6)
     # CE uses the normalised PSD as logits with target int(HR_gt) - 45
     zp = (pred - pred.mean(1, keepdim=True)) / pred.std(1, keepdim=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from _store_toy import ToyAdapter, write_toy_raw
+
 from rppgbench._checks import DataError
 from rppgbench.models import ModelCfg
 from rppgbench.store import open_store, prepare

@@ -57,8 +57,8 @@ def make_cfg(**kw) -> ModelCfg:
 
 @pytest.fixture(scope="module")
 def data():
-    v, l = pulse_data()
-    return ArrayClipDataset(v, l, 48), ArrayClipDataset(*pulse_data(2, 96, seed=1), 48)
+    v, lab = pulse_data()
+    return ArrayClipDataset(v, lab, 48), ArrayClipDataset(*pulse_data(2, 96, seed=1), 48)
 
 
 def fresh(seed: int = 0, **kw) -> TinyNet:

@@ -52,7 +52,7 @@ def test_method_recovers_hr_and_polarity(name, hr, seed):
 
 
 def test_methods_reject_bad_traces():
-    for name, fn in METHODS.items():
+    for fn in METHODS.values():
         with pytest.raises(ValueError, match=r"shape \(T, 3\)"):
             fn(np.zeros((10, 4)), FS)
         bad = np.ones((50, 3))

@@ -21,7 +21,8 @@ def _fmt(v: float | None, digits: int = 4) -> str:
 @click.command("metrics", epilog=EPILOG)
 @click.argument("predictions", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--fs", type=float, default=None, help="Sampling rate in Hz (required unless the .npz has an 'fs' key).")
-@click.option("--profile", default="rppgbench", show_default=True, help="Evaluation profile (band, FFT, SNR, SE rules).")
+@click.option("--profile", default="rppgbench", show_default=True,
+              help="Evaluation profile (band, FFT, SNR, SE rules).")
 @click.option("--window", "window", default=None,
               help="Window in seconds, 'whole' for whole recordings; default: the profile's window.")
 @click.option("--stride", type=float, default=None, help="Sliding-window stride in seconds (needs --window).")
@@ -56,7 +57,7 @@ def metrics(predictions: str, fs: float | None, profile: str, window: str | None
         try:
             window_s = float(window)
         except ValueError:
-            raise click.BadParameter(f"expected seconds or 'whole'; got {window!r}", param_hint="--window")
+            raise click.BadParameter(f"expected seconds or 'whole'; got {window!r}", param_hint="--window") from None
     res = evaluate(preds, fs=fs, profile=profile, window_s=window_s, label_type=label_type, hr_method=hr_method,
                    stride_s=stride)
     win = "whole recording" if res.window_s is None else f"{res.window_s:g} s" + (

@@ -12,8 +12,9 @@ on unreadable, empty, truncated or inconsistent input. Readers:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -18,9 +18,10 @@ Adding a dataset: one module subclassing :class:`DatasetAdapter`, plus one line 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 

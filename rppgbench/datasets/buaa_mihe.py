@@ -32,8 +32,9 @@ Environment." IEEE FG 2020. arXiv:2303.09336
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 

@@ -44,8 +44,9 @@ Electronics 13(7):1334, 2024. doi:10.3390/electronics13071334
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -69,7 +70,7 @@ BVP_COLUMNS = ("BVP", "SQPhysMD", "SQ1", "SQ2", "Perfusion_Value")
 def _has_header(path: Path) -> bool:
     """False when the first line of the CSV is numeric (a header-less file; UNVERIFIED variant)."""
     try:
-        with open(path, "r", errors="replace") as fh:
+        with open(path, errors="replace") as fh:
             first = fh.readline().split(",")[0].strip()
         float(first)
         return False
@@ -135,7 +136,7 @@ class IBVPAdapter(DatasetAdapter):
         if dup:
             raise DataError(f"recording {dup[0]} exists both at the root and in {CONFIDENTIAL_FOLDER}/", path=root)
         recs = []
-        for num, cond, d in sorted(found, key=lambda x: (x[0], x[1])):
+        for _num, cond, d in sorted(found, key=lambda x: (x[0], x[1])):
             rid = d.name
             part = rid.split("_")[0].lower()
             thermal = d / f"{rid}_t"

@@ -6,12 +6,12 @@ Expected layout::
     <root>/{Train,Val,Test}/P*.mat             or split into folders as rPPG-Toolbox asks (metadata["split"])
     <root>/ScampsTrainTestSplit.csv            optional, ignored
 
-Each file holds ``Xsub`` (the 240x240 face crop; MATLAB (T, H, W, 3), i.e. **h5py shape (3, W, H, T)** because
-HDF5 shows a MATLAB column-major array with its axes reversed), float in [0, 1], RGB; and ``d_ppg`` (PPG, one
-sample per frame at 30 Hz; any vector orientation is flattened). Frames are read through h5py in blocks and
-transposed (3, W, H, n) → (n, H, W, 3) (blocks of ~256 MB, at least 32 frames) — a fixture with a marker in the top-left corner pins the orientation —
-then converted with ``round(x * 255)`` to uint8. Masks (``skin_mask`` …) are not read; their frame count may be
-T − 1 (the 599-vs-600 quirk) and is reported as ``metadata["mask_frames"]`` without raising.
+Each file holds ``Xsub`` (the 240x240 face crop; MATLAB (T, H, W, 3), i.e. **h5py shape (3, W, H, T)** because HDF5
+shows a MATLAB column-major array with its axes reversed), float in [0, 1], RGB; and ``d_ppg`` (PPG, one sample per
+frame at 30 Hz; any vector orientation is flattened). Frames are read through h5py in blocks and transposed (3, W,
+H, n) → (n, H, W, 3) (blocks of ~256 MB, at least 32 frames) — a fixture with a marker in the top-left corner pins
+the orientation — then converted with ``round(x * 255)`` to uint8. Masks (``skin_mask`` …) are not read; their frame
+count may be T − 1 (the 599-vs-600 quirk) and is reported as ``metadata["mask_frames"]`` without raising.
 
 Recording id and subject: the file stem (``P000001``; 5 or 6 digits accepted), sorted numerically; session
 ``""``. ``metadata``: ``n_frames``, ``resolution`` (``"WxH"``), ``split`` when found in a split folder.
@@ -27,8 +27,9 @@ Camera Measurement of Physiological Signals." NeurIPS 2022 Datasets and Benchmar
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 

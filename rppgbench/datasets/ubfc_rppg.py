@@ -41,8 +41,9 @@ photoplethysmography." Pattern Recognition Letters 124:82-90, 2019. doi:10.1016/
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 

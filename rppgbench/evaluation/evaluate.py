@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -242,7 +243,7 @@ def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, pr
                                 f"no reference HR can be computed", recording=rid)
             by_len.setdefault(b - a, []).append(k)
         results: dict[int, dict[str, float]] = {}
-        for length, ks in by_len.items():
+        for ks in by_len.values():
             cols_p = np.stack([pred[bounds[k][0]:bounds[k][1]] for k in ks], axis=1)
             cols_l = np.stack([label[bounds[k][0]:bounds[k][1]] for k in ks], axis=1)
             out = process_windows(cols_p, cols_l, fs, prof, label_type, method)

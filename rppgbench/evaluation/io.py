@@ -2,8 +2,8 @@
 (columns ``recording, pred, label`` and optionally ``sample``). See docs/metrics.md."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 

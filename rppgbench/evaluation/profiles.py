@@ -95,7 +95,7 @@ class Profile:
         d["band"] = list(self.band)
         return d
 
-    def replace(self, **changes: Any) -> "Profile":
+    def replace(self, **changes: Any) -> Profile:
         return dataclasses.replace(self, **changes)
 
 
@@ -111,7 +111,8 @@ PROFILES.register("rppgbench", Profile(
 ))
 PROFILES.register("tb-head-2025", Profile(
     name="tb-head-2025",
-    description="rPPG-Toolbox d807b01 (2025-09-01) / FactorizePhys: 0.6-3.3 Hz, 10·log10 SNR, sqrt(std(e²)/sqrt(n)), MACC",
+    description=("rPPG-Toolbox d807b01 (2025-09-01) / FactorizePhys: 0.6-3.3 Hz, 10·log10 SNR, "
+                 "sqrt(std(e²)/sqrt(n)), MACC"),
     band=(0.6, 3.3), filter_order=1, detrend_lambda=100.0, nfft_rule="next_pow2",
     snr_formula="power_db10", rmse_se="tb2025", se_ddof=0, macc=True, window_s=None, cap_window=True,
     reference="ubicomplab/rPPG-Toolbox@d807b01 evaluation/post_process.py, metrics.py",

@@ -16,8 +16,13 @@ from typing import Any
 
 from rppgbench._checks import SubmissionError
 from rppgbench._logging import logger
-from rppgbench.leaderboard.schema import (MAX_ENTRY_MANIFEST_BYTES, MAX_RESULTS_BYTES, _safe, read_json_limited,
-                                          read_reference)
+from rppgbench.leaderboard.schema import (
+    MAX_ENTRY_MANIFEST_BYTES,
+    MAX_RESULTS_BYTES,
+    _safe,
+    read_json_limited,
+    read_reference,
+)
 from rppgbench.leaderboard.verify import SITE_DIR, protocols
 from rppgbench.reporting import html as H
 from rppgbench.reporting.tables import LOWER_IS_BETTER, UNITS, fmt_value
@@ -224,7 +229,7 @@ def _protocol_page(proto: str, d: dict[str, Any], site: Path) -> str:
         ses = [_num(e["metrics"]["datasets"][ds].get("MAE", {}).get("se")) for e in ranked]
         save_figure(bar_figure(labels, vals, ses, title=f"{proto} → {ds}: MAE ± SE"), site / f"mae_{slug}.png")
         pts = [{"model": f"{i}. {e['manifest']['method_name'][:30]}", "params": e["manifest"]["model"]["n_params"],
-                "latency_ms": None, "value": v} for i, (e, v) in enumerate(zip(ranked, vals), start=1)]
+                "latency_ms": None, "value": v} for i, (e, v) in enumerate(zip(ranked, vals, strict=True), start=1)]
         save_figure(bubble_figure(pts, title=f"{proto} → {ds}", no_latency_note="parameters vs MAE"),
                     site / f"params_{slug}.png")
         body.append(H.img(f"mae_{slug}.png", f"MAE of each entry on {ds}", "MAE ± standard error"))

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from rppgbench._checks import SubmissionError
 from rppgbench._logging import logger
-from rppgbench.leaderboard.schema import (MAX_RESULTS_BYTES, REFERENCE_FILE, REFERENCE_LABELS_FILE, _safe,
-                                          label_sha256, read_json_limited)
+from rppgbench.leaderboard.schema import (
+    MAX_RESULTS_BYTES,
+    REFERENCE_FILE,
+    REFERENCE_LABELS_FILE,
+    _safe,
+    label_sha256,
+    read_json_limited,
+)
 from rppgbench.leaderboard.submit import _label_view, load_submission_predictions, submit
 
 __all__ = ["write_reference", "seed_from_results", "SYNTHETIC_NOTE"]

@@ -17,9 +17,20 @@ import numpy as np
 from rppgbench._checks import SubmissionError
 from rppgbench._logging import logger
 from rppgbench.leaderboard._recompute import recompute_metrics
-from rppgbench.leaderboard.schema import (MANIFEST_SCHEMA_VERSION, MAX_ENTRY_MANIFEST_BYTES, MAX_MANIFEST_BYTES,
-                                          MAX_PREDICTIONS_BYTES, check_file_size, MAX_RESULTS_BYTES, _safe, finite_or_none,
-                                          label_sha256, read_json_limited, read_reference, validate_manifest)
+from rppgbench.leaderboard.schema import (
+    MANIFEST_SCHEMA_VERSION,
+    MAX_ENTRY_MANIFEST_BYTES,
+    MAX_MANIFEST_BYTES,
+    MAX_PREDICTIONS_BYTES,
+    MAX_RESULTS_BYTES,
+    _safe,
+    check_file_size,
+    finite_or_none,
+    label_sha256,
+    read_json_limited,
+    read_reference,
+    validate_manifest,
+)
 
 __all__ = ["submit", "check_predictions", "compare_claims", "suspicion_flags", "load_submission_predictions",
            "CLAIM_RTOL", "CLAIM_ATOL", "protocol_dir"]

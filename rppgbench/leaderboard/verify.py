@@ -10,11 +10,24 @@ from typing import Any
 from rppgbench._checks import SubmissionError
 from rppgbench._logging import logger
 from rppgbench.leaderboard._recompute import recompute_metrics
-from rppgbench.leaderboard.schema import (ENTRY_FILES, MAX_ENTRY_MANIFEST_BYTES, MAX_RESULTS_BYTES, REFERENCE_FILE,
-                                          REFERENCE_LABELS_FILE, _safe, read_json_limited, read_reference,
-                                          validate_manifest)
-from rppgbench.leaderboard.submit import (build_metrics, check_predictions, compare_claims,
-                                          load_submission_predictions, suspicion_flags)
+from rppgbench.leaderboard.schema import (
+    ENTRY_FILES,
+    MAX_ENTRY_MANIFEST_BYTES,
+    MAX_RESULTS_BYTES,
+    REFERENCE_FILE,
+    REFERENCE_LABELS_FILE,
+    _safe,
+    read_json_limited,
+    read_reference,
+    validate_manifest,
+)
+from rppgbench.leaderboard.submit import (
+    build_metrics,
+    check_predictions,
+    compare_claims,
+    load_submission_predictions,
+    suspicion_flags,
+)
 
 __all__ = ["verify", "verify_entry", "VerifyReport", "protocols", "SITE_DIR"]
 
@@ -66,7 +79,7 @@ def _diff(a: Any, b: Any, where: str, out: list[str]) -> None:
     elif isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
             out.append(f"{where}: metrics.json has {len(a)} items; recomputed {len(b)}")
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=False)):
             _diff(x, y, f"{where}[{i}]", out)
     elif isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) \
             and not isinstance(b, bool):

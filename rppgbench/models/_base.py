@@ -19,7 +19,8 @@ Counting conventions (used by ``benchmarks/models.py`` and the tests):
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -51,7 +52,7 @@ class ContractMixin:
         if x.ndim != 5:
             raise ValueError(f"{name}: input must be a 5-D tensor B x C x T x H x W = {_fmt(expected)}; "
                              f"got {x.ndim}-D shape {tuple(x.shape)}")
-        for axis, (want, got) in enumerate(zip(self.contract, x.shape[1:]), start=1):
+        for axis, (want, got) in enumerate(zip(self.contract, x.shape[1:], strict=True), start=1):
             if want is not None and want != got:
                 raise ValueError(f"{name}: input shape must be {_fmt(expected)} (B x C x T x H x W); got "
                                  f"{tuple(x.shape)} (axis {axis} is {got}, expected {want})")

@@ -16,8 +16,9 @@ unexpected and mis-shaped keys are all collected and reported together in one :c
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn

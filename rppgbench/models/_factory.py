@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from rppgbench._registry import Registry
 
@@ -73,7 +74,7 @@ class ModelCfg:
         if self.kind not in ("neural", "unsupervised"):
             raise ValueError(f"ModelCfg {self.name}: kind must be 'neural' or 'unsupervised'; got {self.kind!r}")
 
-    def replace(self, **changes: Any) -> "ModelCfg":
+    def replace(self, **changes: Any) -> ModelCfg:
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict[str, Any]:

@@ -25,7 +25,8 @@ approximation error is logged only, never added to the loss (as in the authors' 
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn

@@ -35,8 +35,15 @@ from rppgbench._checks import check_option, check_range
 from rppgbench.models._base import ContractMixin, build_model
 from rppgbench.models._base import param_counts as _param_counts
 from rppgbench.models._factory import ModelCfg, register_model
-from rppgbench.models._phasenet_blocks import (MIXERS, Decoder1D, ESTBlock, GatedTCN, SequenceRegressor,
-                                               SpatialAttentionHead, make_mixer)
+from rppgbench.models._phasenet_blocks import (
+    MIXERS,
+    Decoder1D,
+    ESTBlock,
+    GatedTCN,
+    SequenceRegressor,
+    SpatialAttentionHead,
+    make_mixer,
+)
 
 __all__ = ["PhaseNet", "checkpoint_filter_fn", "param_counts"]
 
@@ -107,7 +114,7 @@ class PhaseNet(ContractMixin, nn.Module):
 
         stem = encoder_channels[0]
         blocks: list[nn.Module] = []
-        for cin, cout in zip(encoder_channels[:-1], encoder_channels[1:]):
+        for cin, cout in zip(encoder_channels[:-1], encoder_channels[1:], strict=True):
             blocks.append(ESTBlock(cin, cout, expand, make_mixer(mixer, cin * expand, zas_p, zas_b, zas_layout)))
         self.base_encoder = nn.Sequential(
             nn.Conv3d(3, stem, kernel_size=(1, 5, 5), padding=(0, 2, 2)), nn.InstanceNorm3d(stem), nn.ReLU(),

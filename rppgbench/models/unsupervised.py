@@ -8,7 +8,8 @@ oriented to rise with blood volume (see :mod:`rppgbench.signal.methods`). They h
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -146,10 +146,10 @@ class Recipe:
         """sha256 hex digest of :meth:`canonical_json`."""
         return hashlib.sha256(self.canonical_json().encode("ascii")).hexdigest()
 
-    def replace(self, **changes: Any) -> "Recipe":
+    def replace(self, **changes: Any) -> Recipe:
         return dataclasses.replace(self, **changes)
 
-    def for_dataset(self, dataset: str, **options: Any) -> "Recipe":
+    def for_dataset(self, dataset: str, **options: Any) -> Recipe:
         """The recipe bound to ``dataset`` (dataset options merged over the recipe's own)."""
         merged = {**self.dataset_options, **options}
         return dataclasses.replace(self, dataset=dataset, dataset_options=merged)
@@ -161,7 +161,7 @@ class Recipe:
         return config.data_root(root) / self.dataset / f"{self.recipe_id[:16]}.zarr"
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], *, source: str = "recipe") -> "Recipe":
+    def from_dict(cls, d: dict[str, Any], *, source: str = "recipe") -> Recipe:
         if not isinstance(d, dict):
             raise ValueError(f"{source}: a recipe must be a mapping of fields; got {type(d).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
@@ -171,11 +171,11 @@ class Recipe:
         return cls(**d)
 
     @classmethod
-    def from_json(cls, text: str) -> "Recipe":
+    def from_json(cls, text: str) -> Recipe:
         return cls.from_dict(json.loads(text))
 
     @classmethod
-    def load(cls, path: str | Path) -> "Recipe":
+    def load(cls, path: str | Path) -> Recipe:
         """Read a recipe from a ``.json`` or ``.yaml``/``.yml`` file (``base: NAME`` starts from a named one)."""
         path = Path(path)
         if not path.is_file():
@@ -193,7 +193,7 @@ class Recipe:
         return cls.from_mapping(data, source=str(path))
 
     @classmethod
-    def from_mapping(cls, data: dict[str, Any], source: str | None = None) -> "Recipe":
+    def from_mapping(cls, data: dict[str, Any], source: str | None = None) -> Recipe:
         """A recipe from fields, where ``base: NAME`` starts from a named recipe and the other fields override it.
 
         A modified named recipe is no longer that name: its ``name`` is "" unless the mapping gives one.
@@ -208,7 +208,7 @@ class Recipe:
         return cls.from_dict(data, source=source or "recipe")
 
     @classmethod
-    def named(cls, name: str) -> "Recipe":
+    def named(cls, name: str) -> Recipe:
         if name not in NAMED_RECIPES:
             import difflib
 
@@ -225,7 +225,7 @@ NAMED_RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
-def resolve_recipe(spec: "str | Path | Recipe | dict | None", dataset: str | None = None) -> Recipe:
+def resolve_recipe(spec: str | Path | Recipe | dict | None, dataset: str | None = None) -> Recipe:
     """A recipe from a name (``fp72``), a YAML/JSON path, a dict or a Recipe; default ``fp72``.
 
     When ``dataset`` is given the result is bound to it; a recipe already bound to another dataset is refused.

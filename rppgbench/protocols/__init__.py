@@ -15,8 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from rppgbench._checks import ProtocolError
-from rppgbench.protocols.schema import (SPLIT_NAMES, Citation, DatasetSpec, EvaluationSpec, ModelSpec, Protocol,
-                                        SplitPart, TrainingSpec, load_protocol_file)
+from rppgbench.protocols.schema import (
+    SPLIT_NAMES,
+    Citation,
+    DatasetSpec,
+    EvaluationSpec,
+    ModelSpec,
+    Protocol,
+    SplitPart,
+    TrainingSpec,
+    load_protocol_file,
+)
 from rppgbench.protocols.splits import ResolvedSplits, canonical_subject, resolve_splits
 
 __all__ = ["Protocol", "DatasetSpec", "SplitPart", "ModelSpec", "TrainingSpec", "EvaluationSpec", "Citation",

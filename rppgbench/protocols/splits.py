@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from rppgbench._checks import ProtocolError
 from rppgbench.protocols.schema import SPLIT_NAMES, Protocol, SplitPart
@@ -81,7 +82,7 @@ class ResolvedSplits:
             out.setdefault(ds, []).append(rid)
         return out
 
-    def limit(self, n: int | None) -> "ResolvedSplits":
+    def limit(self, n: int | None) -> ResolvedSplits:
         """The first ``n`` recordings of each dataset in each split (for quick runs); ``None`` keeps all."""
         if n is None:
             return self
@@ -148,7 +149,7 @@ def select_part(protocol: str, split: str, part: SplitPart, table: Any) -> list[
         for s in subjects:
             canon.setdefault(canonical_subject(s), set()).add(s)
         wanted = [canonical_subject(s) for s in part.subjects]
-        missing = [orig for orig, c in zip(part.subjects, wanted) if c not in canon]
+        missing = [orig for orig, c in zip(part.subjects, wanted, strict=True) if c not in canon]
         if missing:
             raise ProtocolError(f"{where}: subject(s) not in the store: {_fmt_ids(missing)} "
                                 f"(store subjects: {_fmt_ids(sorted(set(subjects), key=natural_key))})")
@@ -163,8 +164,8 @@ def select_part(protocol: str, split: str, part: SplitPart, table: Any) -> list[
             raise ProtocolError(f"{where}: filter column {col!r} is not in the recordings table "
                                 f"(columns: {', '.join(map(str, table.columns))})")
         values = list(table[col])
-        keep = [k and _value_matches(v, cond) for k, v in zip(keep, values)]
-    out = sorted({r for r, k in zip(rids, keep) if k}, key=natural_key)
+        keep = [k and _value_matches(v, cond) for k, v in zip(keep, values, strict=True)]
+    out = sorted({r for r, k in zip(rids, keep, strict=True) if k}, key=natural_key)
     if not out:
         desc = []
         if part.recordings is not None:

@@ -16,8 +16,9 @@ Torch-free; matplotlib is imported only inside :func:`plot_cd`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -197,7 +198,7 @@ def plot_cd(result: CDResult, title: str | None = None):
     ax.text(xpos(min(hi, lo + result.cd)) + 0.01, cd_y, f"CD = {result.cd:.2f}", ha="left", va="center",
             fontsize=8)
     base = top - 0.25 - 0.22 * len(result.cliques)
-    for i, (name, rank) in enumerate(zip(names, ranks)):
+    for i, (name, rank) in enumerate(zip(names, ranks, strict=True)):
         left = i < half
         row = i if left else k - 1 - i
         y = base - 0.32 * row

@@ -6,7 +6,8 @@ only from the page's own directory (``script-src 'self'``), so text that slipped
 from __future__ import annotations
 
 import html as _html
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["esc", "page", "CSP", "STYLE", "link", "img", "definition_list"]
 

@@ -6,8 +6,9 @@ matplotlib is imported inside the functions only, so importing this module stays
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

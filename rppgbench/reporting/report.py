@@ -11,8 +11,9 @@ import math
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,9 +21,8 @@ from rppgbench._checks import DataError
 from rppgbench._logging import logger
 from rppgbench.reporting import html as H
 from rppgbench.reporting.cd import friedman_nemenyi, plot_cd
-from rppgbench.reporting.plots import (bland_altman_figure, bubble_figure, recording_figure, save_figure,
-                                       scatter_figure)
 from rppgbench.reporting.load import RunResults, load_runs
+from rppgbench.reporting.plots import bland_altman_figure, bubble_figure, recording_figure, save_figure, scatter_figure
 from rppgbench.reporting.tables import comparison_rows, to_csv, to_html, to_latex, to_markdown
 
 __all__ = ["report", "ba_stats", "read_model_benchmark", "cd_inputs", "N_WORST"]

@@ -8,7 +8,8 @@ import csv
 import html
 import io
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rppgbench.reporting.load import METRIC_ORDER, RunResults
 
@@ -49,7 +50,7 @@ def comparison_rows(runs: Sequence[RunResults]) -> tuple[list[dict[str, Any]], l
         ev = run.evaluation
         for r in run.rows:
             key = (str(r.get("protocol", run.protocol)), str(r["test_dataset"]), str(r["model"]))
-            entry = pivot.setdefault(key, dict(zip(_KEY_COLS, key)))
+            entry = pivot.setdefault(key, dict(zip(_KEY_COLS, key, strict=True)))
             for col in _INFO_COLS:
                 if col in r and r[col] is not None:
                     entry[col] = r[col]

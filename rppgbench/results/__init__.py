@@ -2,8 +2,15 @@
 
 See docs/results_format.md. Reports and the leaderboard read only what these functions write.
 """
-from rppgbench.results.io import (RESULTS_FILE, read_predictions, read_results, read_toolbox_pickle,
-                                  write_predictions, write_results, write_toolbox_pickle)
+from rppgbench.results.io import (
+                                  RESULTS_FILE,
+                                  read_predictions,
+                                  read_results,
+                                  read_toolbox_pickle,
+                                  write_predictions,
+                                  write_results,
+                                  write_toolbox_pickle,
+)
 from rppgbench.results.schema import FORMAT_VERSION, METRIC_UNITS, check_results, strip_volatile
 
 __all__ = ["RESULTS_FILE", "FORMAT_VERSION", "METRIC_UNITS", "check_results", "strip_volatile", "read_results",

@@ -29,7 +29,7 @@ References
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy.signal import get_window, periodogram

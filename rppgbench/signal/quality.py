@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from rppgbench.signal.hr import next_pow2, psd
 
 __all__ = ["SNR_FORMULAS", "snr", "snr_from_psd", "snr_columns", "macc", "macc_columns"]

@@ -18,7 +18,7 @@ __all__ = ["Store", "open_store"]
 _TABLE_FIRST = ["recording_id", "dataset", "subject", "session", "n_frames", "fps", "duration_s"]
 
 
-def open_store(path: str | Path) -> "Store":
+def open_store(path: str | Path) -> Store:
     """Open the store at ``path`` (DataError if it is not an rppgbench store)."""
     return Store(path)
 

@@ -24,8 +24,16 @@ from rppgbench.preprocess.align import align_label
 from rppgbench.preprocess.face import make_detector
 from rppgbench.preprocess.face.track import FaceTracker
 from rppgbench.preprocess.recipe import Recipe
-from rppgbench.store.layout import (ATTR_KEY, CHUNK_FRAMES, FORMAT_VERSION, RECORDINGS, STAGING, frames_codec,
-                                    jsonable, label_codec)
+from rppgbench.store.layout import (
+    ATTR_KEY,
+    CHUNK_FRAMES,
+    FORMAT_VERSION,
+    RECORDINGS,
+    STAGING,
+    frames_codec,
+    jsonable,
+    label_codec,
+)
 from rppgbench.store.views import recording_stats
 
 __all__ = ["process_recording", "write_recording_group", "sha256_file"]
@@ -154,7 +162,7 @@ def process_recording(adapter: DatasetAdapter, rec: RawRecording, recipe: Recipe
 def _ranges(flags: np.ndarray) -> list[tuple[int, int]]:
     m = np.concatenate([[0], flags.astype(np.int8), [0]])
     d = np.diff(m)
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
 
 
 def write_recording_group(store_dir: str | Path, rid: str, arrays: dict[str, np.ndarray],

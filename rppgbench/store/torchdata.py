@@ -6,8 +6,8 @@ Items are ``(clip float32 (C, T', H, W), label float32 (T,), recording_id, start
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch

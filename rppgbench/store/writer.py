@@ -21,9 +21,10 @@ import shutil
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rppgbench import config
 from rppgbench._checks import DataError, RecipeMismatchError
@@ -82,7 +83,7 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def store_path(dataset: str, recipe: "str | Recipe | None" = None, root: str | Path | None = None) -> Path:
+def store_path(dataset: str, recipe: str | Recipe | None = None, root: str | Path | None = None) -> Path:
     """Where the store of ``dataset`` prepared with ``recipe`` lives: ``<data_root>/<dataset>/<id16>.zarr``."""
     return resolve_recipe(recipe, dataset).store_path(root)
 
@@ -181,7 +182,7 @@ def _run_task(adapter: DatasetAdapter, rec: RawRecording, recipe_json: str, stor
                 "traceback": traceback.format_exc(limit=6)}
 
 
-def _resolve_adapter(dataset: "str | DatasetAdapter", recipe: Any) -> tuple[DatasetAdapter, Recipe]:
+def _resolve_adapter(dataset: str | DatasetAdapter, recipe: Any) -> tuple[DatasetAdapter, Recipe]:
     if isinstance(dataset, DatasetAdapter):
         adapter = dataset
         r = resolve_recipe(recipe)
@@ -217,7 +218,7 @@ def _discover(adapter: DatasetAdapter, raw: Path) -> list[RawRecording]:
     return recs
 
 
-def prepare(dataset: "str | DatasetAdapter", raw: str | Path | None = None, recipe: Any = None,
+def prepare(dataset: str | DatasetAdapter, raw: str | Path | None = None, recipe: Any = None,
             out: str | Path | None = None, workers: int = 2, scheduler: str | None = None,
             overwrite: bool = False, skip_bad: bool = False, limit: int | None = None,
             progress: ProgressFn | None = None) -> PrepareSummary:

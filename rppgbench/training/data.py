@@ -10,7 +10,8 @@ uses (:func:`make_loader`). :class:`ArrayClipDataset` serves the same items from
 from __future__ import annotations
 
 import random
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch

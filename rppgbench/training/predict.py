@@ -11,7 +11,8 @@ never skipped silently.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,7 +47,7 @@ def _run_clips(model: torch.nn.Module, get_clip: Callable[[int], torch.Tensor], 
             if isinstance(y, dict):
                 y = y["bvp"]
             y = y.detach().double().cpu().numpy()
-            for row, (_, a, b) in zip(y, chunk):
+            for row, (_, a, b) in zip(y, chunk, strict=True):
                 out.append(row[a:b])
     return np.concatenate(out) if out else np.zeros(0)
 

@@ -365,7 +365,7 @@ class Trainer:
             sums = D.all_reduce_sum([tot, float(n)] + [log_sums[k] for k in keys], self.device)
             row: dict[str, Any] = {"epoch": epoch, "train_loss": sums[0] / max(sums[1], 1.0), "steps": steps,
                                    "lr": float(optimizer.param_groups[0]["lr"])}
-            row.update({k: s / max(sums[1], 1.0) for k, s in zip(keys, sums[2:])})
+            row.update({k: s / max(sums[1], 1.0) for k, s in zip(keys, sums[2:], strict=True)})
             row["valid_loss"] = self._valid_loss(model, valid_loader, epoch) if valid_loader is not None else None
             row["time_s"] = time.perf_counter() - t0
             self.history.append(row)

@@ -146,7 +146,8 @@ def write_outputs(result: InferenceResult, out_dir: str | os.PathLike, plot: boo
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"bvp": out / "bvp.csv", "hr": out / "hr.csv"}
-    _atomic_text(paths["bvp"], "time_s,bvp\n" + "".join(f"{t:.6f},{v:.8g}\n" for t, v in zip(result.times, result.bvp)))
+    samples = zip(result.times, result.bvp, strict=True)
+    _atomic_text(paths["bvp"], "time_s,bvp\n" + "".join(f"{t:.6f},{v:.8g}\n" for t, v in samples))
     rows = [f"{a:.3f},{b:.3f},{h:.2f}\n" for a, b, h in result.windows]
     rows.append(f"0.000,{result.times[-1] + 1 / result.fps:.3f},{result.hr_bpm:.2f}\n")
     _atomic_text(paths["hr"], "start_s,stop_s,hr_bpm\n" + "".join(rows))

@@ -32,8 +32,15 @@ from __future__ import annotations
 
 from rppgbench.datasets.synthetic.adapter import SyntheticAdapter
 from rppgbench.datasets.synthetic.ppg import PulseWave, make_pulse
-from rppgbench.datasets.synthetic.presets import (FITZPATRICK, MIXED_CYCLE, PRESET_NAMES, PRESETS, SKIN_WEIGHTS,
-                                                  SyntheticSpec, make_spec)
+from rppgbench.datasets.synthetic.presets import (
+                                                  FITZPATRICK,
+                                                  MIXED_CYCLE,
+                                                  PRESET_NAMES,
+                                                  PRESETS,
+                                                  SKIN_WEIGHTS,
+                                                  SyntheticSpec,
+                                                  make_spec,
+)
 from rppgbench.datasets.synthetic.render import GENERATOR_VERSION, Rendered, render_recording
 from rppgbench.datasets.synthetic.writer import MANIFEST_COLUMNS, VIDEO_CODECS, write_raw_dataset, write_recording
 

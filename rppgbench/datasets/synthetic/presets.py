@@ -120,7 +120,7 @@ class SyntheticSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SyntheticSpec":
+    def from_dict(cls, d: dict[str, Any]) -> SyntheticSpec:
         """Rebuild a spec from :meth:`as_dict` output or a recording's ``meta.json`` (other keys are ignored)."""
         names = {f.name for f in dataclasses.fields(cls)}
         missing = sorted(n for n in names - set(d) if n not in _OPTIONAL)

@@ -24,8 +24,9 @@ frames are produced one by one by :meth:`Rendered.iter_frames`, so long recordin
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -49,7 +50,7 @@ def _smooth_signal(rng: np.random.Generator, t: np.ndarray, f_lo: float, f_hi: f
     phases = rng.uniform(0.0, 2 * np.pi, size=n)
     weights = rng.uniform(0.5, 1.0, size=n)
     sig = np.zeros_like(t)
-    for f, ph, wt in zip(freqs, phases, weights):
+    for f, ph, wt in zip(freqs, phases, weights, strict=True):
         sig += wt * np.sin(2 * np.pi * f * t + ph)
     return sig / weights.sum()
 
@@ -333,7 +334,8 @@ def render_recording(spec: SyntheticSpec) -> Rendered:
         generator="rppgbench.datasets.synthetic", generator_version=GENERATOR_VERSION,
         image="skimage.data.astronaut (NASA photo of Eileen Collins, public domain)",
         mean_hr_bpm=mean_hr, n_frames=T, n_beats=int(pulse.beats_in(0.0, float(frame_times[-1])).size),
-        skin_weights=list(SKIN_WEIGHTS), pulse_amplitude_effective=spec.pulse_amplitude * FITZPATRICK[spec.fitzpatrick][1],
+        skin_weights=list(SKIN_WEIGHTS),
+        pulse_amplitude_effective=spec.pulse_amplitude * FITZPATRICK[spec.fitzpatrick][1],
         skin_tone_gains=list(FITZPATRICK[spec.fitzpatrick][0]), ppg_meaning="blood volume (skin darkens as it rises)",
     )
     return Rendered(spec=spec, frame_times=frame_times, ppg=ppg, ppg_times=ppg_times, ppg_fs=float(spec.ppg_fs),

@@ -10,12 +10,12 @@ Layout::
 
 Numbers in the CSV files are written with Python's shortest round-trip ``repr``, so they read back exactly.
 
-Codec choice (measured with ``opencv-python-headless`` 4.14 on 640x480 rendered frames, see
-``docs/synthetic.md``): HuffYUV (``HFYU``), FFV1 (``.avi``/``.mkv``), PNG-in-AVI (``MPNG``) and raw ``RGBA`` all
-read back bit-exactly; ``DIB `` cannot be written. Matroska (``.mkv``) output is not byte-reproducible (the
-muxer writes a random segment UID), so every codec is stored in AVI. HuffYUV writes fastest among the compressed ones (~6-10 ms per
-frame vs ~20-27 ms for FFV1 and >100 ms for MPNG) at ~1/3 of the raw size, so it is the default; FFV1 is ~20 %
-smaller and can be chosen with ``codec="FFV1"``.
+Codec choice (measured with ``opencv-python-headless`` 4.14 on 640x480 rendered frames, see ``docs/synthetic.md``):
+HuffYUV (``HFYU``), FFV1 (``.avi``/``.mkv``), PNG-in-AVI (``MPNG``) and raw ``RGBA`` all read back bit-exactly;
+``DIB `` cannot be written. Matroska (``.mkv``) output is not byte-reproducible (the muxer writes a random segment
+UID), so every codec is stored in AVI. HuffYUV writes fastest among the compressed ones (~6-10 ms per frame vs
+~20-27 ms for FFV1 and >100 ms for MPNG) at ~1/3 of the raw size, so it is the default; FFV1 is ~20 % smaller and
+can be chosen with ``codec="FFV1"``.
 
 Writing is atomic: everything goes to a hidden temporary folder next to ``out_dir`` that is renamed into place
 at the end, so an interrupted run never leaves a folder that looks complete.
@@ -81,7 +81,7 @@ def write_recording(rendered: Rendered, rec_dir: str | Path, *, codec: str = "HF
         raise DataError(f"wrote {n} frames, expected {rendered.n_frames}", path=video)
     with open(rec_dir / "ppg.csv", "w", newline="\n") as fh:
         fh.write("time_s,ppg\n")
-        fh.writelines(f"{_fmt(t)},{_fmt(v)}\n" for t, v in zip(rendered.ppg_times, rendered.ppg))
+        fh.writelines(f"{_fmt(t)},{_fmt(v)}\n" for t, v in zip(rendered.ppg_times, rendered.ppg, strict=True))
     with open(rec_dir / "frames.csv", "w", newline="\n") as fh:
         fh.write("time_s\n")
         fh.writelines(f"{_fmt(t)}\n" for t in rendered.frame_times)

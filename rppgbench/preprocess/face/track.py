@@ -21,8 +21,9 @@ no ``reopen`` is given, from a buffer of raw frames.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -67,7 +68,7 @@ def source_ranges(sources: np.ndarray, code: int) -> list[list[int]]:
     """Half-open [start, stop) frame ranges where ``sources == code``."""
     m = np.concatenate([[False], np.asarray(sources) == code, [False]]).astype(np.int8)
     d = np.diff(m)
-    return [[int(a), int(b)] for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1))]
+    return [[int(a), int(b)] for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True)]
 
 
 @dataclass
@@ -125,7 +126,7 @@ class FaceTracker:
 
     @classmethod
     def from_recipe(cls, detector: FaceDetector, recipe: Any, recording: str | None = None,
-                    path: str | None = None) -> "FaceTracker":
+                    path: str | None = None) -> FaceTracker:
         return cls(detector, detect_every=recipe.detect_every, smoothing=recipe.smoothing,
                    smoothing_param=recipe.smoothing_param, median_box=recipe.median_box, enlarge=recipe.enlarge,
                    square=recipe.square, size=recipe.size, interpolation=recipe.interpolation,
@@ -213,9 +214,9 @@ class FaceTracker:
             raws: Iterable[np.ndarray] = pending_raw
         else:  # decode the first n frames again, one at a time
             it = iter(reopen())
-            raws = (f for t, f in zip(range(n), it) if crops[t] is None)
+            raws = (f for t, f in zip(range(n), it, strict=False) if crops[t] is None)
         filled = 0
-        for i, raw in zip(idx, raws):
+        for i, raw in zip(idx, raws, strict=False):
             crops[i] = crop_resize(raw, box, self.size, self.interpolation)
             boxes[i] = box
             filled += 1
