@@ -121,27 +121,10 @@ def measure(name: str, overrides: dict, device: str, warmup: int, repeats: int) 
 
 
 def _neural_models() -> tuple[list[str], list[str]]:
-    """Registered non-tiny neural models, and notes about model modules that could not be imported."""
-    import importlib
-    import importlib.util
+    """Registered non-tiny neural models (and notes, kept for the CSV's callers)."""
+    from rppgbench.models import list_models
 
-    from rppgbench.models import _factory
-
-    notes = []
-    try:
-        _factory.list_models()
-    except ImportError as exc:  # a model module not written yet: benchmark what is there, say what is not
-        notes.append(f"note: not every model module imports ({exc}); benchmarking the registered ones")
-        for mod in _factory.MODEL_MODULES:
-            if importlib.util.find_spec(mod) is not None:
-                try:
-                    importlib.import_module(mod)
-                except ImportError as inner:
-                    notes.append(f"note: skipped {mod}: {inner}")
-    names = [n for n in _factory.MODELS.names() if _factory._CFGS[n].kind == "neural" and not _factory._CFGS[n].tiny]
-    if "physfsunet" not in names:
-        notes.append("note: physfsunet is not registered; skipped")
-    return names, notes
+    return list_models(kind="neural", include_tiny=False), []
 
 
 def main(argv: list[str] | None = None) -> int:

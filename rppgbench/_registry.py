@@ -70,6 +70,13 @@ class Registry(Generic[T]):
         self._lazy[name] = target
         self._meta[name] = dict(meta)
 
+    def fill(self, name: str, obj: Any) -> None:
+        """Give a lazily registered ``name`` its object now (its module was imported by other means)."""
+        if name not in self._lazy:
+            raise RegistryError(f"{self.kind} {name!r} is not a lazily registered name")
+        self._check_base(name, obj)
+        self._objects[name] = obj
+
     # -- lookup -------------------------------------------------------------------------------
     def names(self) -> list[str]:
         return sorted(set(self._objects) | set(self._lazy))

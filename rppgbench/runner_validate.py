@@ -163,6 +163,7 @@ def validate_protocol(protocol: Protocol | str | os.PathLike, models: list[str] 
     Returns ``(protocol, recipes, model plans)``."""
     from rppgbench.evaluation import get_profile
     from rppgbench.models import model_cfg
+    from rppgbench.models._factory import split_overrides
 
     proto = protocol if isinstance(protocol, Protocol) else load_protocol(protocol, root)
     recipes = {ds: resolve_dataset_recipe(proto, ds) for ds in proto.datasets}
@@ -192,10 +193,8 @@ def validate_protocol(protocol: Protocol | str | os.PathLike, models: list[str] 
             cfg = model_cfg(spec.name)
         except KeyError as exc:
             raise ProtocolError(f"{proto.path}: models[{i}]: {exc}") from None
-        fields = {f.name for f in dataclasses.fields(cfg)}
-        changes = {k: v for k, v in spec.overrides.items() if k in fields and k != "name"}
         try:
-            eff = cfg.replace(**changes) if changes else cfg
+            eff, _kwargs = split_overrides(cfg, spec.overrides)
         except (TypeError, ValueError) as exc:
             raise ProtocolError(f"{proto.path}: models[{i}] ({spec.name}) overrides: {exc}") from None
         mrec = dict(recipes) if spec.recipe is None else {

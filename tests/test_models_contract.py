@@ -7,29 +7,18 @@ here) are run at their full frame size with an 8-frame clip instead; FactorizePh
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import math
 
 import pytest
 import torch
 
-from rppgbench.models import _factory, create_model
+from rppgbench.models import create_model, list_models, model_cfg
 
-MY_ARCHS = {"factorizephys", "phasenet"}
 CHEAP_VOXELS = 161 * 72 * 72  # the FactorizePhys contract; larger contracts are run with an 8-frame clip
 
 
-def _registered_neural() -> list[str]:
-    # import the model modules that exist (other helpers' modules may land later than this file)
-    for mod in _factory.MODEL_MODULES:
-        if importlib.util.find_spec(mod) is not None:
-            importlib.import_module(mod)
-    return sorted(n for n in _factory.MODELS.names() if _factory._CFGS[n].kind == "neural")
-
-
-NEURAL = _registered_neural()
-TINY = [n for n in NEURAL if _factory._CFGS[n].tiny]
+NEURAL = list_models(kind="neural")
+TINY = [n for n in NEURAL if model_cfg(n).tiny]
 
 
 def _clip_len(cfg) -> int:
@@ -39,7 +28,7 @@ def _clip_len(cfg) -> int:
 
 
 def _model_and_input(name: str, batch: int = 2, seed: int = 0):
-    cfg = _factory._CFGS[name]
+    cfg = model_cfg(name)
     t = _clip_len(cfg)
     model = create_model(name) if t == cfg.clip_len else create_model(name, clip_len=t)
     clip, label = synthetic_pulse_batch(batch, t, cfg.extra_frames, cfg.frame_size, cfg.input_view, cfg.fps,
@@ -112,7 +101,7 @@ def test_eval_forward_shape_and_finite(name):
 def test_wrong_input_shape_raises_value_error(name):
     """A 4-D input or a wrong channel count is refused by every model; a wrong clip length by every model that
     declares its clip length in ``contract`` (a model may accept any length by declaring None there)."""
-    cfg = _factory._CFGS[name]
+    cfg = model_cfg(name)
     t = _clip_len(cfg)
     model = create_model(name, clip_len=t).eval()
     frames, side = t + cfg.extra_frames, cfg.frame_size

@@ -10,14 +10,18 @@ Example:
 
 \b
 Checks the schema (unknown keys and wrong types name file and line), includes, model names, each model's
-input contract against the dataset recipes (frame size, fps), the evaluation profile and metric names."""
+input contract against the dataset recipes (frame size, fps), the evaluation profile and metric names. Torch is
+not imported; --build also instantiates every model once with its overrides (imports torch; `run` always does).
+"""
 
 
 @click.command("validate", epilog=EPILOG)
 @click.argument("protocols", nargs=-1, required=True)
 @click.option("--protocols-root", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Folder of protocol families for names (default: the package's protocols/).")
-def validate(protocols: tuple[str, ...], protocols_root: str | None) -> None:
+@click.option("--build", is_flag=True, default=False,
+              help="Also build each model once with its overrides (imports torch).")
+def validate(protocols: tuple[str, ...], protocols_root: str | None, build: bool) -> None:
     """Validate PROTOCOLS (names or YAML paths); print OK per file, stop at the first error."""
     from pathlib import Path
 
@@ -27,6 +31,6 @@ def validate(protocols: tuple[str, ...], protocols_root: str | None) -> None:
         if any(part.startswith("_") for part in Path(name).parent.parts):
             click.echo(f"skip {name} (shared part, validated through the files that include it)")
             continue
-        proto, recipes, plans = validate_protocol(name, None, protocols_root)
+        proto, recipes, plans = validate_protocol(name, None, protocols_root, build=build)
         click.echo(f"OK {proto.path} ({proto.name} v{proto.version}, {len(plans)} model(s), "
                    f"sha256 {proto.protocol_hash[:12]})")

@@ -195,27 +195,21 @@ def count_macs(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
     return counts
 
 
-def build_model(cls: type, cfg: Any, overrides: dict[str, Any], **arch_defaults: Any) -> nn.Module:
-    """Build ``cls`` for a registered entrypoint.
+def build_model(cls: type, cfg: Any, kwargs: dict[str, Any], **arch_defaults: Any) -> nn.Module:
+    """Build ``cls`` for a registered entrypoint ``fn(cfg, **kwargs)``.
 
-    ``overrides`` may mix :class:`~rppgbench.models.ModelCfg` fields (``clip_len``, ``frame_size``,
-    ``channels``, ... -- they update the contract and are passed on as ``clip_len``/``frame_size``/``channels``)
-    and constructor arguments of ``cls`` (they override ``arch_defaults``). Anything else raises ValueError
-    naming the unknown keys. The returned model carries the effective cfg as ``model.cfg``.
+    ``cfg`` is the effective :class:`~rppgbench.models.ModelCfg` (its ``clip_len``, ``frame_size`` and
+    ``channels`` are passed to ``cls``); ``kwargs`` are constructor arguments of ``cls`` that override
+    ``arch_defaults``. Unknown keys raise ValueError naming them. The model carries ``cfg`` as ``model.cfg``.
     """
-    import dataclasses
     import inspect
 
-    cfg_fields = {f.name for f in dataclasses.fields(cfg)}
-    cfg_changes = {k: v for k, v in overrides.items() if k in cfg_fields and k != "name"}
-    arch = {k: v for k, v in overrides.items() if k not in cfg_fields}
     accepted = set(inspect.signature(cls).parameters) - {"clip_len", "frame_size", "channels"}
-    unknown = sorted(set(arch) - accepted)
+    unknown = sorted(set(kwargs) - accepted)
     if unknown:
         raise ValueError(f"model {cfg.name}: unknown option(s) {', '.join(unknown)}; expected ModelCfg fields or "
                          f"{cls.__name__} arguments: {', '.join(sorted(accepted))}")
-    cfg = cfg.replace(**cfg_changes) if cfg_changes else cfg
     model = cls(clip_len=cfg.clip_len, frame_size=cfg.frame_size, channels=cfg.channels,
-                **{**arch_defaults, **arch})
+                **{**arch_defaults, **kwargs})
     model.cfg = cfg
     return model

@@ -237,18 +237,18 @@ _BASE = ModelCfg(
 
 
 @register_model(_BASE)
-def factorizephys(**overrides: Any) -> FactorizePhys:
+def factorizephys(cfg: ModelCfg, **kwargs: Any) -> FactorizePhys:
     """The released FactorizePhys FSAM_Res (52,168 parameters)."""
-    return build_model(FactorizePhys, factorizephys.cfg, overrides)
+    return build_model(FactorizePhys, cfg, kwargs)
 
 
 @register_model(_BASE.replace(
     name="factorizephys.nores",
     description="FactorizePhys with FSAM without the residual connection (the paper's 'FSAM' variant).",
     weights=None))
-def factorizephys_nores(**overrides: Any) -> FactorizePhys:
+def factorizephys_nores(cfg: ModelCfg, **kwargs: Any) -> FactorizePhys:
     """FactorizePhys with FSAM, head on the fused volume only (no residual)."""
-    return build_model(FactorizePhys, factorizephys_nores.cfg, overrides, residual=False)
+    return build_model(FactorizePhys, cfg, kwargs, residual=False)
 
 
 @register_model(_BASE.replace(
@@ -256,6 +256,6 @@ def factorizephys_nores(**overrides: Any) -> FactorizePhys:
     weights=None, loss_kwargs={"pearson_axis": "time"},
     description=("Tiny FactorizePhys for tests: the same code path with channel widths (4, 6, 8) and 32-frame "
                  "clips. The spatial size stays 72 because the valid convolutions need 71-74 pixels.")))
-def factorizephys_tiny(**overrides: Any) -> FactorizePhys:
+def factorizephys_tiny(cfg: ModelCfg, **kwargs: Any) -> FactorizePhys:
     """Small, fast FactorizePhys (widths 4/6/8, 32 frames) for tests and smoke runs."""
-    return build_model(FactorizePhys, factorizephys_tiny.cfg, overrides, nf=(4, 6, 8))
+    return build_model(FactorizePhys, cfg, kwargs, nf=(4, 6, 8))

@@ -197,25 +197,25 @@ _BASE = ModelCfg(
 
 
 @register_model(_BASE)
-def phasenet(**overrides: Any) -> PhaseNet:
+def phasenet(cfg: ModelCfg, **kwargs: Any) -> PhaseNet:
     """PHASE-Net, released configuration (checkpoint-compatible)."""
-    return build_model(PhaseNet, phasenet.cfg, overrides)
+    return build_model(PhaseNet, cfg, kwargs)
 
 
 @register_model(_BASE.replace(
     name="phasenet.paper", weights=None,
     description=("PHASE-Net as the paper describes it: ZAS on 25 % of the channels with a 2x2 block grid "
                  "(reconstructed), causal gated TCN with 3 levels; otherwise as released.")))
-def phasenet_paper(**overrides: Any) -> PhaseNet:
+def phasenet_paper(cfg: ModelCfg, **kwargs: Any) -> PhaseNet:
     """PHASE-Net, the paper's description (ZAS, causal 3-level gated TCN)."""
-    return build_model(PhaseNet, phasenet_paper.cfg, overrides, mixer="zas", tcn_padding="causal", tcn_layers=3)
+    return build_model(PhaseNet, cfg, kwargs, mixer="zas", tcn_padding="causal", tcn_layers=3)
 
 
 @register_model(_BASE.replace(
     name="phasenet.tiny", clip_len=32, frame_size=32, batch_size=2, epochs=1, tiny=True, published_params=None,
     weights=None, optimizer={"name": "adam", "lr": 1e-3, "weight_decay": 0.0},
     description="Tiny PHASE-Net for tests: the released code path with small widths, 32 frames of 32x32."))
-def phasenet_tiny(**overrides: Any) -> PhaseNet:
+def phasenet_tiny(cfg: ModelCfg, **kwargs: Any) -> PhaseNet:
     """Small, fast PHASE-Net (released code path, narrow widths) for tests and smoke runs."""
-    return build_model(PhaseNet, phasenet_tiny.cfg, overrides, feature_dim=16, latent_dim=8, hidden_dim=16,
+    return build_model(PhaseNet, cfg, kwargs, feature_dim=16, latent_dim=8, hidden_dim=16,
                        gru_hidden=16, tcn_layers=2, encoder_channels=(4, 8, 12, 16), expand=2)

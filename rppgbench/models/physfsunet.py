@@ -183,9 +183,9 @@ _TRAIN = dict(loss="physfsunet_hybrid", loss_kwargs={"hr_kl": "psd"},
     description="Reconstructed physFSUNet (no code released): fusion stem + 4 STAS blocks + upsampling/MLP decoder",
     clip_len=160, frame_size=128, input_view="standardized", label_view="standardized", fps=30.0,
     published_params=831_000, weights="none released", **_TRAIN))
-def physfsunet(**overrides: Any) -> PhysFSUNet:
+def physfsunet(cfg: ModelCfg, **kwargs: Any) -> PhysFSUNet:
     """physFSUNet at the paper's size (828,437 parameters in this reconstruction; 831K published)."""
-    return build_model(PhysFSUNet, physfsunet.cfg, overrides)
+    return build_model(PhysFSUNet, cfg, kwargs)
 
 
 @register_model(ModelCfg(
@@ -194,8 +194,8 @@ def physfsunet(**overrides: Any) -> PhysFSUNet:
     clip_len=64, frame_size=16, input_view="standardized", label_view="standardized", fps=30.0,
     **{**_TRAIN, "epochs": 2, "optimizer": {"name": "adamw", "lr": 1e-2, "weight_decay": 0.0},
        "scheduler": {"name": "onecycle", "max_lr": 1e-2}}))
-def physfsunet_tiny(**overrides: Any) -> PhysFSUNet:
+def physfsunet_tiny(cfg: ModelCfg, **kwargs: Any) -> PhysFSUNet:
     """A narrow physFSUNet (stem 4, widths 8/8, MLP 16; 22,321 parameters): about 1 s per training step of 4
     clips on a 2-thread CPU (benchmarks/training.py)."""
-    return build_model(PhysFSUNet, physfsunet_tiny.cfg, overrides, stem_channels=4, widths=(8, 8), mlp_hidden=16,
+    return build_model(PhysFSUNet, cfg, kwargs, stem_channels=4, widths=(8, 8), mlp_hidden=16,
                        dropout=0.1)

@@ -7,7 +7,6 @@ oriented to rise with blood volume (see :mod:`rppgbench.signal.methods`). They h
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -17,8 +16,6 @@ from rppgbench.models._factory import ModelCfg, register_model
 from rppgbench.signal.methods import METHODS, spatial_mean
 
 __all__ = ["UnsupervisedModel", "PAPERS"]
-
-_CFG_FIELDS = {f.name for f in dataclasses.fields(ModelCfg)}
 
 PAPERS = {
     "green": "Verkruysse, Svaasand & Nelson, Remote plethysmographic imaging using ambient light, Opt. Express 2008",
@@ -65,20 +62,65 @@ class UnsupervisedModel:
         return f"UnsupervisedModel({self.name!r})"
 
 
-def _make_entry(name: str) -> Callable[..., UnsupervisedModel]:
-    fn = METHODS[name]
-
-    def entry(**overrides: Any) -> UnsupervisedModel:
-        # ModelCfg fields (e.g. fps) may be passed by create_model; only method keywords reach the method
-        kwargs = {k: v for k, v in overrides.items() if k not in _CFG_FIELDS}
-        return UnsupervisedModel(name, fn, **kwargs)
-
-    entry.__name__ = f"{name}_entry"
-    entry.__doc__ = f"Build the unsupervised method {name.upper()} ({PAPERS[name]})."
-    return entry
+_UNSUPERVISED = ModelCfg(name="", arch="", kind="unsupervised", clip_len=None, frame_size=None, input_view="raw",
+                         label_view="raw")
 
 
-for _name in ("green", "ica", "chrom", "pos", "lgi", "pbv", "omit"):
-    register_model(ModelCfg(name=_name, arch=_name, kind="unsupervised", clip_len=None, input_view="raw",
-                            label_view="raw", frame_size=None, paper=PAPERS[_name],
-                            description=(METHODS[_name].__doc__ or "").strip().splitlines()[0]))(_make_entry(_name))
+def _build(name: str, kwargs: dict[str, Any]) -> UnsupervisedModel:
+    return UnsupervisedModel(name, METHODS[name], **kwargs)
+
+
+@register_model(_UNSUPERVISED.replace(
+    name="green", arch="green", paper=PAPERS["green"],
+    description="GREEN: the green channel over its mean, negated (1 - G/mean(G))."))
+def green(cfg: ModelCfg, **kwargs: Any) -> UnsupervisedModel:
+    """The unsupervised method GREEN (``PAPERS["green"]``); ``kwargs`` are passed to the method."""
+    return _build("green", kwargs)
+
+
+@register_model(_UNSUPERVISED.replace(
+    name="ica", arch="ica", paper=PAPERS["ica"],
+    description="ICA: detrended, z-scored RGB unmixed with JADE; the component with the strongest spectral peak."))
+def ica(cfg: ModelCfg, **kwargs: Any) -> UnsupervisedModel:
+    """The unsupervised method ICA (``PAPERS["ica"]``); ``kwargs`` are passed to the method."""
+    return _build("ica", kwargs)
+
+
+@register_model(_UNSUPERVISED.replace(
+    name="chrom", arch="chrom", paper=PAPERS["chrom"],
+    description="CHROM: chrominance projection X = 3R - 2G, Y = 1.5R + G - 1.5B, combined as X - (std X/std Y) Y."))
+def chrom(cfg: ModelCfg, **kwargs: Any) -> UnsupervisedModel:
+    """The unsupervised method CHROM (``PAPERS["chrom"]``); ``kwargs`` are passed to the method."""
+    return _build("chrom", kwargs)
+
+
+@register_model(_UNSUPERVISED.replace(
+    name="pos", arch="pos", paper=PAPERS["pos"],
+    description="POS: plane-orthogonal-to-skin projection in 1.6 s windows, overlap-added, negated."))
+def pos(cfg: ModelCfg, **kwargs: Any) -> UnsupervisedModel:
+    """The unsupervised method POS (``PAPERS["pos"]``); ``kwargs`` are passed to the method."""
+    return _build("pos", kwargs)
+
+
+@register_model(_UNSUPERVISED.replace(
+    name="lgi", arch="lgi", paper=PAPERS["lgi"],
+    description="LGI: local group invariance: the RGB trace without its dominant direction."))
+def lgi(cfg: ModelCfg, **kwargs: Any) -> UnsupervisedModel:
+    """The unsupervised method LGI (``PAPERS["lgi"]``); ``kwargs`` are passed to the method."""
+    return _build("lgi", kwargs)
+
+
+@register_model(_UNSUPERVISED.replace(
+    name="pbv", arch="pbv", paper=PAPERS["pbv"],
+    description="PBV: projection on the blood-volume-pulse signature; negated to rise with blood volume."))
+def pbv(cfg: ModelCfg, **kwargs: Any) -> UnsupervisedModel:
+    """The unsupervised method PBV (``PAPERS["pbv"]``); ``kwargs`` are passed to the method."""
+    return _build("pbv", kwargs)
+
+
+@register_model(_UNSUPERVISED.replace(
+    name="omit", arch="omit", paper=PAPERS["omit"],
+    description="OMIT: orthogonal matrix image transformation: QR of the RGB matrix, first direction removed."))
+def omit(cfg: ModelCfg, **kwargs: Any) -> UnsupervisedModel:
+    """The unsupervised method OMIT (``PAPERS["omit"]``); ``kwargs`` are passed to the method."""
+    return _build("omit", kwargs)
