@@ -98,7 +98,7 @@ def test_toolbox_profiles_match_spec_pipeline(profile, lo, hi, snr_db, window_s,
     assert res.metrics["MAE"]["se"] == pytest.approx(np.std(np.abs(e)) / np.sqrt(nn))
     assert res.metrics["MAPE"]["value"] == pytest.approx(np.mean(np.abs(e) / gt) * 100)
     assert res.metrics["SNR"]["value"] == pytest.approx(np.mean([x[5] for x in exp]), rel=1e-7)
-    assert res.profile == profile
+    assert res.profile == profile and res.n_tails_dropped == 0  # the toolbox keeps the 20-sample tail
     # the coarsest bin width over windows: 256-point FFT for 170 samples, 32-point for the 20-sample tail
     assert res.hr_resolution_bpm == pytest.approx(FS * 60 / (256 if window_s is None else 32))
     assert sorted(set(w.resolution_bpm)) == pytest.approx([FS * 60 / 256] if window_s is None
@@ -137,7 +137,13 @@ def test_pooled_metrics_hand_computed(profile):
     assert m["MAPE"]["se"] == pytest.approx(100 * _std(rel, dd) / math.sqrt(n))
     r = statistics.correlation(pred, ref)
     assert m["Pearson"]["value"] == pytest.approx(r)
-    assert m["Pearson"]["se"] == pytest.approx(math.sqrt((1 - r * r) / (n - 2)))
+    if profile == "rppgbench":  # cluster-robust by linearisation; without clusters each window is its own
+        zp = [(x - statistics.mean(pred)) / statistics.pstdev(pred) for x in pred]
+        zr = [(x - statistics.mean(ref)) / statistics.pstdev(ref) for x in ref]
+        psi = [a * b - r * (a * a + b * b) / 2 for a, b in zip(zp, zr, strict=True)]
+        assert m["Pearson"]["se"] == pytest.approx(math.sqrt(n / (n - 1) * sum(x * x for x in psi)) / n)
+    else:
+        assert m["Pearson"]["se"] == pytest.approx(math.sqrt((1 - r * r) / (n - 2)))
     assert m["SNR"]["value"] == pytest.approx(statistics.mean(snrs))
     assert m["SNR"]["se"] == pytest.approx(_std(snrs, dd) / math.sqrt(n))
     if prof.macc:
@@ -185,8 +191,8 @@ def test_rppgbench_profile_defaults_and_resolution():
     assert list(res.windows.columns[:8]) == ["recording", "window", "start", "stop", "hr_pred", "hr_ref", "snr",
                                             "macc"]
     per = res.per_recording
-    assert list(per.columns) == ["recording", "hr_pred", "hr_ref", "abs_error", "n_windows"]
-    assert per.n_windows.tolist() == [6] * 4
+    assert list(per.columns) == ["recording", "hr_pred", "hr_ref", "abs_error", "n_windows", "tail_dropped"]
+    assert per.n_windows.tolist() == [6] * 4 and per.tail_dropped.tolist() == [0] * 4 and res.n_tails_dropped == 0
     # the reference HR of a clean sinusoid is recovered within the resolution
     for hr, got in zip([58, 75, 92, 120], per.hr_ref, strict=True):
         assert abs(got - hr) <= res.hr_resolution_bpm

@@ -25,6 +25,7 @@ __all__ = ["evaluate", "EvaluationResult", "LABEL_TYPES", "process_window", "pro
 
 LABEL_TYPES = ("raw", "diffnormalized", "standardized")
 WINDOW_COLUMNS = ["recording", "window", "start", "stop", "hr_pred", "hr_ref", "snr", "macc", "resolution_bpm"]
+PER_RECORDING_COLUMNS = ("recording", "hr_pred", "hr_ref", "abs_error", "n_windows", "tail_dropped")
 
 
 def json_safe(obj: Any) -> Any:
@@ -48,9 +49,12 @@ class EvaluationResult:
     """Pooled metrics plus everything needed to audit them.
 
     ``metrics``: ``{name: {"value", "se", "unit"}}`` for :data:`METRIC_NAMES`; ``windows``: one row per window;
-    ``per_recording``: mean predicted/reference HR over each recording's windows; ``bland_altman``: statistics over
-    the pooled windows; ``hr_resolution_bpm``: the coarsest FFT bin width used (NaN-free for fft/welch; for
-    ``peak`` the largest per-window sample quantisation).
+    ``per_recording``: mean predicted/reference HR over each recording's windows (and ``tail_dropped``: samples at
+    its end that no window scored); ``bland_altman``: statistics over the pooled windows; ``hr_resolution_bpm``: the
+    coarsest FFT bin width used (NaN-free for fft/welch; for ``peak`` the largest per-window sample quantisation).
+    ``n_excluded``: windows without an HR estimate (left out of the HR metrics); ``n_tails_dropped`` and
+    ``tails_dropped`` (``recording, start, stop``): recording tails shorter than the window that were not scored
+    (the profile's ``partial_windows``/``min_window`` rule, or the part of a sliding window that does not fit).
     """
 
     metrics: dict[str, dict[str, Any]]
@@ -66,6 +70,11 @@ class EvaluationResult:
     fs: float
     bland_altman: dict[str, Any] = field(default_factory=dict)
     n_excluded: int = 0
+    tails_dropped: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def n_tails_dropped(self) -> int:
+        return len(self.tails_dropped)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (NaN and inf become None)."""
@@ -81,13 +90,14 @@ class EvaluationResult:
             "hr_resolution_bpm": self.hr_resolution_bpm, "fs": self.fs, "window_s": self.window_s,
             "stride_s": self.stride_s, "hr_method": self.hr_method, "label_type": self.label_type,
             "n_windows": int(len(self.windows)), "n_recordings": int(len(self.per_recording)),
-            "n_excluded": self.n_excluded, "metrics": self.metrics, "bland_altman": self.bland_altman,
+            "n_excluded": self.n_excluded, "n_tails_dropped": self.n_tails_dropped,
+            "tails_dropped": self.tails_dropped, "metrics": self.metrics, "bland_altman": self.bland_altman,
             "recordings": recs,
         })
 
     def metric_rows(self, **context: Any) -> list[dict[str, Any]]:
         """Tidy rows, one per metric: ``metric, value, se, unit, higher_is_better, profile, hr_method, window_s,
-        hr_resolution_bpm, n_windows`` plus any ``context`` columns (e.g. protocol, model, dataset)."""
+        hr_resolution_bpm, n_windows, n_tails_dropped`` plus any ``context`` columns (e.g. protocol, model, dataset)."""
         from rppgbench.evaluation.metrics import METRICS
 
         rows = []
@@ -95,7 +105,8 @@ class EvaluationResult:
             rows.append({**context, "metric": name, "value": m["value"], "se": m["se"], "unit": m["unit"],
                          "higher_is_better": METRICS.get(name.lower()).higher_is_better, "profile": self.profile,
                          "hr_method": self.hr_method, "window_s": self.window_s,
-                         "hr_resolution_bpm": self.hr_resolution_bpm, "n_windows": int(len(self.windows))})
+                         "hr_resolution_bpm": self.hr_resolution_bpm, "n_windows": int(len(self.windows)),
+                         "n_tails_dropped": self.n_tails_dropped})
         return rows
 
     def __repr__(self) -> str:
@@ -172,7 +183,7 @@ def _as_pair(rid: str, value: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, profile: str | Profile = "rppgbench",
              window_s: float | None | str = "profile", label_type: str = "raw", hr_method: str | None = None,
-             *, stride_s: float | None = None) -> EvaluationResult:
+             *, stride_s: float | None = None, clusters: Mapping[str, Any] | None = None) -> EvaluationResult:
     """Evaluate predicted waveforms against reference waveforms.
 
     Parameters
@@ -191,6 +202,9 @@ def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, pr
         HR estimator; None uses the profile's default.
     stride_s : float, optional
         With a window, use sliding windows with this stride instead of non-overlapping ones.
+    clusters : mapping recording id -> label, optional
+        For profiles with cluster-robust standard errors: the cluster of each recording's windows (e.g. its
+        subject, so that recordings of one subject form one cluster). Default: one cluster per recording.
 
     Returns
     -------
@@ -218,9 +232,17 @@ def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, pr
         raise ValueError(f"profile {prof.name}: band upper edge {prof.band[1]} Hz must be below fs/2 = {fs / 2} Hz")
     if not signals:
         raise ValueError("signals is empty: nothing to evaluate")
+    if clusters is not None:
+        clusters = {str(k): v for k, v in clusters.items()}
+        lacking = [str(r) for r in signals if str(r) not in clusters]
+        if lacking:
+            raise ValueError(f"clusters must give a cluster for every recording; missing for {len(lacking)}: "
+                             f"{', '.join(lacking[:5])}")
 
     cols: dict[str, list[Any]] = {c: [] for c in WINDOW_COLUMNS}
-    per_rows: dict[str, list[Any]] = {c: [] for c in ("recording", "hr_pred", "hr_ref", "abs_error", "n_windows")}
+    per_rows: dict[str, list[Any]] = {c: [] for c in PER_RECORDING_COLUMNS}
+    tails: list[dict[str, Any]] = []
+    cluster_of: list[str] = []
     for rid, value in signals.items():
         rid = str(rid)
         pred, label = _as_pair(rid, value)
@@ -232,10 +254,13 @@ def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, pr
         elif stride_s is not None:
             bounds = _win.sliding(n, fs, float(window_s), float(stride_s), name=f"recording {rid}")
         else:
-            bounds = _win.nonoverlapping(n, fs, float(window_s), min_len=prof.min_window, cap=prof.cap_window,
+            min_len = prof.min_window if prof.partial_windows else _win.window_samples(float(window_s), fs)
+            bounds = _win.nonoverlapping(n, fs, float(window_s), min_len=min_len, cap=prof.cap_window,
                                          name=f"recording {rid}")
         if not bounds:
             raise DataError(f"no window of at least {prof.min_window} samples", recording=rid)
+        if bounds[-1][1] < n:
+            tails.append({"recording": rid, "start": bounds[-1][1], "stop": n})
         by_len: dict[int, list[int]] = {}
         for k, (a, b) in enumerate(bounds):
             if np.ptp(label[a:b]) == 0.0:
@@ -256,6 +281,7 @@ def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, pr
                 cols[col].append(val)
             for col in WINDOW_COLUMNS[4:]:
                 cols[col].append(results[k][col])
+            cluster_of.append(str(clusters[rid] if clusters is not None else rid))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: mean is NaN
             mp, mr = float(np.nanmean(hp)), float(np.nanmean(hrf))
@@ -264,6 +290,7 @@ def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, pr
         per_rows["hr_ref"].append(mr)
         per_rows["abs_error"].append(abs(mp - mr))
         per_rows["n_windows"].append(len(bounds))
+        per_rows["tail_dropped"].append(n - bounds[-1][1])
     win = pd.DataFrame(cols, columns=WINDOW_COLUMNS)
     bad = ~(np.isfinite(win["hr_pred"].to_numpy()) & np.isfinite(win["hr_ref"].to_numpy()))
     n_bad = int(bad.sum())
@@ -271,9 +298,12 @@ def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, pr
         recs = sorted(set(win.loc[bad, "recording"]))
         warnings.warn(f"{n_bad} window(s) without an HR estimate (recordings: {', '.join(recs)}) are excluded "
                       f"from the HR metrics", MetricWarning, stacklevel=2)
+    if tails:
+        logger.info("%d recording tail(s) shorter than the %s s window not scored (%d samples in all)", len(tails),
+                    window_s, sum(t["stop"] - t["start"] for t in tails))
     metrics = pooled_metrics(win["hr_pred"].to_numpy(), win["hr_ref"].to_numpy(), win["snr"].to_numpy(),
-                             win["macc"].to_numpy(), prof)
-    per = pd.DataFrame(per_rows, columns=["recording", "hr_pred", "hr_ref", "abs_error", "n_windows"])
+                             win["macc"].to_numpy(), prof, clusters=np.asarray(cluster_of))
+    per = pd.DataFrame(per_rows, columns=list(PER_RECORDING_COLUMNS))
     resolution = float(np.nanmax(win["resolution_bpm"])) if np.isfinite(win["resolution_bpm"]).any() \
         else float("nan")
     ba = bland_altman(win["hr_ref"].to_numpy(), win["hr_pred"].to_numpy(), ddof=1)
@@ -282,4 +312,4 @@ def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, pr
                             profile_settings=prof.as_dict(), hr_resolution_bpm=resolution,
                             window_s=None if window_s is None else float(window_s),
                             stride_s=None if stride_s is None else float(stride_s), hr_method=method,
-                            label_type=label_type, fs=fs, bland_altman=ba, n_excluded=n_bad)
+                            label_type=label_type, fs=fs, bland_altman=ba, n_excluded=n_bad, tails_dropped=tails)

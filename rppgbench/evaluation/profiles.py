@@ -20,11 +20,14 @@ from rppgbench._registry import Registry
 from rppgbench.signal.hr import next_pow2, nfft_for_resolution
 from rppgbench.signal.quality import SNR_FORMULAS
 
-__all__ = ["Profile", "PROFILES", "get_profile", "list_profiles", "RMSE_SE_RULES"]
+__all__ = ["Profile", "PROFILES", "get_profile", "list_profiles", "RMSE_SE_RULES", "SE_CLUSTER_RULES"]
 
 #: ``tb2023``: std(e²)/√n (rPPG-Toolbox #154); ``tb2025``: √(std(e²)/√n) (#305);
 #: ``delta``: SE(MSE)/(2·RMSE), the delta-method standard error of √MSE.
 RMSE_SE_RULES = ("tb2023", "tb2025", "delta")
+#: ``none``: windows are independent samples (SD/√n, the toolbox); ``recording``: cluster-robust (CR1) standard
+#: errors with the windows of one recording (or of one caller-given cluster, e.g. a subject) as a cluster.
+SE_CLUSTER_RULES = ("none", "recording")
 
 
 @dataclass(frozen=True)
@@ -40,11 +43,15 @@ class Profile:
     resolution_bpm : target FFT bin width for ``nfft_rule="resolution"``.
     snr_formula : one of :data:`rppgbench.signal.quality.SNR_FORMULAS`.
     snr_halfwidth_hz : half-width of the windows around f0 and 2·f0.
-    se_ddof : ddof of the standard deviations in the standard errors (0: numpy default as in the toolbox).
+    se_ddof : ddof of the standard deviations in the standard errors (0: numpy default as in the toolbox); with
+        ``se_clusters="recording"`` the CR1 factor G/(G-1) takes its place and ``se_ddof`` is not used.
     rmse_se : one of :data:`RMSE_SE_RULES`.
+    se_clusters : one of :data:`SE_CLUSTER_RULES` (``none``: windows independent; ``recording``: cluster-robust).
     macc : compute MACC per window.
     window_s : default window in seconds (None = whole recording).
     min_window : windows shorter than this many samples are skipped (the toolbox's rule: 9).
+    partial_windows : score a last window shorter than the window (if >= ``min_window`` samples; the toolbox);
+        False: only full windows are scored and the tail is dropped (counted in ``n_tails_dropped``).
     cap_window : a window longer than the recording is shortened to it (toolbox) instead of an error.
     hr_method : default HR estimator: ``fft`` | ``welch`` | ``peak``.
     """
@@ -64,6 +71,8 @@ class Profile:
     resolution_bpm: float | None = None
     snr_halfwidth_hz: float = 0.1
     min_window: int = 9
+    partial_windows: bool = True
+    se_clusters: str = "none"
     hr_method: str = "fft"
     reference: str = ""
 
@@ -81,6 +90,9 @@ class Profile:
                              f"got {self.snr_formula!r}")
         if self.rmse_se not in RMSE_SE_RULES:
             raise ValueError(f"profile {self.name}: rmse_se must be one of {RMSE_SE_RULES}; got {self.rmse_se!r}")
+        if self.se_clusters not in SE_CLUSTER_RULES:
+            raise ValueError(f"profile {self.name}: se_clusters must be one of {SE_CLUSTER_RULES}; "
+                             f"got {self.se_clusters!r}")
         if self.se_ddof not in (0, 1):
             raise ValueError(f"profile {self.name}: se_ddof must be 0 or 1; got {self.se_ddof!r}")
 
@@ -104,9 +116,11 @@ PROFILES: Registry[Profile] = Registry("evaluation profile")
 PROFILES.register("rppgbench", Profile(
     name="rppgbench",
     description=("rppgbench default: toolbox-compatible band and filtering, zero-padded FFT (<= 0.2 bpm bins), "
-                 "10 s windows, 10·log10 SNR, sample (ddof 1) standard errors, delta-method RMSE SE, MACC on"),
+                 "10 s windows, full windows only (a shorter tail is dropped and counted), 10·log10 SNR, "
+                 "cluster-robust (CR1, by recording) standard errors, delta-method RMSE SE, MACC on"),
     band=(0.6, 3.3), filter_order=1, detrend_lambda=100.0, nfft_rule="resolution", resolution_bpm=0.2,
     snr_formula="power_db10", rmse_se="delta", se_ddof=1, macc=True, window_s=10.0, cap_window=False,
+    partial_windows=False, se_clusters="recording",
     reference="docs/metrics.md",
 ))
 PROFILES.register("tb-head-2025", Profile(
