@@ -3,7 +3,8 @@
 Neural models are trained with :class:`rppgbench.training.Trainer` on clips of the train split (valid split for
 ``selection: best``) and predict whole test recordings with :func:`rppgbench.training.predict_recordings`.
 Unsupervised methods read the RGB trace (spatial mean of the stored crops) of each test recording and predict
-the BVP from it. Either way the test signals are evaluated per test dataset with
+the BVP from it. The null baseline (:mod:`rppgbench.runner_null`) reads no frames: it predicts a sinusoid of each
+test recording's length. Every model's test signals are evaluated per test dataset with
 :func:`rppgbench.evaluation.evaluate`.
 """
 from __future__ import annotations
@@ -95,12 +96,13 @@ def _predict(mp: Any, model: Any, stores: dict[str, Any], test: dict[str, list[s
     out: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
     for ds, rids in sorted(test.items()):
         st = stores[ds]
-        if mp.cfg.kind == "unsupervised":
+        if mp.cfg.kind in ("unsupervised", "baseline"):
             table = st.recordings().set_index("recording_id")
             sig = {}
             for rid in rids:
                 fs = float(table.loc[rid, "fps"])
-                pred = np.asarray(model.predict(st.rgb_trace(rid), fs), dtype=np.float64)
+                x = st.rgb_trace(rid) if mp.cfg.kind == "unsupervised" else st.n_frames(rid)  # null: length only
+                pred = np.asarray(model.predict(x, fs), dtype=np.float64)
                 label = np.asarray(st.read_label(rid, mp.cfg.label_view), dtype=np.float64)
                 if pred.shape != label.shape:
                     raise DataError(f"model {mp.id} returned {pred.size} samples for {label.size} label samples",
@@ -134,6 +136,10 @@ def run_model(mp: Any, plan: Any, stores: dict[str, Any], tables: dict[str, Any]
             return {"interrupted": True}
         if (ckpt_dir / "model.pt").is_file():
             ckpt_sha = sha256_file(ckpt_dir / "model.pt")
+    elif mp.cfg.kind == "baseline":
+        from rppgbench.runner_null import build_null
+
+        model = build_null(mp, plan, stores, tables, splits)
     else:
         from rppgbench.models import create_model
 
@@ -159,6 +165,7 @@ def run_model(mp: Any, plan: Any, stores: dict[str, Any], tables: dict[str, Any]
             rows.append({"protocol": proto.name, "model": mp.id, "test_dataset": ds, "metric": metric,
                          "value": m.get("value"), "se": m.get("se"), "unit": METRIC_UNITS[metric],
                          "n_windows": int(len(res.windows) - res.n_excluded), "n_recordings": len(sig),
+                         "n_tails_dropped": res.n_tails_dropped,
                          "profile": res.profile, "hr_resolution_bpm": res.hr_resolution_bpm,
                          "window_s": res.window_s})
         subj = tables[ds].set_index("recording_id")["subject"]
@@ -182,4 +189,6 @@ def run_model(mp: Any, plan: Any, stores: dict[str, Any], tables: dict[str, Any]
              "n_params": n_params, "checkpoint_sha256": ckpt_sha, "train_wall_s": train_wall,
              "eval_wall_s": eval_wall, "seed": int(mp.training.seed),
              "training": {k: v for k, v in train_info.items() if k != "finished"}}
+    if mp.cfg.kind == "baseline":
+        entry["null"] = model.describe()
     return {"rows": rows, "per_recording": per_rec, "model": entry, "interrupted": False}

@@ -33,6 +33,8 @@ class RunOptions:
     ``limit`` keeps the first N recordings of each dataset in each split (natural order of recording ids).
     ``stop_after_epochs`` stops every neural model's training after that many epochs in total, as if the
     job had been interrupted (for tests and for splitting long runs); continue with ``resume=True``.
+    ``null`` adds the null baseline (model id ``null``, :mod:`rppgbench.runner_null`); ``models`` never removes
+    it (``models=["null"]`` runs it alone); only ``null=False`` (``--no-null``) does.
     """
 
     protocol: str | os.PathLike
@@ -47,6 +49,7 @@ class RunOptions:
     stop_after_epochs: int | None = None
     command: str = ""
     protocols_root: str | os.PathLike | None = None
+    null: bool = True
 
 
 @dataclass
@@ -106,7 +109,7 @@ def _check_contract(protocol: Protocol, mp: ModelPlan, recipes: dict[str, Any], 
                 f"{protocol.path}: model {mp.id} ({mp.name}) needs frame_size={cfg.frame_size} but dataset {ds} uses "
                 f"recipe {recipe.name or recipe.recipe_id[:16]} with size={recipe.size}; use a recipe of size "
                 f"{cfg.frame_size} or override the model's frame_size")
-        if fps.get(ds) is not None and abs(float(cfg.fps) - float(fps[ds])) > 0.5:
+        if cfg.kind != "baseline" and fps.get(ds) is not None and abs(float(cfg.fps) - float(fps[ds])) > 0.5:
             raise RecipeMismatchError(
                 f"{protocol.path}: model {mp.id} ({mp.name}) expects fps={cfg.fps} but dataset {ds} is recorded at "
                 f"fps={fps[ds]}")
@@ -156,10 +159,11 @@ def _check_builds(proto: Protocol, i: int, mp: ModelPlan) -> None:
 
 
 def validate_protocol(protocol: Protocol | str | os.PathLike, models: list[str] | None = None,
-                      root: str | os.PathLike | None = None, build: bool = True
+                      root: str | os.PathLike | None = None, build: bool = True, null: bool = True
                       ) -> tuple[Protocol, dict[str, Any], list[ModelPlan]]:
     """Every check that needs no data: schema (on load), recipes, registry names, model contracts, evaluation
     profile and metric names, and (``build``) that each model can be instantiated with its overrides.
+    With ``null`` the plans end with the null baseline (id ``null``; kept whatever ``models`` selects).
     Returns ``(protocol, recipes, model plans)``."""
     from rppgbench.evaluation import get_profile
     from rppgbench.models import model_cfg
@@ -176,14 +180,22 @@ def validate_protocol(protocol: Protocol | str | os.PathLike, models: list[str] 
             raise ProtocolError(f"{proto.path}: evaluation.metrics: unknown metric {m!r}; known: "
                                 f"{', '.join(METRIC_UNITS)}")
     _check_generate(proto)
+    from rppgbench.runner_null import NULL_ID, check_null, null_plan
+
     selected = list(proto.models)
+    known = {m.id: m for m in proto.models}
     if models:
-        known = {m.id: m for m in proto.models}
-        missing = [m for m in models if m not in known]
+        if not null and NULL_ID in models:
+            raise ProtocolError(f"--models lists {NULL_ID!r} but --no-null leaves the null baseline out")
+        missing = [m for m in models if m not in known and m != NULL_ID]
         if missing:
             raise ProtocolError(f"--models: {', '.join(missing)} not in protocol {proto.name} (it lists "
-                                f"{', '.join(known)})")
-        selected = [known[m] for m in models]
+                                f"{', '.join([*known, NULL_ID])})")
+        selected = [known[m] for m in models if m in known]
+    if null and NULL_ID in known and known[NULL_ID] not in selected:
+        selected.append(known[NULL_ID])  # the protocol's own null baseline is kept by any selection
+    elif not null:
+        selected = [m for m in selected if m.id != NULL_ID]
     fps = {ds: _dataset_fps(ds) for ds in proto.datasets}
     plans = []
     for i, spec in enumerate(proto.models):
@@ -202,9 +214,12 @@ def validate_protocol(protocol: Protocol | str | os.PathLike, models: list[str] 
         mp = ModelPlan(id=spec.id, name=spec.name, cfg=eff, overrides=dict(spec.overrides),
                        training=_merged_training(proto, spec.training), recipes=mrec)
         _check_contract(proto, mp, recipes, fps)
+        check_null(proto, mp)
         if build:
             _check_builds(proto, i, mp)
         plans.append(mp)
+    if null and NULL_ID not in known:
+        plans.append(null_plan(proto, recipes, plans, _merged_training(proto, {})))
     return proto, recipes, plans
 
 
@@ -236,7 +251,8 @@ def check_output_dir(out: Path, protocol: Protocol, resume: bool) -> None:
 
 def plan_run(options: RunOptions) -> RunPlan:
     """Validate everything that needs no data and fix the output folder."""
-    proto, recipes, plans = validate_protocol(options.protocol, options.models, options.protocols_root)
+    proto, recipes, plans = validate_protocol(options.protocol, options.models, options.protocols_root,
+                                              null=options.null)
     if options.limit is not None and options.limit < 1:
         raise ValueError(f"--limit must be >= 1; got {options.limit}")
     out = Path(options.output) if options.output is not None else config.results_root() / proto.name

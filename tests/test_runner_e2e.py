@@ -61,7 +61,7 @@ def test_synthetic_quick_end_to_end(env, tmp_path):
     # --limit 2: the first two recordings of each split (one recording per subject here)
     assert r["splits"] == {"train": ["synthetic/s01_r00", "synthetic/s02_r00"],
                            "test": ["synthetic/s05_r00", "synthetic/s06_r00"]}
-    ids = [m.id for m in proto.models]
+    ids = [m.id for m in proto.models] + ["null"]  # the null baseline joins every run
     assert list(r["models"]) == ids
     expected_rows = {(m, k) for m in ids for k in proto.evaluation.metrics}
     assert {(row["model"], row["metric"]) for row in r["rows"]} == expected_rows
@@ -80,8 +80,21 @@ def test_synthetic_quick_end_to_end(env, tmp_path):
     # the clean-preset recording (s05_r00: MIXED_CYCLE starts with "clean") and its HR errors
     clean = {row["model"]: row for row in r["per_recording"] if row["recording"] == "s05_r00"}
     assert set(clean) == set(ids) and all(row["subject"] == "05" for row in clean.values())
+    # the null: a sinusoid at the mean reference HR of the train split's windows, computed as the evaluation does
+    null = r["models"]["null"]
+    assert null["name"] == "null.train_mean_hr" and null["kind"] == "baseline" and null["n_params"] == 0
+    from rppgbench.evaluation import evaluate
+    from rppgbench.store import open_store
+
+    store = open_store(prov["stores"][f"synthetic/{prov['recipe_ids']['synthetic']}"])
+    train_hr = [evaluate({k: (store.read_label(k, "raw"),) * 2}, 30.0).windows.hr_ref.to_numpy()
+                for k in (rid.split("/", 1)[1] for rid in r["splits"]["train"])]
+    assert null["null"]["hr_bpm"] == pytest.approx(float(np.mean(np.concatenate(train_hr))))
+    assert null["null"]["source"] == "train" and null["null"]["n_train_recordings"] == 2
     for mid, row in clean.items():
-        if mid in CLEAN_BOUND_UNSUPERVISED:
+        if mid == "null":
+            assert row["hr_pred"] == pytest.approx(null["null"]["hr_bpm"], abs=0.2)  # one 0.2 bpm bin
+        elif mid in CLEAN_BOUND_UNSUPERVISED:
             assert row["abs_error"] < CLEAN_BOUND_UNSUPERVISED[mid], (mid, row)
         else:
             assert NEURAL_HR_RANGE[0] <= row["hr_pred"] <= NEURAL_HR_RANGE[1], (mid, row)
@@ -90,6 +103,24 @@ def test_synthetic_quick_end_to_end(env, tmp_path):
     hr_true = gen.get("mean_hr_bpm", gen.get("true_mean_hr_bpm"))
     if hr_true is not None:
         assert abs(clean["pos"]["hr_ref"] - float(hr_true)) < 3.0
+
+
+def test_test_only_protocol_runs_the_constant_null_and_no_null_leaves_it_out(env, tmp_path):
+    shipped = load_protocol(env["protocol"])
+    gen = json.dumps(shipped.datasets["synthetic"].generate)
+    p = tmp_path / "sq_test_only.yaml"
+    p.write_text("protocol: sq_test_only\nversion: 1\ncitation: {paper: test}\n"
+                 f"datasets:\n  synthetic: {{recipe: {{base: fp72, size: 32}}, generate: {gen}}}\n"
+                 "splits:\n  test: {dataset: synthetic, subjects: [5, 6]}\nmodels: [pos]\n")
+    res = run_protocol(RunOptions(p, limit=2, output=tmp_path / "a", report=False))
+    null = res["models"]["null"]
+    assert null["name"] == "null.constant_hr" and null["null"]["hr_bpm"] == 72.0
+    assert null["null"]["source"] == "constant" and "Ostchega" in null["null"]["reference"]
+    per = [row for row in res["per_recording"] if row["model"] == "null"]
+    assert len(per) == 2 and all(row["hr_pred"] == pytest.approx(72.0, abs=0.2) for row in per)
+    assert {row["model"] for row in res["rows"]} == {"pos", "null"}
+    res = run_protocol(RunOptions(p, limit=2, output=tmp_path / "b", report=False, null=False))
+    assert list(res["models"]) == ["pos"]
 
 
 def test_interrupted_run_resumes_to_the_same_results(env, tmp_path):

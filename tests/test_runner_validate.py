@@ -37,7 +37,13 @@ def test_every_shipped_protocol_passes_the_data_free_checks():
         if "_base" in path.parts:
             continue
         proto, recipes, plans = validate_protocol(path, build=False)
-        assert set(recipes) == set(proto.datasets) and [m.id for m in plans] == [m.id for m in proto.models]
+        assert set(recipes) == set(proto.datasets)
+        assert [m.id for m in plans] == [m.id for m in proto.models] + ["null"]  # the null baseline, everywhere
+        null = plans[-1]
+        assert null.cfg.kind == "baseline" and null.name == "null.train_mean_hr"  # every shipped one trains
+        assert all(null.recipes[ds].recipe_id in {p.recipes[ds].recipe_id for p in plans[:-1]} for ds in recipes)
+        no_null = validate_protocol(path, build=False, null=False)[2]
+        assert [m.id for m in no_null] == [m.id for m in proto.models]
 
 
 def test_unknown_model_is_named_with_suggestion(tmp_path):
@@ -72,9 +78,43 @@ def test_unbuildable_override_is_caught_before_work(tmp_path):
 
 def test_selected_models_must_be_in_the_protocol(tmp_path):
     p = proto_file(tmp_path, models="pos, chrom")
-    assert [m.id for m in validate_protocol(p, ["chrom"])[2]] == ["chrom"]
-    with pytest.raises(ProtocolError, match=r"--models: green not in protocol t \(it lists pos, chrom\)"):
+    assert [m.id for m in validate_protocol(p, ["chrom"])[2]] == ["chrom", "null"]  # --models keeps the null
+    assert [m.id for m in validate_protocol(p, ["null"])[2]] == ["null"]
+    assert [m.id for m in validate_protocol(p, ["chrom"], null=False)[2]] == ["chrom"]
+    with pytest.raises(ProtocolError, match=r"--models: green not in protocol t \(it lists pos, chrom, null\)"):
         validate_protocol(p, ["green"])
+    with pytest.raises(ProtocolError, match="--no-null leaves the null baseline out"):
+        validate_protocol(p, ["null"], null=False)
+
+
+def test_null_baseline_choice_and_reserved_id(tmp_path):
+    p = proto_file(tmp_path, models="pos")
+    assert validate_protocol(p)[2][-1].name == "null.train_mean_hr"
+    test_only = tmp_path / "to.yaml"
+    test_only.write_text(p.read_text().replace("protocol: t", "protocol: to").replace(
+        "  train: {dataset: ubfc_rppg, subjects: [1, 2]}\n", ""))
+    plans = validate_protocol(test_only)[2]
+    assert [(m.id, m.name) for m in plans] == [("pos", "pos"), ("null", "null.constant_hr")]
+    # a protocol may configure its own null under the id null; any selection keeps it
+    own = tmp_path / "own.yaml"
+    own.write_text(p.read_text().replace("protocol: t", "protocol: own").replace(
+        "models: [pos]", "models: [pos, {name: null.constant_hr, id: 'null', overrides: {hr_bpm: 80.0}}]"))
+    plans = validate_protocol(own, ["pos"])[2]
+    assert [(m.id, m.name, m.overrides) for m in plans] == [("pos", "pos", {}),
+                                                             ("null", "null.constant_hr", {"hr_bpm": 80.0})]
+    for models, msg in (("[{name: pos, id: 'null'}]", "id 'null' is reserved for the null baseline"),
+                        ("[{name: null.constant_hr, id: null}]", r'is empty; YAML reads a bare null .*\(id: "null"\)'),
+                        ("[null.constant_hr]", "is a null baseline: list it with id: \"null\"")):
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(p.read_text().replace("protocol: t", "protocol: bad").replace("models: [pos]",
+                                                                                     f"models: {models}"))
+        with pytest.raises(ProtocolError, match=msg):
+            validate_protocol(bad)
+    needs_train = tmp_path / "nt.yaml"
+    needs_train.write_text(test_only.read_text().replace("protocol: to", "protocol: nt").replace(
+        "models: [pos]", "models: [pos, {name: null.train_mean_hr, id: \"null\"}]"))
+    with pytest.raises(ProtocolError, match="null.train_mean_hr\\) needs a train split"):
+        validate_protocol(needs_train)
 
 
 def test_output_dir_of_another_protocol_is_refused_before_work(tmp_path):

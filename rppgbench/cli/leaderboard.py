@@ -1,4 +1,4 @@
-"""``rppgbench leaderboard build|verify|reference|seed``."""
+"""``rppgbench leaderboard build|verify|refresh|reference|seed``."""
 from __future__ import annotations
 
 import sys
@@ -38,6 +38,22 @@ def verify(root: str) -> None:
         sys.exit(1)
 
 
+@leaderboard.command("refresh", epilog="Example: rppgbench leaderboard refresh && rppgbench leaderboard verify")
+@click.option("--root", default="leaderboards", show_default=True, type=click.Path(file_okay=False, path_type=str))
+def refresh(root: str) -> None:
+    """Maintainers: rewrite every entry's metrics.json from its predictions (after an evaluation change);
+    entries whose metric values changed are left alone and listed; exit 1 if any."""
+    from rppgbench.leaderboard.refresh import refresh as _refresh
+
+    rep = _refresh(root)
+    for line in rep.lines():
+        click.echo(line)
+    click.echo(f"{len(rep.checked)} entr{'y' if len(rep.checked) == 1 else 'ies'} current, "
+               f"{len(rep.problems)} left as they were")
+    if not rep.ok:
+        sys.exit(1)
+
+
 @leaderboard.command("reference", epilog="Example: rppgbench leaderboard reference results/synthetic_quick "
                      "--ship-labels")
 @click.argument("results_dir", type=click.Path(file_okay=False, path_type=str))
@@ -54,9 +70,10 @@ def reference(results_dir: str, root: str, ship_labels: bool, overwrite: bool) -
 @leaderboard.command("seed", epilog="Example: rppgbench leaderboard seed results/synthetic_quick")
 @click.argument("results_dir", type=click.Path(file_okay=False, path_type=str))
 @click.option("--root", default="leaderboards", show_default=True, type=click.Path(file_okay=False, path_type=str))
-def seed(results_dir: str, root: str) -> None:
+@click.option("--model", "models", multiple=True, help="Seed only this model id (repeatable), e.g. --model null.")
+def seed(results_dir: str, root: str, models: tuple[str, ...]) -> None:
     """Maintainers: submit every model of a trusted synthetic run (writes the reference with labels first)."""
     from rppgbench.leaderboard.seed import seed_from_results
 
-    for entry in seed_from_results(results_dir, root):
+    for entry in seed_from_results(results_dir, root, models=list(models) or None):
         click.echo(str(entry))

@@ -64,7 +64,11 @@ def metrics(predictions: str, fs: float | None, profile: str, window: str | None
         f" (stride {res.stride_s:g} s)" if res.stride_s else "")
     click.echo(f"profile: {res.profile}   HR method: {res.hr_method}   window: {win}   "
                f"HR resolution: {_fmt(res.hr_resolution_bpm)} bpm")
-    click.echo(f"recordings: {len(res.per_recording)}   windows: {len(res.windows)}   fs: {res.fs:g} Hz")
+    click.echo(f"recordings: {len(res.per_recording)}   windows: {len(res.windows)}   fs: {res.fs:g} Hz   "
+               f"tails not scored: {res.n_tails_dropped}   windows without HR: {res.n_excluded}")
+    se_rule = "cluster-robust (CR1) by recording" if res.profile_settings.get("se_clusters") == "recording" \
+        else "windows as independent samples"
+    click.echo(f"standard errors: {se_rule}")
     click.echo(f"{'metric':<8} {'value':>12}   {'se':>10}  unit")
     for name, m in res.metrics.items():
         click.echo(f"{name:<8} {_fmt(m['value']):>12} ± {_fmt(m['se']):>10}  {m['unit']}")

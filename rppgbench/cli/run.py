@@ -14,7 +14,9 @@ Example:
 \b
 PROTOCOL is a protocol name (see `rppgbench ls protocols`) or a YAML path. Every check that needs no data
 runs first (schema, model names, model contracts vs recipes, output folder); then stores are opened and, when
-missing, prepared from --raw / RPPGBENCH_RAW_<DATASET> (the synthetic dataset is generated on demand)."""
+missing, prepared from --raw / RPPGBENCH_RAW_<DATASET> (the synthetic dataset is generated on demand).
+Every run also evaluates the null baseline 'null' (a sinusoid at the train split's mean HR; without a train
+split at 72 bpm): --models keeps it, --models null runs it alone, --no-null leaves it out."""
 
 
 def _parse_raw(values: tuple[str, ...]) -> dict[str, str]:
@@ -32,7 +34,11 @@ def _fmt(v: object) -> str:
 
 
 def metric_table(rows: list[dict]) -> list[str]:
-    """Text lines: one line per (model, test dataset) with every metric as value ± se."""
+    """Text lines: one line per (model, test dataset) with every metric as value ± se and the verdict against
+    the null baseline (MAE, rppgbench.results.null)."""
+    from rppgbench.results.null import null_verdicts
+
+    verdict = {(k[1], k[2]): v for k, v in null_verdicts(rows).items()}
     metrics: list[str] = []
     groups: dict[tuple[str, str], dict[str, str]] = {}
     for r in rows:
@@ -40,16 +46,19 @@ def metric_table(rows: list[dict]) -> list[str]:
             metrics.append(r["metric"])
         se = f" ± {_fmt(r['se'])}" if r.get("se") is not None else ""
         groups.setdefault((r["model"], r["test_dataset"]), {})[r["metric"]] = _fmt(r["value"]) + se
-    head = f"{'model':<22} {'test':<11} " + " ".join(f"{m:>17}" for m in metrics)
+    head = f"{'model':<22} {'test':<11} " + " ".join(f"{m:>17}" for m in metrics) + "  vs null (MAE)"
     lines = [head, "-" * len(head)]
     for (model, ds), vals in groups.items():
-        lines.append(f"{model:<22} {ds:<11} " + " ".join(f"{vals.get(m, '-'):>17}" for m in metrics))
+        lines.append(f"{model:<22} {ds:<11} " + " ".join(f"{vals.get(m, '-'):>17}" for m in metrics)
+                     + f"  {verdict.get((ds, model), 'no null')}")
     return lines
 
 
 @click.command("run", epilog=EPILOG)
 @click.argument("protocol")
-@click.option("--models", default=None, help="Comma-separated subset of the protocol's model ids.")
+@click.option("--models", default=None,
+              help="Comma-separated subset of the protocol's model ids; the null baseline ('null') is always kept.")
+@click.option("--no-null", is_flag=True, help="Leave out the null baseline (model id 'null').")
 @click.option("--device", default=None, help="torch device (cpu, cuda, cuda:1); default CUDA when available.")
 @click.option("--limit", type=int, default=None, help="Quick run: first N recordings of each dataset per split.")
 @click.option("--output", type=click.Path(file_okay=False, path_type=str), default=None,
@@ -60,15 +69,16 @@ def metric_table(rows: list[dict]) -> list[str]:
 @click.option("--no-report", is_flag=True, help="Do not write the HTML report at the end.")
 @click.option("--protocols-root", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Folder of protocol families (default: the package's protocols/).")
-def run(protocol: str, models: str | None, device: str | None, limit: int | None, output: str | None,
-        resume: bool, raw: tuple[str, ...], workers: int, no_report: bool, protocols_root: str | None) -> None:
+def run(protocol: str, models: str | None, no_null: bool, device: str | None, limit: int | None,
+        output: str | None, resume: bool, raw: tuple[str, ...], workers: int, no_report: bool,
+        protocols_root: str | None) -> None:
     """Run PROTOCOL and write results.json, predictions, checkpoints and a report."""
     from rppgbench.runner import RunOptions, run_protocol
 
     opts = RunOptions(protocol=protocol, models=[m.strip() for m in models.split(",") if m.strip()] if models
                       else None, device=device, limit=limit, output=output, resume=resume, workers=workers,
                       raw=_parse_raw(raw), report=not no_report, command=" ".join(["rppgbench", *sys.argv[1:]]),
-                      protocols_root=protocols_root)
+                      protocols_root=protocols_root, null=not no_null)
     res = run_protocol(opts)
     for line in metric_table(res["rows"]):
         click.echo(line)

@@ -10,8 +10,9 @@ Example:
 
 \b
 Checks the schema (unknown keys and wrong types name file and line), includes, model names, each model's
-input contract against the dataset recipes (frame size, fps), the evaluation profile and metric names. Torch is
-not imported; --build also instantiates every model once with its overrides (imports torch; `run` always does).
+input contract against the dataset recipes (frame size, fps), the evaluation profile and metric names, and names
+the null baseline every run adds (null.train_mean_hr, or null.constant_hr without a train split). Torch is not
+imported; --build also instantiates every model once with its overrides (imports torch; `run` always does).
 """
 
 
@@ -32,5 +33,6 @@ def validate(protocols: tuple[str, ...], protocols_root: str | None, build: bool
             click.echo(f"skip {name} (shared part, validated through the files that include it)")
             continue
         proto, recipes, plans = validate_protocol(name, None, protocols_root, build=build)
-        click.echo(f"OK {proto.path} ({proto.name} v{proto.version}, {len(plans)} model(s), "
-                   f"sha256 {proto.protocol_hash[:12]})")
+        null = [p.name for p in plans if p.cfg.kind == "baseline"]
+        click.echo(f"OK {proto.path} ({proto.name} v{proto.version}, {len(plans) - len(null)} model(s) + null "
+                   f"baseline {', '.join(null) or 'none'}, sha256 {proto.protocol_hash[:12]})")

@@ -29,7 +29,8 @@ def recompute_metrics(preds: dict[str, np.ndarray], labels: dict[str, np.ndarray
     -------
     dict
         ``settings``, ``datasets`` ({dataset: {metric: {value, se, unit}}}), ``hr_resolution_bpm``,
-        ``n_windows``, ``n_recordings`` (each per dataset) and ``per_recording`` ({id: hr_pred, hr_ref,
+        ``n_windows``, ``n_recordings``, ``n_tails_dropped`` (tails shorter than the window, not scored; each per
+        dataset) and ``per_recording`` ({id: hr_pred, hr_ref,
         abs_error, n_windows}); JSON-safe (NaN → None).
     """
     groups: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
@@ -39,7 +40,7 @@ def recompute_metrics(preds: dict[str, np.ndarray], labels: dict[str, np.ndarray
                 "label_type": label_type, "hr_method": evaluation.get("hr_method"),
                 "fs": float(evaluation["fs"])}
     out: dict[str, Any] = {"settings": settings, "datasets": {}, "hr_resolution_bpm": {}, "n_windows": {},
-                           "n_recordings": {}, "per_recording": {}}
+                           "n_recordings": {}, "n_tails_dropped": {}, "per_recording": {}}
     for ds, signals in sorted(groups.items()):
         res = evaluate(signals, fs=settings["fs"], profile=settings["profile"], window_s=settings["window_s"],
                        label_type=settings["label_type"], hr_method=settings["hr_method"])
@@ -47,6 +48,7 @@ def recompute_metrics(preds: dict[str, np.ndarray], labels: dict[str, np.ndarray
         out["hr_resolution_bpm"][ds] = res.hr_resolution_bpm
         out["n_windows"][ds] = int(len(res.windows))
         out["n_recordings"][ds] = int(len(res.per_recording))
+        out["n_tails_dropped"][ds] = res.n_tails_dropped
         for row in res.per_recording.to_dict(orient="records"):
             out["per_recording"][str(row["recording"])] = {k: row[k] for k in ("hr_pred", "hr_ref", "abs_error",
                                                                                "n_windows")}

@@ -114,7 +114,9 @@ def seed_from_results(results_dir: str | Path, root: str | Path = "leaderboards"
     """Submit every model of a trusted run (writing the protocol reference first when missing).
 
     Each entry's manifest says it was produced by rppgbench itself and carries ``note`` (by default the
-    synthetic-data label). Returns the entry directories written.
+    synthetic-data label); the null baseline's entry (id ``null``) also says which null ran and its HR.
+    ``models`` seeds only those model ids (e.g. ``["null"]`` to add the null to an existing leaderboard).
+    Returns the entry directories written.
     """
     results_dir = Path(results_dir)
     res = read_json_limited(results_dir / "results.json", MAX_RESULTS_BYTES, "results file")
@@ -125,13 +127,21 @@ def seed_from_results(results_dir: str | Path, root: str | Path = "leaderboards"
     train = sorted({str(r).split("/", 1)[0] for r in res.get("splits", {}).get("train", [])})
     out = []
     for m in (models or sorted(res.get("models", {}))):
-        kind = res.get("models", {}).get(m, {}).get("kind", "")
+        entry = res.get("models", {}).get(m, {})
+        kind = entry.get("kind", "")
+        null = entry.get("null") if kind == "baseline" and isinstance(entry.get("null"), dict) else None
+        uses_train = kind == "neural" or (null is not None and null.get("source") == "train")
+        notes = note
+        if null is not None:  # the null baseline: say which one ran and where its HR came from
+            notes = (f"Null baseline {null.get('name')}: a sinusoid at {null.get('hr_bpm'):.2f} bpm "
+                     + ("(the mean reference HR of the train split's windows). " if uses_train else
+                        f"({null.get('reference')}). ") + note)[:2000]
         manifest = {
-            "method_name": m, "code_url": code_url,
-            "training_data": train if kind != "unsupervised" else [],
+            "method_name": str(entry.get("name", m)) if null is not None else m, "code_url": code_url,
+            "training_data": train if uses_train else [],
             "test_videos_seen": False,
             "hardware": f"{prov.get('device', 'cpu')}; {prov.get('platform', '')}".strip("; ")[:200],
-            "submitter": "rppgbench maintainers (seed run)", "notes": note,
+            "submitter": "rppgbench maintainers (seed run)", "notes": notes,
             "synthetic_data_only": True, "entry_id": m,
         }
         out.append(submit(results_dir, name, model=m, manifest=manifest, root=root))

@@ -29,7 +29,7 @@ from rppgbench.leaderboard.submit import (
     suspicion_flags,
 )
 
-__all__ = ["verify", "verify_entry", "VerifyReport", "protocols", "SITE_DIR"]
+__all__ = ["verify", "verify_entry", "entry_metrics", "VerifyReport", "protocols", "SITE_DIR"]
 
 #: recomputation on another machine (other BLAS/SuperLU build) may differ in the last bits; nothing more
 RECOMPUTE_RTOL = 1e-7
@@ -89,6 +89,16 @@ def _diff(a: Any, b: Any, where: str, out: list[str]) -> None:
         out.append(f"{where}: metrics.json says {a!r:.200}; recomputed {b!r:.200}")
 
 
+def entry_metrics(entry_dir: Path, ref: dict[str, Any], manifest: dict[str, Any]) -> tuple[dict, dict]:
+    """``(recomputed, expected metrics.json body)`` of an entry from its predictions and the reference labels;
+    raises :class:`SubmissionError` for predictions that do not fit the reference."""
+    sub = load_submission_predictions(Path(entry_dir) / "predictions.npz")
+    view = manifest["model"].get("label_view", "raw")
+    preds, labels = check_predictions(sub, ref, str(Path(entry_dir) / "predictions.npz"), view)
+    recomputed = recompute_metrics(preds, labels, ref["evaluation"], view)
+    return recomputed, build_metrics(recomputed, suspicion_flags(preds, labels, recomputed, manifest))
+
+
 def verify_entry(entry_dir: str | Path, ref: dict[str, Any]) -> list[str]:
     """Problems of one entry (empty list: the entry is consistent and its numbers are reproduced)."""
     entry_dir = Path(entry_dir)
@@ -112,13 +122,9 @@ def verify_entry(entry_dir: str | Path, ref: dict[str, Any]) -> list[str]:
                 problems.append(f"manifest.protocol.{key} is {manifest['protocol'].get(key)!r}; the reference "
                                 f"says {ref['protocol'].get(key)!r}")
         stored = read_json_limited(entry_dir / "metrics.json", MAX_RESULTS_BYTES, "metrics file")
-        sub = load_submission_predictions(entry_dir / "predictions.npz")
-        view = manifest["model"].get("label_view", "raw")
-        preds, labels = check_predictions(sub, ref, str(entry_dir / "predictions.npz"), view)
+        recomputed, expected = entry_metrics(entry_dir, ref, manifest)
     except SubmissionError as exc:
         return problems + [str(exc)]
-    recomputed = recompute_metrics(preds, labels, ref["evaluation"], view)
-    expected = build_metrics(recomputed, suspicion_flags(preds, labels, recomputed, manifest))
     diffs: list[str] = []
     _diff(stored, expected, "metrics", diffs)
     problems += diffs[:20] + ([f"... and {len(diffs) - 20} more differences"] if len(diffs) > 20 else [])

@@ -28,9 +28,12 @@ MODEL_MODULES: list[str] = [
     "rppgbench.models.factorizephys",
     "rppgbench.models.phasenet",
     "rppgbench.models.physfsunet",
+    "rppgbench.models.baseline",
 ]
 
 VIEWS = ("raw", "diffnormalized", "standardized")
+#: model kinds: trained networks, parameter-free methods, null baselines (rppgbench.models.baseline)
+KINDS = ("neural", "unsupervised", "baseline")
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class ModelCfg:
 
     name: str
     arch: str
-    kind: str = "neural"  # "neural" | "unsupervised"
+    kind: str = "neural"  # "neural" | "unsupervised" | "baseline" (a null model that ignores the video)
     paper: str = ""
     code_url: str = ""
     description: str = ""
@@ -74,8 +77,8 @@ class ModelCfg:
         for attr in ("input_view", "label_view"):
             if getattr(self, attr) not in VIEWS:
                 raise ValueError(f"ModelCfg {self.name}: {attr} must be one of {VIEWS}; got {getattr(self, attr)!r}")
-        if self.kind not in ("neural", "unsupervised"):
-            raise ValueError(f"ModelCfg {self.name}: kind must be 'neural' or 'unsupervised'; got {self.kind!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"ModelCfg {self.name}: kind must be one of {KINDS}; got {self.kind!r}")
 
     def replace(self, **changes: Any) -> ModelCfg:
         return dataclasses.replace(self, **changes)

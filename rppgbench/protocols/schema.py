@@ -293,6 +293,9 @@ def _model(ctx: _Ctx, d: Any, path: tuple) -> ModelSpec:
         return ModelSpec(name=d, id=d)
     ctx.keys(d, path, ("name", "id", "overrides", "training", "recipe"), ("name",))
     name = ctx.typed(d, "name", path, (str,), "a model name", nullable=False)
+    if "id" in d and d["id"] is None:  # `id: null` is YAML's empty value, not the null baseline's id
+        raise ctx.error(path + ("id",), f"{format_path(path + ('id',))} is empty; YAML reads a bare null as no "
+                                        'value: quote it (id: "null") for the null baseline')
     mid = ctx.typed(d, "id", path, (str,), "a result id", name, nullable=False)
     overrides = ctx.typed(d, "overrides", path, (dict,), "a mapping", {}) or {}
     tr = d.get("training") or {}

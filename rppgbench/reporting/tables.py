@@ -1,6 +1,8 @@
 """Comparison tables: mean ± standard error per protocol, test dataset and model, in Markdown, LaTeX, CSV
 and HTML. The profile, window length and HR resolution are stated in every table so numbers are never
-compared across incompatible definitions by accident.
+compared across incompatible definitions by accident. Every row says whether the model beats the null baseline
+(its MAE strictly below the null's on the same protocol and test dataset; :mod:`rppgbench.results.null`), and
+how many recording tails shorter than the window were not scored.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rppgbench.reporting.load import METRIC_ORDER, RunResults
+from rppgbench.results.null import null_verdicts
 
 __all__ = ["comparison_rows", "fmt_value", "to_markdown", "to_latex", "to_csv", "to_html", "UNITS",
            "LOWER_IS_BETTER"]
@@ -20,7 +23,9 @@ UNITS = {"MAE": "bpm", "RMSE": "bpm", "MAPE": "%", "Pearson": "", "SNR": "dB", "
 #: sort direction of each metric (True: lower is better)
 LOWER_IS_BETTER = {"MAE": True, "RMSE": True, "MAPE": True, "Pearson": False, "SNR": False, "MACC": False}
 _KEY_COLS = ("protocol", "test_dataset", "model")
-_INFO_COLS = ("profile", "window_s", "hr_resolution_bpm", "n_recordings", "n_windows")
+_INFO_COLS = ("profile", "window_s", "hr_resolution_bpm", "n_recordings", "n_windows", "n_tails_dropped")
+#: header of the column holding :func:`rppgbench.results.null.null_verdicts` (``vs_null`` in rows and CSV)
+VS_NULL = "vs null (MAE)"
 
 
 def fmt_value(value: float, se: float | None = None, digits: int = 2) -> str:
@@ -40,7 +45,8 @@ def comparison_rows(runs: Sequence[RunResults]) -> tuple[list[dict[str, Any]], l
     -------
     rows : list of dict
         Keys: protocol, test_dataset, model, profile, window_s, hr_resolution_bpm, n_recordings, n_windows,
-        and for every metric ``<metric>`` → ``{"value", "se", "unit"}``.
+        n_tails_dropped (when the rows have it), ``vs_null`` (null baseline / beats null / does not beat null /
+        no null) and for every metric ``<metric>`` → ``{"value", "se", "unit"}``.
     metrics : list of str
         Metrics present, in :data:`METRIC_ORDER` first, then any others alphabetically.
     """
@@ -59,6 +65,11 @@ def comparison_rows(runs: Sequence[RunResults]) -> tuple[list[dict[str, Any]], l
             entry[str(r["metric"])] = {"value": float(r["value"]), "se": float(r["se"]),
                                        "unit": r.get("unit", UNITS.get(r["metric"], ""))}
             seen_metrics.add(str(r["metric"]))
+    verdicts: dict[tuple[str, str, str], str] = {}
+    for run in runs:
+        verdicts.update(null_verdicts(run.rows, run.protocol))
+    for key, entry in pivot.items():
+        entry["vs_null"] = verdicts.get(key, "no null")
     metrics = [m for m in METRIC_ORDER if m in seen_metrics] + sorted(seen_metrics - set(METRIC_ORDER))
     rows = [pivot[k] for k in sorted(pivot)]
     return rows, metrics
@@ -87,7 +98,8 @@ def _caption(group: tuple[str, str], rows: list[dict[str, Any]]) -> str:
     res = [float(r["hr_resolution_bpm"]) for r in rows if r.get("hr_resolution_bpm") is not None]
     res = [r for r in res if not math.isnan(r)]
     res_s = f"{max(res):.3f} bpm" if res else "n/a"  # the coarsest FFT bin of any model
-    return (f"Protocol {group[0]}, test dataset {group[1]}: mean ± standard error over evaluation windows; "
+    return (f"Protocol {group[0]}, test dataset {group[1]}: mean ± standard error over evaluation windows "
+            f"(the profile's SE rule, docs/metrics.md); "
             f"profile {first.get('profile')}, window {first.get('window_s')} s, HR resolution {res_s}")
 
 
@@ -100,12 +112,12 @@ def to_markdown(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
     out = []
     for group, grows in _groups(rows):
         out.append(f"**{_md_escape(_caption(group, grows))}**\n")
-        head = ["Model", *(_header(m) for m in metrics), "Recordings", "Windows"]
+        head = ["Model", *(_header(m) for m in metrics), VS_NULL, "Recordings", "Windows", "Tails not scored"]
         out.append("| " + " | ".join(head) + " |")
-        out.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
+        out.append("|" + "|".join(["---"] + ["---:"] * len(metrics) + ["---"] + ["---:"] * 3) + "|")
         for r in grows:
-            cells = [_md_escape(r["model"]), *(_cell(r, m) for m in metrics),
-                     str(r.get("n_recordings", "")), str(r.get("n_windows", ""))]
+            cells = [_md_escape(r["model"]), *(_cell(r, m) for m in metrics), _md_escape(r.get("vs_null", "")),
+                     str(r.get("n_recordings", "")), str(r.get("n_windows", "")), str(r.get("n_tails_dropped", ""))]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
@@ -125,16 +137,16 @@ def to_latex(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
     for group, grows in _groups(rows):
         out.append("\\begin{table}[t]\n\\centering")
         out.append(f"\\caption{{{_tex(_caption(group, grows))}}}")
-        out.append("\\begin{tabular}{l" + "r" * len(metrics) + "}\n\\toprule")
+        out.append("\\begin{tabular}{l" + "r" * len(metrics) + "l}\n\\toprule")
         heads = []
         for m in metrics:
             unit = UNITS.get(m, "")
             arrow = "$\\downarrow$" if LOWER_IS_BETTER.get(m, True) else "$\\uparrow$"
             heads.append(f"{_tex(m)} ({_tex(unit)}) {arrow}" if unit else f"{_tex(m)} {arrow}")
-        out.append("Model & " + " & ".join(heads) + " \\\\\n\\midrule")
+        out.append("Model & " + " & ".join(heads) + f" & {_tex(VS_NULL)} \\\\\n\\midrule")
         for r in grows:
             cells = [_tex(_cell(r, m)).replace(" ± ", " $\\pm$ ") for m in metrics]
-            out.append(_tex(r["model"]) + " & " + " & ".join(cells) + " \\\\")
+            out.append(_tex(r["model"]) + " & " + " & ".join(cells) + f" & {_tex(r.get('vs_null', ''))} \\\\")
         out.append("\\bottomrule\n\\end{tabular}\n\\end{table}\n")
     return "\n".join(out)
 
@@ -142,13 +154,13 @@ def to_latex(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
 def to_csv(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
     """Machine-readable: one line per (protocol, test dataset, model), full precision, value and SE columns."""
     buf = io.StringIO()
-    cols = [*_KEY_COLS, *_INFO_COLS]
+    cols = [*_KEY_COLS, *_INFO_COLS, "vs_null"]
     for m in metrics:
         cols += [m, f"{m}_se"]
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)
     for r in rows:
-        line = [r.get(c, "") for c in (*_KEY_COLS, *_INFO_COLS)]
+        line = [r.get(c, "") for c in (*_KEY_COLS, *_INFO_COLS, "vs_null")]
         for m in metrics:
             v = r.get(m)
             line += ["", ""] if v is None else [repr(v["value"]), repr(v["se"])]
@@ -165,14 +177,18 @@ def to_html(rows: list[dict[str, Any]], metrics: Sequence[str], *, sortable: boo
     for group, grows in _groups(rows):
         out.append(f"<table{cls}>\n<caption>{esc(_caption(group, grows))}</caption>")
         head = "".join(f"<th>{esc(_header(m))}</th>" for m in metrics)
-        out.append(f"<thead><tr><th>Model</th>{head}<th>Recordings</th><th>Windows</th></tr></thead>\n<tbody>")
+        out.append(f"<thead><tr><th>Model</th>{head}<th>{esc(VS_NULL)}</th><th>Recordings</th><th>Windows</th>"
+                   "<th>Tails not scored</th></tr></thead>\n<tbody>")
         for r in grows:
             tds = []
             for m in metrics:
                 v = r.get(m)
                 num = "" if v is None or math.isnan(v["value"]) else repr(float(v["value"]))
                 tds.append(f'<td data-sort="{esc(num)}">{esc(_cell(r, m))}</td>')
-            out.append(f"<tr><td>{esc(r['model'])}</td>{''.join(tds)}"
-                       f"<td>{esc(r.get('n_recordings', ''))}</td><td>{esc(r.get('n_windows', ''))}</td></tr>")
+            verdict = r.get("vs_null", "")
+            flag = ' class="flag"' if verdict == "does not beat null" else ""
+            out.append(f"<tr><td>{esc(r['model'])}</td>{''.join(tds)}<td{flag}>{esc(verdict)}</td>"
+                       f"<td>{esc(r.get('n_recordings', ''))}</td><td>{esc(r.get('n_windows', ''))}</td>"
+                       f"<td>{esc(r.get('n_tails_dropped', ''))}</td></tr>")
         out.append("</tbody></table>")
     return "\n".join(out)
