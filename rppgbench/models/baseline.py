@@ -29,9 +29,9 @@ CONSTANT = "null.constant_hr"
 #: mean seated resting pulse rate of US adults, measured after ~4 min of quiet seated rest (the posture of the
 #: rPPG datasets' recordings): "the mean RPR in adulthood plateaus at 72 beats/min (SE 0.2)"
 CONSTANT_HR_BPM = 72.0
-CONSTANT_HR_SOURCE = ("Ostchega Y, Porter KS, Hughes J, Dillon CF, Nwankwo T. Resting pulse rate reference data for "
-                      "children, adolescents, and adults: United States, 1999-2008. National Health Statistics "
-                      "Reports no. 41, NCHS, 2011 (NHANES, 35,302 persons): adult mean 72 beats/min")
+_OSTCHEGA = ("Ostchega Y, Porter KS, Hughes J, Dillon CF, Nwankwo T. Resting pulse rate reference data for children, "
+             "adolescents, and adults: United States, 1999-2008. National Health Statistics Reports no. 41, 2011")
+CONSTANT_HR_SOURCE = _OSTCHEGA + " (NHANES, 35,302 persons, seated after ~4 min of rest): adult mean 72 beats/min"
 
 _NULL = ModelCfg(name="", arch="null", kind="baseline", clip_len=None, frame_size=None, input_view="raw",
                  label_view="raw", paper="")
@@ -105,7 +105,7 @@ def train_mean_hr(cfg: ModelCfg, hr_bpm: float | None = None) -> NullModel:
 
 
 @register_model(_NULL.replace(
-    name=CONSTANT, paper=CONSTANT_HR_SOURCE,
+    name=CONSTANT, paper=_OSTCHEGA,
     description="Null baseline for protocols without a train split: a sinusoid at 72 bpm, the published mean "
                 "seated resting pulse rate of adults (Ostchega et al. 2011)."))
 def constant_hr(cfg: ModelCfg, hr_bpm: float = CONSTANT_HR_BPM) -> NullModel:
