@@ -13,8 +13,10 @@ Order of work (nothing is trained before every check passed):
    protocol's ``generate:`` block), else the error gives the exact ``rppgbench prepare`` command.
 3. Splits resolved over the stores' recording tables (every subject present, non-empty, disjoint); ``--limit``.
 4. Each model: neural → Trainer (checkpoints under ``checkpoints/<model>/``, resumable), predict; unsupervised →
-   RGB trace → method. Evaluate per test dataset; write ``predictions/<model>.npz`` and the rPPG-Toolbox pickle;
-   the model's rows are kept in ``.state/<model>.json`` so ``--resume`` skips finished models.
+   RGB trace → method; the null baseline (id ``null``, added to every run by :mod:`rppgbench.runner_null`) →
+   a sinusoid at the train split's mean reference HR. Evaluate per test dataset; write
+   ``predictions/<model>.npz`` and the rPPG-Toolbox pickle; the model's rows are kept in ``.state/<model>.json``
+   so ``--resume`` skips finished models.
 5. ``results.json`` (written last, atomically) and the report (``rppgbench.reporting.report``) when available.
 """
 from __future__ import annotations

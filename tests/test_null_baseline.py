@@ -145,3 +145,12 @@ def test_refresh_rewrites_derived_metrics_only(tmp_path):
     before = (entry / "metrics.json").read_bytes()
     rep = refresh(root)
     assert "claims" in rep.problems["synthetic_quick/pos"][0] and (entry / "metrics.json").read_bytes() == before
+    import subprocess
+
+    proc = subprocess.run(["rppgbench", "leaderboard", "refresh", "--root", str(root)], capture_output=True,
+                          text=True)
+    assert proc.returncode == 1 and "FAIL synthetic_quick/pos" in proc.stdout and "1 left as they were" in proc.stdout
+    shutil.copy(REPO_LEADERBOARDS / "synthetic_quick" / "pos" / "manifest.json", entry / "manifest.json")
+    proc = subprocess.run(["rppgbench", "leaderboard", "refresh", "--root", str(root)], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0 and "11 entries current, 0 left as they were" in proc.stdout

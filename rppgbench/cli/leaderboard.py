@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -29,11 +30,15 @@ def verify(root: str) -> None:
     """Re-check every entry (files, label hashes, recomputed metrics, claims); exit 1 on any problem."""
     from rppgbench.leaderboard.verify import verify as _verify
 
-    rep = _verify(root)
+    _echo_report(_verify(root), "checked", "with problems")
+
+
+def _echo_report(rep: Any, ok_word: str, problem_words: str) -> None:
+    """Print a VerifyReport's lines and its count line; exit 1 when it has problems."""
     for line in rep.lines():
         click.echo(line)
-    click.echo(f"{len(rep.checked)} entr{'y' if len(rep.checked) == 1 else 'ies'} checked, "
-               f"{len(rep.problems)} with problems")
+    click.echo(f"{len(rep.checked)} entr{'y' if len(rep.checked) == 1 else 'ies'} {ok_word}, "
+               f"{len(rep.problems)} {problem_words}")
     if not rep.ok:
         sys.exit(1)
 
@@ -45,13 +50,7 @@ def refresh(root: str) -> None:
     entries whose metric values changed are left alone and listed; exit 1 if any."""
     from rppgbench.leaderboard.refresh import refresh as _refresh
 
-    rep = _refresh(root)
-    for line in rep.lines():
-        click.echo(line)
-    click.echo(f"{len(rep.checked)} entr{'y' if len(rep.checked) == 1 else 'ies'} current, "
-               f"{len(rep.problems)} left as they were")
-    if not rep.ok:
-        sys.exit(1)
+    _echo_report(_refresh(root), "current", "left as they were")
 
 
 @leaderboard.command("reference", epilog="Example: rppgbench leaderboard reference results/synthetic_quick "
