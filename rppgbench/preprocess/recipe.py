@@ -13,6 +13,15 @@ Named recipes (``Recipe.named(...)``):
     72×72 crops, one detection on the first frame kept for the whole video (rPPG-Toolbox default static box).
 ``pn128``
     128×128 crops, first-frame detection (PHASE-Net preprocessing).
+``skin72``
+    **the default**: 72×72 crops, BlazeFace every 10 frames, smooth tracking (``tracking: smooth``: dense motion
+    by phase correlation + detections interpolated, no steps) and the skin ROI (``roi: keypoints``: forehead and
+    cheek polygons; the unsupervised methods read their mean colour). Chosen by measurement
+    (``benchmarks/extraction.py``, ``docs/extraction.md``).
+
+``fp72``, ``tb72`` and ``pn128`` are kept exactly as they were before ``tracking``/``roi`` existed (same
+``recipe_id``, same store bytes): fields that hold their legacy value (``tracking: hold``, ``roi: box``) are left
+out of the canonical JSON, so adding them changed no existing recipe's hash.
 
 References: rPPG-Toolbox (Liu et al., "rPPG-Toolbox: Deep Remote PPG Toolbox", NeurIPS 2023 Datasets and
 Benchmarks); FactorizePhys (Joshi, Agaian & Cho, NeurIPS 2024); PHASE-Net (Zhao et al., arXiv 2509.24850).
@@ -29,12 +38,18 @@ from typing import Any
 from rppgbench import config
 from rppgbench._checks import check_option, check_range
 
-__all__ = ["Recipe", "RECIPE_FORMAT_VERSION", "NAMED_RECIPES", "resolve_recipe"]
+__all__ = ["Recipe", "RECIPE_FORMAT_VERSION", "NAMED_RECIPES", "resolve_recipe", "DEFAULT_RECIPE", "LEGACY_DEFAULTS"]
 
 #: bump when the meaning of a recipe field or the store layout changes
 RECIPE_FORMAT_VERSION = 1
 
 SMOOTHING = ("none", "ema", "median")
+TRACKING = ("hold", "smooth")
+ROI = ("box", "keypoints")
+#: fields added after format 1 with the value that reproduces the old behaviour; omitted from the canonical
+#: JSON (and so from the hash) while they hold it
+LEGACY_DEFAULTS: dict[str, Any] = {"tracking": "hold", "roi": "box"}
+DEFAULT_RECIPE = "skin72"
 NO_FACE = ("fail", "carry", "whole")
 ALIGNMENT = ("time", "index")
 INTERPOLATION = ("area", "linear", "cubic")
@@ -59,6 +74,15 @@ class Recipe:
     smoothing, smoothing_param : str, float
         Smoothing of successive detections: ``none``; ``ema`` with weight ``smoothing_param`` on the new
         detection (0 < a ≤ 1); ``median`` over the last ``int(smoothing_param)`` detections (per coordinate).
+    tracking : str
+        ``hold`` (rPPG-Toolbox: the box of the last scheduled detection is held until the next one, with
+        ``smoothing`` over successive detections; ``detect_every: 0`` = first-frame box) or ``smooth`` (see
+        :mod:`rppgbench.preprocess.face.smooth`: detections every ``detect_every`` frames, dense motion in between,
+        no steps; needs ``detect_every >= 1``).
+    roi : str
+        ``box`` (the unsupervised methods average the whole crop) or ``keypoints`` (forehead and cheek polygons
+        from the detector's eye keypoints; their mean colour is stored as ``skin_rgb``; needs ``tracking: smooth``
+        and a detector with keypoints, e.g. ``blazeface``).
     median_box : bool
         Use the median of all detections of the recording for every frame (rPPG-Toolbox
         ``USE_MEDIAN_FACE_BOX``; costs a second decoding pass).
@@ -93,6 +117,8 @@ class Recipe:
     smoothing: str = "none"
     smoothing_param: float = 0.5
     median_box: bool = False
+    tracking: str = "hold"
+    roi: str = "box"
     enlarge: float = 1.5
     square: bool = True
     size: int = 72
@@ -108,6 +134,16 @@ class Recipe:
         check_option("recipe.no_face", self.no_face, NO_FACE)
         check_option("recipe.label_alignment", self.label_alignment, ALIGNMENT)
         check_option("recipe.interpolation", self.interpolation, INTERPOLATION)
+        check_option("recipe.tracking", self.tracking, TRACKING)
+        check_option("recipe.roi", self.roi, ROI)
+        if self.tracking == "smooth":
+            if not isinstance(self.detect_every, int) or self.detect_every < 1:
+                raise ValueError(f"recipe.detect_every must be >= 1 with tracking 'smooth'; got {self.detect_every!r}")
+            if self.median_box or self.smoothing != "none":
+                raise ValueError("recipe.tracking 'smooth' does its own smoothing; median_box must be false and "
+                                 "smoothing 'none'")
+        if self.roi == "keypoints" and self.tracking != "smooth":
+            raise ValueError("recipe.roi 'keypoints' needs tracking 'smooth'")
         if not isinstance(self.detect_every, int) or self.detect_every < 0:
             raise ValueError(f"recipe.detect_every must be an int >= 0 (0 = first frame only); "
                              f"got {self.detect_every!r}")
@@ -130,10 +166,22 @@ class Recipe:
 
     # -- serialisation ------------------------------------------------------------------------
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """All fields, except those of :data:`LEGACY_DEFAULTS` that hold their legacy value (so a store written
+        by a format-1 recipe records exactly the mapping it always did)."""
+        d = dataclasses.asdict(self)
+        for k, v in LEGACY_DEFAULTS.items():
+            if d[k] == v:
+                d.pop(k)
+        return d
+
+    @property
+    def is_legacy(self) -> bool:
+        """True when every field added after format 1 holds its legacy value (the store is written as format 1)."""
+        return all(getattr(self, k) == v for k, v in LEGACY_DEFAULTS.items())
 
     def canonical_json(self) -> str:
-        """Sorted keys, no whitespace, floats as Python repr; ``name`` excluded."""
+        """Sorted keys, no whitespace, floats as Python repr; ``name`` excluded, and so are the fields of
+        :data:`LEGACY_DEFAULTS` while they hold their legacy value (older recipes keep their hash)."""
         d = self.as_dict()
         d.pop("name")
         d["enlarge"] = float(d["enlarge"])
@@ -222,16 +270,18 @@ NAMED_RECIPES: dict[str, dict[str, Any]] = {
     "fp72": {"size": 72, "detect_every": 30, "enlarge": 1.5},
     "tb72": {"size": 72, "detect_every": 0, "enlarge": 1.5},
     "pn128": {"size": 128, "detect_every": 0, "enlarge": 1.5},
+    "skin72": {"size": 72, "detector": "blazeface", "detect_every": 10, "tracking": "smooth", "roi": "keypoints",
+               "enlarge": 1.5},
 }
 
 
 def resolve_recipe(spec: str | Path | Recipe | dict | None, dataset: str | None = None) -> Recipe:
-    """A recipe from a name (``fp72``), a YAML/JSON path, a dict or a Recipe; default ``fp72``.
+    """A recipe from a name (``fp72``), a YAML/JSON path, a dict or a Recipe; default :data:`DEFAULT_RECIPE`.
 
     When ``dataset`` is given the result is bound to it; a recipe already bound to another dataset is refused.
     """
     if spec is None:
-        r = Recipe.named("fp72")
+        r = Recipe.named(DEFAULT_RECIPE)
     elif isinstance(spec, Recipe):
         r = spec
     elif isinstance(spec, dict):

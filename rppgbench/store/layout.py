@@ -12,6 +12,9 @@
           boxes        int32   (T, 4)        crop box (x, y, w, h) in source pixels
           box_source   uint8   (T,)          index into BOX_SOURCES (detected, held, carried, ...)
           frame_index  int32   (T,)          index of the frame in the source video (frames may be masked)
+          skin_rgb     float64 (T, 3)        format 2: mean RGB of the skin ROI pixels (source resolution)
+          skin_pixels  int32   (T,)          format 2: number of source pixels in the skin ROI
+          skin_polygons float32 (T, R, 4, 2) format 2: ROI polygons (x, y) in source pixels
           extra/<name> float32 (T,)          further label columns aligned like ppg (e.g. iBVP ``sq``)
       _staging/                   plain directory, not a Zarr node: recordings being written
 
@@ -32,10 +35,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FORMAT_VERSION", "CHUNK_FRAMES", "ATTR_KEY", "RECORDINGS", "STAGING", "BOX_SOURCES",
+__all__ = ["FORMAT_VERSION", "LEGACY_FORMAT_VERSION", "format_version_for", "SKIN_ARRAYS", "CHUNK_FRAMES", "ATTR_KEY", "RECORDINGS", "STAGING", "BOX_SOURCES",
            "frames_codec", "jsonable", "STORE_KEYS", "RECORDING_KEYS"]
 
-FORMAT_VERSION = 1
+#: format written by recipes that use tracking/roi (skin ROI arrays, box-jitter and skin QC); a recipe whose new
+#: fields all hold their legacy value writes :data:`LEGACY_FORMAT_VERSION`, byte for byte as before
+FORMAT_VERSION = 2
+LEGACY_FORMAT_VERSION = 1
 CHUNK_FRAMES = 32
 #: all rppgbench metadata sits under this key of a node's Zarr attributes
 ATTR_KEY = "rppgbench"
@@ -48,6 +54,14 @@ STORE_KEYS = ("kind", "format_version", "dataset", "recipe", "recipe_json", "rec
 RECORDING_KEYS = ("kind", "format_version", "complete", "recording_id", "dataset", "subject", "session", "metadata",
                   "fps", "fps_measured", "n_frames", "duration_s", "source_shape", "source_files", "qc", "stats",
                   "extra")
+
+
+SKIN_ARRAYS = ("skin_rgb", "skin_pixels", "skin_polygons")
+
+
+def format_version_for(recipe: Any) -> int:
+    """The store format a recipe writes: 1 for the legacy recipes (``Recipe.is_legacy``), else 2."""
+    return LEGACY_FORMAT_VERSION if getattr(recipe, "is_legacy", True) else FORMAT_VERSION
 
 
 def frames_codec() -> Any:

@@ -27,9 +27,9 @@ from rppgbench.preprocess.recipe import Recipe
 from rppgbench.store.layout import (
     ATTR_KEY,
     CHUNK_FRAMES,
-    FORMAT_VERSION,
     RECORDINGS,
     STAGING,
+    format_version_for,
     frames_codec,
     jsonable,
     label_codec,
@@ -121,6 +121,8 @@ def process_recording(adapter: DatasetAdapter, rec: RawRecording, recipe: Recipe
     mask = adapter.frame_mask(rec, {"ppg": ppg, **extra})
     frame_index = np.arange(n, dtype=np.int32)
     frames, boxes, sources = crop.frames, crop.boxes, crop.sources
+    skin = {} if crop.skin_rgb is None else {"skin_rgb": crop.skin_rgb, "skin_pixels": crop.skin_pixels,
+                                              "skin_polygons": crop.skin_polygons}
     masked = 0
     if mask is not None:
         mask = np.asarray(mask, dtype=bool)
@@ -130,6 +132,7 @@ def process_recording(adapter: DatasetAdapter, rec: RawRecording, recipe: Recipe
         if masked == n:
             raise DataError(f"frame_mask removed all {n} frames", recording=rid)
         frames, boxes, sources = frames[mask], boxes[mask], sources[mask]
+        skin = {k: v[mask] for k, v in skin.items()}
         ft, ppg, frame_index = ft[mask], ppg[mask], frame_index[mask]
         extra = {k: v[mask] for k, v in extra.items()}
     ppg32 = ppg.astype(np.float32)
@@ -144,7 +147,7 @@ def process_recording(adapter: DatasetAdapter, rec: RawRecording, recipe: Recipe
     med = qc.get("frame_interval_median_s")
     T = len(frames)
     attrs = {
-        "kind": "rppgbench-recording", "format_version": FORMAT_VERSION, "complete": True,
+        "kind": "rppgbench-recording", "format_version": format_version_for(recipe), "complete": True,
         "recording_id": rid, "dataset": rec.dataset, "subject": str(rec.subject), "session": str(rec.session),
         "metadata": dict(rec.metadata), "fps": fps_nominal,
         "fps_measured": (1.0 / med) if med and np.isfinite(med) and med > 0 else None,
@@ -152,7 +155,7 @@ def process_recording(adapter: DatasetAdapter, rec: RawRecording, recipe: Recipe
         "source_files": checksums, "qc": qc, "stats": stats, "extra": sorted(extra),
     }
     arrays = {"frames": frames, "ppg": ppg32, "timestamps": ft, "boxes": boxes.astype(np.int32),
-              "box_source": sources.astype(np.uint8), "frame_index": frame_index}
+              "box_source": sources.astype(np.uint8), "frame_index": frame_index, **skin}
     write_recording_group(store_dir, rid, arrays, {k: v.astype(np.float32) for k, v in extra.items()}, attrs)
     secs = time.perf_counter() - t0
     logger.info("prepared %s: %d frames in %.1f s", rid, T, secs)

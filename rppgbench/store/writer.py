@@ -31,7 +31,7 @@ from rppgbench._checks import DataError, RecipeMismatchError
 from rppgbench._logging import logger
 from rppgbench.datasets.base import DatasetAdapter, RawRecording
 from rppgbench.preprocess.recipe import Recipe, resolve_recipe
-from rppgbench.store.layout import ATTR_KEY, CHUNK_FRAMES, FORMAT_VERSION, RECORDINGS, STAGING, jsonable
+from rppgbench.store.layout import ATTR_KEY, CHUNK_FRAMES, RECORDINGS, STAGING, format_version_for, jsonable
 
 __all__ = ["prepare", "PrepareSummary", "store_path", "package_versions", "create_store"]
 
@@ -125,7 +125,7 @@ def create_store(path: Path, recipe: Recipe, *, overwrite: bool = False) -> dict
     if attrs is None:
         g = zarr.open_group(str(path), mode="w", zarr_format=3)
         g.create_group(RECORDINGS)  # the root zarr.json exists from here on; attributes are added atomically
-        attrs = {"kind": "rppgbench-store", "format_version": FORMAT_VERSION, "dataset": recipe.dataset,
+        attrs = {"kind": "rppgbench-store", "format_version": format_version_for(recipe), "dataset": recipe.dataset,
                  "recipe": recipe.as_dict(), "recipe_json": recipe.canonical_json(), "recipe_id": recipe.recipe_id,
                  "package_versions": package_versions(), "chunk_frames": CHUNK_FRAMES, "selected": [],
                  "qc": {"skipped": {}, "failed": {}}}

@@ -78,6 +78,11 @@ class CropResult:
     sources: np.ndarray  # uint8 (T,) index into BOX_SOURCES
     qc: dict[str, Any] = field(default_factory=dict)
     frame_shape: tuple[int, int] = (0, 0)  # source (H, W)
+    #: skin ROI (tracking ``smooth`` with ``roi: keypoints`` only): mean RGB float64 (T, 3) of the source pixels
+    #: inside the ROI polygons, their count int32 (T,), and the polygons float32 (T, R, 4, 2) in source pixels
+    skin_rgb: np.ndarray | None = None
+    skin_pixels: np.ndarray | None = None
+    skin_polygons: np.ndarray | None = None
 
 
 class _Smoother:
@@ -126,7 +131,15 @@ class FaceTracker:
 
     @classmethod
     def from_recipe(cls, detector: FaceDetector, recipe: Any, recording: str | None = None,
-                    path: str | None = None) -> FaceTracker:
+                    path: str | None = None) -> Any:
+        """The tracker of ``recipe.tracking``: this class for ``hold`` (the rPPG-Toolbox behaviours), else
+        :class:`rppgbench.preprocess.face.smooth.SmoothTracker`."""
+        if getattr(recipe, "tracking", "hold") == "smooth":
+            from rppgbench.preprocess.face.smooth import SmoothTracker
+
+            return SmoothTracker(detector, detect_every=recipe.detect_every, enlarge=recipe.enlarge,
+                                 square=recipe.square, size=recipe.size, interpolation=recipe.interpolation,
+                                 no_face=recipe.no_face, roi=recipe.roi, recording=recording, path=path)
         return cls(detector, detect_every=recipe.detect_every, smoothing=recipe.smoothing,
                    smoothing_param=recipe.smoothing_param, median_box=recipe.median_box, enlarge=recipe.enlarge,
                    square=recipe.square, size=recipe.size, interpolation=recipe.interpolation,

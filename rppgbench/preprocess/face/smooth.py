@@ -1,0 +1,289 @@
+"""Smooth face tracking (recipe ``tracking: smooth``): sparse detections, dense motion, no steps.
+
+Per frame the position of the face is ``flow(t) + residual(t)``:
+
+* ``flow`` — the cumulative translation of the face region measured between consecutive frames by phase
+  correlation (``cv2.phaseCorrelate``) of a Hann-windowed grey patch of at most 64×64 pixels; it follows the fast
+  head motion that sparse detections cannot see (motion up to 2 Hz vs. one detection every ``detect_every``
+  frames);
+* ``residual`` — at every successful detection ``detection − flow``; between two detections it is interpolated
+  linearly, before the first and after the last detection it is held. Flow drift and detection noise are thus
+  spread over the interval instead of appearing as a jump at the detection frame.
+
+Box size and keypoints follow the same rule (size: linear between detections). Frames between two detections
+are buffered (raw frames, at most ``detect_every`` of them, more while detections fail) and emitted when the next
+detection arrives. The crop box is an integer box that moves only when the smooth target moves by at least one
+pixel (hysteresis), so a static face keeps exactly the same crop: tracking never steps the spatial mean of a still
+face. The skin ROI (forehead and cheek polygons from the keypoints, :mod:`rppgbench.preprocess.face.roi`) is
+placed with sub-pixel precision on the full-resolution frame.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import cv2
+import numpy as np
+
+from rppgbench._checks import DataError
+from rppgbench.preprocess.face.base import Face, FaceDetector
+from rppgbench.preprocess.face.roi import REQUIRED_KEYPOINTS, keypoint_polygons, polygon_mean
+from rppgbench.preprocess.face.track import (
+    BOX_SOURCES,
+    CARRIED,
+    CARRIED_BACK,
+    DETECTED,
+    HELD,
+    WHOLE,
+    CropResult,
+    crop_box,
+    crop_resize,
+    source_ranges,
+)
+
+__all__ = ["SmoothTracker", "box_jitter"]
+
+_PATCH = 64
+
+
+def box_jitter(boxes: np.ndarray) -> float:
+    """Median absolute frame-to-frame change of the box centre, in % of the median box side (QC ``box_jitter``)."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if len(b) < 2:
+        return 0.0
+    c = b[:, :2] + b[:, 2:] / 2.0
+    side = float(np.median(np.maximum(b[:, 2], b[:, 3])))
+    step = np.hypot(*np.diff(c, axis=0).T)
+    return float(100.0 * np.median(step) / side) if side > 0 else 0.0
+
+
+class _Flow:
+    """Translation of the face region between consecutive frames (phase correlation of grey patches)."""
+
+    def __init__(self) -> None:
+        self.prev: np.ndarray | None = None
+        self.win: dict[int, np.ndarray] = {}
+
+    def _patch(self, frame: np.ndarray, region: tuple[int, int, int]) -> np.ndarray:
+        x, y, s = region
+        g = cv2.cvtColor(frame[y:y + s, x:x + s], cv2.COLOR_RGB2GRAY)
+        n = min(_PATCH, s)
+        if n != s:
+            g = cv2.resize(g, (n, n), interpolation=cv2.INTER_AREA)
+        return g.astype(np.float32)
+
+    def shift(self, prev: np.ndarray, cur: np.ndarray, centre: np.ndarray, side: float) -> np.ndarray:
+        H, W = cur.shape[:2]
+        s = int(min(max(16, round(side)), W, H))
+        x = int(min(max(round(centre[0] - s / 2), 0), W - s))
+        y = int(min(max(round(centre[1] - s / 2), 0), H - s))
+        a, b = self._patch(prev, (x, y, s)), self._patch(cur, (x, y, s))
+        n = a.shape[0]
+        if n not in self.win:
+            self.win[n] = cv2.createHanningWindow((n, n), cv2.CV_32F)
+        (dx, dy), resp = cv2.phaseCorrelate(a, b, self.win[n])
+        if not np.isfinite(dx) or not np.isfinite(dy) or resp < 0.05:
+            return np.zeros(2)
+        return np.array([dx, dy]) * (s / n)
+
+
+class SmoothTracker:
+    """Crop every frame with a smooth box and measure the skin ROI colour (see module docstring).
+
+    Parameters as in :class:`rppgbench.preprocess.face.track.FaceTracker`; ``roi`` is ``keypoints`` (forehead
+    and cheek polygons, needs a detector with eye keypoints) or ``box`` (no skin trace).
+    """
+
+    def __init__(self, detector: FaceDetector, *, detect_every: int = 10, enlarge: float = 1.5, square: bool = True,
+                 size: int = 72, interpolation: str = "area", no_face: str = "carry", roi: str = "keypoints",
+                 recording: str | None = None, path: str | None = None) -> None:
+        if detect_every < 1:
+            raise ValueError(f"tracking 'smooth' needs detect_every >= 1; got {detect_every}")
+        self.detector = detector
+        self.detect_every = int(detect_every)
+        self.enlarge, self.square, self.size = enlarge, square, int(size)
+        self.interpolation, self.no_face, self.roi = interpolation, no_face, roi
+        self.recording, self.path = recording, path
+        names = tuple(getattr(detector, "keypoint_names", ()))
+        if roi == "keypoints" and not all(k in names for k in REQUIRED_KEYPOINTS):
+            raise DataError(f"recipe roi 'keypoints' needs a detector with {list(REQUIRED_KEYPOINTS)} keypoints; "
+                            f"detector {getattr(detector, 'name', type(detector).__name__)!r} gives "
+                            f"{list(names) or 'none'} (use detector: blazeface, or roi: box)",
+                            recording=recording, path=path)
+        self.names = names
+
+    # ------------------------------------------------------------------------------------------
+    def run(self, frames: Iterable[np.ndarray], reopen: Any = None) -> CropResult:
+        flow = _Flow()
+        T = 0
+        shape: tuple[int, int] | None = None
+        buf: list[tuple[int, np.ndarray, np.ndarray, bool]] = []  # (t, frame, flow position, scheduled)
+        anchors: list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]] = []  # (t, residual centre, size, kp)
+        out = _Output(self)
+        pos = np.zeros(2)
+        prev: np.ndarray | None = None
+        centre = side = None  # current estimate of the face region, for the flow patch
+        attempts = hits = 0
+        for t, frame in enumerate(frames):
+            shape = _check(t, frame, shape, self)
+            T += 1
+            if prev is not None and centre is not None:
+                pos = pos + flow.shift(prev, frame, centre, side)
+            scheduled = t % self.detect_every == 0 or not anchors
+            face: Face | None = None
+            if scheduled:
+                attempts += 1
+                face = self.detector.detect_face(frame)
+                if face is not None and self.roi == "keypoints" and face.keypoints is None:
+                    face = None
+                if face is None and self.no_face == "fail":
+                    raise DataError(f"no face detected in frame {t} (policy no_face='fail')",
+                                    recording=self.recording, path=self.path)
+            buf.append((t, frame, pos.copy(), scheduled))
+            if face is not None:
+                hits += 1
+                x, y, w, h = face.box
+                c = np.array([x + w / 2.0, y + h / 2.0])
+                kp = None if face.keypoints is None else np.asarray(face.keypoints, np.float64) - c
+                anchors.append((t, c - pos, np.array([w, h], np.float64), kp))
+                out.flush(buf, anchors, final=False)
+            elif len(buf) > 8 * self.detect_every + 300 and anchors:  # long gap: emit with the held residual
+                out.flush(buf, anchors, final=False, hold=True)
+            if anchors:
+                res_c, size_ = anchors[-1][1], anchors[-1][2]
+                centre, side = pos + res_c, float(max(size_)) * self.enlarge
+            prev = frame
+        if T == 0:
+            raise DataError("the video yielded no frames", recording=self.recording, path=self.path)
+        if not anchors:
+            if self.no_face != "whole":
+                raise DataError(f"no face detected in any of {T} frames (policy no_face={self.no_face!r})",
+                                recording=self.recording, path=self.path)
+            out.whole(buf, shape)
+        else:
+            out.flush(buf, anchors, final=True)
+        return out.result(attempts, hits, shape)
+
+
+def _check(t: int, frame: Any, shape: tuple[int, int] | None, tr: SmoothTracker) -> tuple[int, int]:
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        got = f"{getattr(frame, 'dtype', type(frame).__name__)} {getattr(frame, 'shape', '')}"
+        raise DataError(f"frame {t}: expected an RGB uint8 array (H, W, 3); got {got}",
+                        recording=tr.recording, path=tr.path)
+    if shape is not None and frame.shape[:2] != shape:
+        raise DataError(f"frame {t} has size {frame.shape[:2]}; earlier frames were {shape}",
+                        recording=tr.recording, path=tr.path)
+    return frame.shape[:2]
+
+
+class _Output:
+    """Accumulates crops, boxes, sources and skin colours as buffered frames are resolved."""
+
+    def __init__(self, tr: SmoothTracker) -> None:
+        self.tr = tr
+        self.crops: list[np.ndarray] = []
+        self.boxes: list[tuple[int, int, int, int]] = []
+        self.sources: list[int] = []
+        self.skin: list[np.ndarray] = []
+        self.npix: list[int] = []
+        self.polys: list[np.ndarray] = []
+        self.box: tuple[int, int, int, int] | None = None
+        self.target: np.ndarray | None = None
+
+    def _int_box(self, fbox: np.ndarray) -> tuple[int, int, int, int]:
+        """Integer box with one-pixel hysteresis on position and size."""
+        if self.target is None or np.max(np.abs(fbox - self.target)) >= 1.0:
+            self.target = np.round(fbox)
+        x, y, w, h = (int(v) for v in self.target)
+        return x, y, w, h
+
+    def _emit(self, frame: np.ndarray, centre: np.ndarray, size: np.ndarray, kp: np.ndarray | None, src: int) -> None:
+        tr = self.tr
+        H, W = frame.shape[:2]
+        det = (centre[0] - size[0] / 2.0, centre[1] - size[1] / 2.0, size[0], size[1])
+        fx, fy, fw, fh = crop_box(det, W, H, tr.enlarge, tr.square)
+        box = self._int_box(np.array([fx, fy, fw, fh], np.float64))
+        x, y, w, h = box
+        w, h = min(w, W), min(h, H)
+        x, y = min(max(x, 0), W - w), min(max(y, 0), H - h)
+        box = (x, y, w, h)
+        self.crops.append(crop_resize(frame, box, tr.size, tr.interpolation))
+        self.boxes.append(box)
+        self.sources.append(src)
+        if tr.roi == "keypoints" and kp is not None:
+            polys = keypoint_polygons(kp + centre, tr.names)
+            mean, n = polygon_mean(frame, polys)
+            self.polys.append(polys)
+        else:
+            mean, n = np.full(3, np.nan), 0
+            self.polys.append(np.full((3, 4, 2), np.nan, np.float32))
+        self.skin.append(mean)
+        self.npix.append(n)
+
+    def flush(self, buf: list, anchors: list, final: bool, hold: bool = False) -> None:
+        """Emit buffered frames up to the last anchor (all of them when ``final`` or ``hold``)."""
+        last_t = anchors[-1][0]
+        keep = []
+        for item in buf:
+            t, frame, pos, scheduled = item
+            if t > last_t and not (final or hold):
+                keep.append(item)
+                continue
+            c, s, kp = _interp(anchors, t)
+            if t == last_t and t == anchors[-1][0] and scheduled:
+                src = DETECTED
+            elif t < anchors[0][0]:
+                src = CARRIED_BACK
+            elif scheduled:
+                src = CARRIED  # a scheduled detection that found nothing
+            else:
+                src = HELD
+            self._emit(frame, pos + c, s, kp, src)
+        buf[:] = keep
+        if len(anchors) > 2:
+            del anchors[:-2]
+
+    def whole(self, buf: list, shape: tuple[int, int]) -> None:
+        H, W = shape
+        for _t, frame, _pos, _s in buf:
+            self.crops.append(crop_resize(frame, (0, 0, W, H), self.tr.size, self.tr.interpolation))
+            self.boxes.append((0, 0, W, H))
+            self.sources.append(WHOLE)
+            self.skin.append(np.full(3, np.nan))
+            self.npix.append(0)
+            self.polys.append(np.full((3, 4, 2), np.nan, np.float32))
+        buf.clear()
+
+    def result(self, attempts: int, hits: int, shape: tuple[int, int]) -> CropResult:
+        src = np.asarray(self.sources, dtype=np.uint8)
+        boxes = np.asarray(self.boxes, dtype=np.int32).reshape(-1, 4)
+        qc: dict[str, Any] = {
+            "detector": getattr(self.tr.detector, "name", type(self.tr.detector).__name__),
+            "detector_attempts": int(attempts), "detector_hits": int(hits),
+            "detector_hit_rate": float(hits / attempts) if attempts else float("nan"),
+        }
+        for code, name in enumerate(BOX_SOURCES):
+            qc[f"frames_{name}"] = int(np.sum(src == code))
+        for code in (CARRIED, CARRIED_BACK, WHOLE):
+            qc[f"ranges_{BOX_SOURCES[code]}"] = source_ranges(src, code)
+        qc["box_jitter"] = box_jitter(boxes)
+        npix = np.asarray(self.npix, dtype=np.int32)
+        qc["skin_pixels_min"] = int(npix.min()) if npix.size else 0
+        qc["skin_pixels_median"] = float(np.median(npix)) if npix.size else 0.0
+        return CropResult(frames=np.stack(self.crops).astype(np.uint8, copy=False), boxes=boxes, sources=src, qc=qc,
+                          frame_shape=tuple(shape), skin_rgb=np.asarray(self.skin, dtype=np.float64).reshape(-1, 3),
+                          skin_pixels=npix, skin_polygons=np.asarray(self.polys, dtype=np.float32))
+
+
+def _interp(anchors: list, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Residual centre, size and keypoint offsets at frame ``t`` from the (at most last two) anchors."""
+    if t <= anchors[0][0] or len(anchors) == 1:
+        a = anchors[0] if t <= anchors[0][0] else anchors[-1]
+        return a[1], a[2], a[3]
+    for a, b in zip(anchors[:-1], anchors[1:], strict=True):
+        if a[0] <= t <= b[0]:
+            w = (t - a[0]) / (b[0] - a[0])
+            kp = None if a[3] is None or b[3] is None else (1 - w) * a[3] + w * b[3]
+            return (1 - w) * a[1] + w * b[1], (1 - w) * a[2] + w * b[2], kp
+    a = anchors[-1]
+    return a[1], a[2], a[3]
