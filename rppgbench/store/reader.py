@@ -238,8 +238,65 @@ class Store:
                             path=self.path)
         return np.asarray(self._array(rid, f"extra/{name}")[:])
 
-    def rgb_trace(self, rid: str, mask: np.ndarray | None = None, block: int = 256) -> np.ndarray:
-        """float64 (T, 3) spatial mean of each frame (over ``mask`` (H, W) bool when given)."""
+    def has_skin(self, rid: str) -> bool:
+        """True when the recording has a skin ROI trace (store format 2 with recipe ``roi: keypoints``)."""
+        return (self.path / RECORDINGS / rid / "skin_rgb" / "zarr.json").is_file()
+
+    def skin_trace(self, rid: str) -> np.ndarray:
+        """float64 (T, 3) mean RGB of the skin ROI of each frame (source resolution; see docs/store_format.md).
+
+        Frames without a ROI (none in a store whose QC shows no whole-frame fallback) are NaN.
+        """
+        if not self.has_skin(rid):
+            raise DataError("this recording has no skin ROI (its recipe uses roi: box; prepare it with a recipe "
+                            "such as skin72)", recording=rid, path=self.path)
+        return np.asarray(self._array(rid, "skin_rgb")[:], dtype=np.float64)
+
+    def skin_pixels(self, rid: str) -> np.ndarray:
+        """int32 (T,) number of source pixels in the skin ROI of each frame."""
+        return np.asarray(self._array(rid, "skin_pixels")[:])
+
+    def skin_mask(self, rid: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """bool (t, H, W) skin ROI of frames ``start:stop`` drawn into the stored crops: the ROI oval moved into
+        crop coordinates, intersected with the recording's skin-colour test applied to the crop pixels."""
+        from rppgbench.preprocess.face.roi import SkinColour, polygon_mask
+
+        start, stop, _ = self._bounds(rid, start, stop)
+        frames = self._frames(rid, start, stop)
+        polys = np.asarray(self._array(rid, "skin_polygons")[start:stop], dtype=np.float64)
+        boxes = self.boxes(rid)[start:stop]
+        col = (self.qc(rid).get("skin_colour") or None)
+        colour = SkinColour.from_stats(col) if col else None
+        H, W = frames.shape[1:3]
+        out = np.zeros((len(frames), H, W), dtype=bool)
+        for i, (f, p, (x, y, w, h)) in enumerate(zip(frames, polys, boxes, strict=True)):
+            if not np.all(np.isfinite(p)):
+                continue
+            m = polygon_mask(p, (H, W), offset=(x, y), scale=(W / w, H / h))
+            if colour is not None:
+                m &= colour.mask(f) > 0
+            out[i] = m
+        return out
+
+    def rgb_trace(self, rid: str, mask: np.ndarray | None = None, block: int = 256, roi: str = "auto") -> np.ndarray:
+        """float64 (T, 3) colour trace of ``rid`` for the unsupervised methods.
+
+        ``roi``: ``auto`` (the default) is the skin ROI trace (:meth:`skin_trace`) when the recording has one, else
+        the spatial mean of each stored crop; ``skin`` requires the skin trace; ``box`` is always the crop mean
+        (over ``mask`` (H, W) bool when given). Frames of a skin trace without ROI (whole-frame fallback) are
+        filled with the crop mean and logged.
+        """
+        check_option("roi", roi, ("auto", "skin", "box"))
+        if mask is None and (roi == "skin" or (roi == "auto" and self.has_skin(rid))):
+            tr = self.skin_trace(rid)
+            bad = ~np.all(np.isfinite(tr), axis=1)
+            if bad.any():
+                from rppgbench._logging import logger
+
+                logger.warning("recording %s: %d of %d frames have no skin ROI; the crop mean is used for them",
+                               rid, int(bad.sum()), len(tr))
+                tr[bad] = self.rgb_trace(rid, roi="box")[bad]
+            return tr
         arr = self._array(rid, "frames")
         T = self.n_frames(rid)
         out = np.empty((T, 3), dtype=np.float64)

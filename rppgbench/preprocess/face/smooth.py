@@ -27,7 +27,14 @@ import numpy as np
 
 from rppgbench._checks import DataError
 from rppgbench.preprocess.face.base import Face, FaceDetector
-from rppgbench.preprocess.face.roi import REQUIRED_KEYPOINTS, keypoint_polygons, polygon_mean
+from rppgbench.preprocess.face.roi import (
+    OVAL,
+    REQUIRED_KEYPOINTS,
+    SkinColour,
+    face_oval,
+    keypoint_polygons,
+    polygon_mean,
+)
 from rppgbench.preprocess.face.track import (
     BOX_SOURCES,
     CARRIED,
@@ -44,6 +51,11 @@ from rppgbench.preprocess.face.track import (
 __all__ = ["SmoothTracker", "box_jitter"]
 
 _PATCH = 64
+#: side of the flow patch relative to the detection box: the face interior only (a static background in the
+#: patch would pull the measured shift towards zero)
+_FLOW_PATCH_SIDE = 0.8
+#: residuals are averaged over this many detections on either side (lookahead buffer: _SMOOTH + 1 intervals)
+_SMOOTH = 3
 
 
 def box_jitter(boxes: np.ndarray) -> float:
@@ -118,7 +130,7 @@ class SmoothTracker:
         T = 0
         shape: tuple[int, int] | None = None
         buf: list[tuple[int, np.ndarray, np.ndarray, bool]] = []  # (t, frame, flow position, scheduled)
-        anchors: list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]] = []  # (t, residual centre, size, kp)
+        anchors: list[tuple[int, np.ndarray]] = []  # (t, raw residual vector: centre, size, keypoints)
         out = _Output(self)
         pos = np.zeros(2)
         prev: np.ndarray | None = None
@@ -144,14 +156,14 @@ class SmoothTracker:
                 hits += 1
                 x, y, w, h = face.box
                 c = np.array([x + w / 2.0, y + h / 2.0])
-                kp = None if face.keypoints is None else np.asarray(face.keypoints, np.float64) - c
-                anchors.append((t, c - pos, np.array([w, h], np.float64), kp))
+                kp = np.zeros((0, 2)) if face.keypoints is None else np.asarray(face.keypoints, np.float64)
+                anchors.append((t, np.concatenate([c - pos, [w, h], (kp - pos).ravel()])))
+                centre, side = c, max(w, h) * _FLOW_PATCH_SIDE
                 out.flush(buf, anchors, final=False)
-            elif len(buf) > 8 * self.detect_every + 300 and anchors:  # long gap: emit with the held residual
-                out.flush(buf, anchors, final=False, hold=True)
-            if anchors:
-                res_c, size_ = anchors[-1][1], anchors[-1][2]
-                centre, side = pos + res_c, float(max(size_)) * self.enlarge
+            elif anchors:
+                centre = pos + anchors[-1][1][:2]
+                if len(buf) > 8 * self.detect_every + 300:  # long gap: emit with the held residual
+                    out.flush(buf, anchors, final=True)
             prev = frame
         if T == 0:
             raise DataError("the video yielded no frames", recording=self.recording, path=self.path)
@@ -187,8 +199,9 @@ class _Output:
         self.skin: list[np.ndarray] = []
         self.npix: list[int] = []
         self.polys: list[np.ndarray] = []
-        self.box: tuple[int, int, int, int] | None = None
         self.target: np.ndarray | None = None
+        self._cache: dict[tuple[int, int], np.ndarray] = {}
+        self.colour: SkinColour | None = None
 
     def _int_box(self, fbox: np.ndarray) -> tuple[int, int, int, int]:
         """Integer box with one-pixel hysteresis on position and size."""
@@ -211,37 +224,55 @@ class _Output:
         self.boxes.append(box)
         self.sources.append(src)
         if tr.roi == "keypoints" and kp is not None:
-            polys = keypoint_polygons(kp + centre, tr.names)
-            mean, n = polygon_mean(frame, polys)
-            self.polys.append(polys)
+            if self.colour is None:
+                self.colour = SkinColour(frame, keypoint_polygons(kp, tr.names))
+            oval = face_oval(kp, tr.names)
+            mean, n = polygon_mean(frame, oval, self.colour)
+            self.polys.append(oval)
         else:
             mean, n = np.full(3, np.nan), 0
-            self.polys.append(np.full((3, 4, 2), np.nan, np.float32))
+            self.polys.append(np.full((1, OVAL["vertices"], 2), np.nan, np.float32))
         self.skin.append(mean)
         self.npix.append(n)
 
-    def flush(self, buf: list, anchors: list, final: bool, hold: bool = False) -> None:
-        """Emit buffered frames up to the last anchor (all of them when ``final`` or ``hold``)."""
-        last_t = anchors[-1][0]
+    def flush(self, buf: list, anchors: list, final: bool) -> None:
+        """Emit the buffered frames whose two bracketing anchors have their final smoothed residual (anchor ``j``
+        is final once ``_SMOOTH`` later anchors exist), all of them when ``final``."""
+        n = len(anchors)
+        ready = n - 1 if final else n - 1 - _SMOOTH  # index of the last anchor whose smoothed value is final
+        if ready < 0:
+            return
+        last_t = anchors[ready][0] if not final else None
         keep = []
         for item in buf:
             t, frame, pos, scheduled = item
-            if t > last_t and not (final or hold):
+            if last_t is not None and t > last_t:
                 keep.append(item)
                 continue
-            c, s, kp = _interp(anchors, t)
-            if t == last_t and t == anchors[-1][0] and scheduled:
-                src = DETECTED
-            elif t < anchors[0][0]:
+            r = _interp(anchors, t, self._smoothed)
+            if t < anchors[0][0]:
                 src = CARRIED_BACK
+            elif scheduled and any(a[0] == t for a in anchors[-_SMOOTH - 2:]):
+                src = DETECTED
             elif scheduled:
                 src = CARRIED  # a scheduled detection that found nothing
             else:
                 src = HELD
-            self._emit(frame, pos + c, s, kp, src)
+            c, size = pos + r[:2], r[2:4]
+            kp = r[4:].reshape(-1, 2) + pos if r.size > 4 else None
+            self._emit(frame, c, size, kp, src)
         buf[:] = keep
-        if len(anchors) > 2:
-            del anchors[:-2]
+
+    def _smoothed(self, anchors: list, j: int) -> np.ndarray:
+        """Centred moving average of the raw residuals over anchors ``j - _SMOOTH .. j + _SMOOTH`` (fewer at the
+        ends): the detections' own noise, which follows the head pose, is averaged out; the flow carries the motion."""
+        key = (j, len(anchors)) if j + _SMOOTH >= len(anchors) else (j, -1)
+        hit = self._cache.get(key)
+        if hit is None:
+            lo, hi = max(0, j - _SMOOTH), min(len(anchors), j + _SMOOTH + 1)
+            hit = np.mean([a[1] for a in anchors[lo:hi]], axis=0)
+            self._cache[key] = hit
+        return hit
 
     def whole(self, buf: list, shape: tuple[int, int]) -> None:
         H, W = shape
@@ -251,7 +282,7 @@ class _Output:
             self.sources.append(WHOLE)
             self.skin.append(np.full(3, np.nan))
             self.npix.append(0)
-            self.polys.append(np.full((3, 4, 2), np.nan, np.float32))
+            self.polys.append(np.full((1, OVAL["vertices"], 2), np.nan, np.float32))
         buf.clear()
 
     def result(self, attempts: int, hits: int, shape: tuple[int, int]) -> CropResult:
@@ -270,20 +301,20 @@ class _Output:
         npix = np.asarray(self.npix, dtype=np.int32)
         qc["skin_pixels_min"] = int(npix.min()) if npix.size else 0
         qc["skin_pixels_median"] = float(np.median(npix)) if npix.size else 0.0
+        if self.colour is not None:
+            qc["skin_colour"] = self.colour.stats()
         return CropResult(frames=np.stack(self.crops).astype(np.uint8, copy=False), boxes=boxes, sources=src, qc=qc,
                           frame_shape=tuple(shape), skin_rgb=np.asarray(self.skin, dtype=np.float64).reshape(-1, 3),
                           skin_pixels=npix, skin_polygons=np.asarray(self.polys, dtype=np.float32))
 
 
-def _interp(anchors: list, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Residual centre, size and keypoint offsets at frame ``t`` from the (at most last two) anchors."""
-    if t <= anchors[0][0] or len(anchors) == 1:
-        a = anchors[0] if t <= anchors[0][0] else anchors[-1]
-        return a[1], a[2], a[3]
-    for a, b in zip(anchors[:-1], anchors[1:], strict=True):
-        if a[0] <= t <= b[0]:
-            w = (t - a[0]) / (b[0] - a[0])
-            kp = None if a[3] is None or b[3] is None else (1 - w) * a[3] + w * b[3]
-            return (1 - w) * a[1] + w * b[1], (1 - w) * a[2] + w * b[2], kp
-    a = anchors[-1]
-    return a[1], a[2], a[3]
+def _interp(anchors: list, t: int, smoothed: Any) -> np.ndarray:
+    """Smoothed residual vector at frame ``t``: linear between the anchors around ``t``, held outside them."""
+    ts = [a[0] for a in anchors]
+    if t <= ts[0]:
+        return smoothed(anchors, 0)
+    if t >= ts[-1]:
+        return smoothed(anchors, len(ts) - 1)
+    j = int(np.searchsorted(ts, t, side="right"))  # ts[j-1] <= t < ts[j]
+    w = (t - ts[j - 1]) / (ts[j] - ts[j - 1])
+    return (1 - w) * smoothed(anchors, j - 1) + w * smoothed(anchors, j)
