@@ -151,9 +151,23 @@ def _provenance(plan: RunPlan, stores: dict[str, Any], started: str, wall_s: flo
             "model_recipe_ids": {m.id: {ds: r.recipe_id for ds, r in m.recipes.items()} for m in plan.models},
             "stores": {f"{ds}/{rid}": str(s.path) for (ds, rid), s in stores.items()},
             "store_missing": {f"{ds}/{rid}": s.missing() for (ds, rid), s in stores.items() if s.missing()},
+            "qc_warnings": _qc_warnings(stores),
             "seeds": {m.id: int(m.training.seed) for m in plan.models},
             "limit": plan.options.limit, "started": started, "finished": _now(), "wall_s": wall_s,
             "command": plan.options.command}
+
+
+def _qc_warnings(stores: dict[tuple[str, str], Any]) -> dict[str, dict[str, list[str]]]:
+    """``{dataset/recipe_id16: {recording: [warnings]}}`` over every store the run read (also logged)."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for (ds, rid), st in sorted(stores.items()):
+        per = {r: w for r in st.recording_ids() if (w := st.qc_warnings(r))}
+        if per:
+            out[f"{ds}/{rid[:16]}"] = per
+            for r, ws in per.items():
+                for w in ws:
+                    logger.warning("QC %s/%s: %s", ds, r, w)
+    return out
 
 
 def _protocol_block(plan: RunPlan) -> dict[str, Any]:

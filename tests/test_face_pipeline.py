@@ -34,7 +34,7 @@ def test_haar_finds_the_astronaut_face():
     # a downscaled search finds the same face
     small = make_detector("haar", max_side=384).detect_one(img)
     assert small is not None and _iou(small, box) > 0.6
-    assert FACE_DETECTORS.names() == ["face_alignment", "haar", "mediapipe"]
+    assert FACE_DETECTORS.names() == ["blazeface", "face_alignment", "haar", "mediapipe"]
 
 
 def test_crop_box_centre_square_and_clamping():
@@ -117,7 +117,7 @@ def test_no_face_whole_and_never_found():
     assert [BOX_SOURCES[s] for s in res.sources[:5]] == ["whole"] * 4 + ["detected"]
     assert all(tuple(b) == (0, 0, 160, 120) for b in res.boxes[:4])
     assert res.qc["ranges_whole"] == [[0, 4], [8, 10]] and res.qc["frames_whole"] == 6  # frame 8 fails again
-    with pytest.raises(DataError, match="no face detected in any of 6 frames"):
+    with pytest.raises(DataError, match="no face detected: .* in any of the 6 frames, which all decoded without error"):
         FaceTracker(Scripted({}), detect_every=4, size=16, no_face="carry", recording="x").run(iter(_frames(6)))
 
 

@@ -34,7 +34,7 @@ def test_unreadable_video_names_the_file(raw, tmp_path):
     video.write_bytes(b"this is not a video" * 100)
     s = prepare(ToyAdapter(), raw, out=tmp_path / "s.zarr", workers=0)
     assert not s.ok and s.written == ["s1_a"] and list(s.failed) == ["s2_a"]
-    assert str(video) in s.failed["s2_a"] and "could not decode the video" in s.failed["s2_a"]
+    assert str(video) in s.failed["s2_a"] and "could not decode frame 0 of" in s.failed["s2_a"]
     assert open_store(tmp_path / "s.zarr").missing() == {"s2_a": s.failed["s2_a"]}
 
 

@@ -6,11 +6,12 @@ import click
 EPILOG = """\b
 Example:
   rppgbench synth /tmp/raw --recordings 4
-  rppgbench prepare synthetic --raw /tmp/raw --recipe fp72 --workers 2
+  rppgbench prepare synthetic --raw /tmp/raw --workers 2
 
 \b
-Recipes: fp72 (72x72, detect every 30 frames), tb72 (72x72, first-frame box),
-pn128 (128x128, first-frame box), or a YAML/JSON recipe file (see docs/store_format.md).
+Recipes: skin72 (default: BlazeFace, smooth tracking, skin ROI), and the rPPG-Toolbox
+ones fp72 (Haar every 30 frames, box held), tb72 (first-frame box), pn128 (128x128,
+first-frame box), or a YAML/JSON recipe file (see docs/store_format.md).
 Re-running the same command resumes an interrupted run. Exit code 1 when a recording failed."""
 
 
@@ -18,7 +19,7 @@ Re-running the same command resumes an interrupted run. Exit code 1 when a recor
 @click.argument("dataset")
 @click.option("--raw", type=click.Path(path_type=str), default=None,
               help="Raw dataset folder (default: $RPPGBENCH_RAW_<DATASET>).")
-@click.option("--recipe", default="fp72", show_default=True, help="Recipe name or YAML/JSON file.")
+@click.option("--recipe", default="skin72", show_default=True, help="Recipe name or YAML/JSON file.")
 @click.option("--out", type=click.Path(path_type=str), default=None,
               help="Store directory (default: $RPPGBENCH_DATA/<dataset>/<recipe_id[:16]>.zarr).")
 @click.option("--workers", type=int, default=2, show_default=True,

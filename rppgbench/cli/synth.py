@@ -8,6 +8,18 @@ import click
 _SIZE_RE = re.compile(r"^(\d+)[xX](\d+)$")
 
 
+def _parse_skin_types(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        types = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated Fitzpatrick types 1-6 such as 5,6; got {value!r}") from None
+    if not types or any(t < 1 or t > 6 for t in types) or len(set(types)) != len(types):
+        raise click.BadParameter(f"expected distinct Fitzpatrick types 1-6 such as 5,6; got {value!r}")
+    return types
+
+
 def _parse_size(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:
     m = _SIZE_RE.match(value.strip())
     if m is None:
@@ -33,10 +45,12 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: str) -> tuple
 @click.option("--fps", default=30.0, show_default=True, type=float, help="Frame rate.")
 @click.option("--size", "size", default="640x480", show_default=True, callback=_parse_size,
               help="Frame size WIDTHxHEIGHT.")
+@click.option("--skin-types", "skin_types", default=None, callback=_parse_skin_types,
+              help="Fitzpatrick types to use, e.g. 5,6 (subjects cycle through them); default: drawn from 1-6.")
 @click.option("--codec", default="HFYU", show_default=True, type=click.Choice(["HFYU", "FFV1", "MPNG", "RGBA"]),
               help="Lossless video codec (HuffYUV AVI by default).")
 def synth(out_dir: str, recordings: int, per_subject: int, seconds: float, preset: str, seed: int, fps: float,
-          size: tuple[int, int], codec: str) -> None:
+          size: tuple[int, int], codec: str, skin_types: tuple[int, ...] | None) -> None:
     """Render a synthetic rPPG dataset (face video + exact PPG) into OUT_DIR.
 
     OUT_DIR must be absent, empty, or an earlier output of this command (which is replaced). The files are
@@ -49,12 +63,13 @@ def synth(out_dir: str, recordings: int, per_subject: int, seconds: float, prese
 
     width, height = size
     out = write_raw_dataset(out_dir, recordings=recordings, seconds=seconds, preset=preset, seed=seed, fps=fps,
-                            width=width, height=height, codec=codec, recordings_per_subject=per_subject)
+                            width=width, height=height, codec=codec, recordings_per_subject=per_subject,
+                            skin_types=skin_types)
     with open(out / "manifest.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     click.echo(f"wrote {len(rows)} recording(s) to {out}")
     for row in rows:
-        click.echo(f"  {row['recording_id']}  subject {row['subject']}  {row['preset']:<6}  "
+        click.echo(f"  {row['recording_id']}  subject {row['subject']}  type {row['fitzpatrick']}  {row['preset']:<6}  "
                    f"mean HR {float(row['mean_hr_bpm']):6.2f} bpm  {row['n_frames']} frames "
                    f"{row['width']}x{row['height']} @ {float(row['fps']):g} fps")
     click.echo(f"manifest: {out / 'manifest.csv'}")

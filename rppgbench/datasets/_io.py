@@ -73,6 +73,7 @@ def iter_video(path: str | Path, recording: str | None = None) -> Iterator[np.nd
     cap = _open_capture(path, recording)
     n = 0
     shape = None
+    listed = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     try:
         while True:
             ok, frame = cap.read()
@@ -92,6 +93,9 @@ def iter_video(path: str | Path, recording: str | None = None) -> Iterator[np.nd
         cap.release()
     if n == 0:
         raise DataError("video decodes to 0 frames (empty or truncated)", path=path, recording=recording)
+    if listed > 0 and n < listed - max(2, listed // 100):  # headers may be off by a frame or so; not by more
+        raise DataError(f"could not decode frame {n} of {path}: the container lists {listed} frames (corrupt or "
+                        "truncated file)", path=path, recording=recording)
 
 
 def video_frame_count(path: str | Path, recording: str | None = None, exact: bool = False) -> int:

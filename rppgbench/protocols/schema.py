@@ -65,7 +65,7 @@ class Citation:
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str
-    recipe: Any = "fp72"  # a named recipe (str) or {base: name, field: value, ...}
+    recipe: Any = "skin72"  # a named recipe (str) or {base: name, field: value, ...}
     generate: dict[str, Any] | None = None
 
 
@@ -357,7 +357,7 @@ def validate_protocol_dict(data: dict, marks: Marks, fname: str, *, stem: str | 
             raise ctx.error(p, f"unknown dataset {ds!r} in datasets{hint}")
         spec = {} if spec is None else spec
         ctx.keys(spec, p, ("recipe", "generate"))
-        recipe = spec.get("recipe", "fp72")
+        recipe = spec.get("recipe", "skin72")
         if not isinstance(recipe, (str, dict)):
             raise ctx.error(p + ("recipe",), f"datasets.{ds}.recipe must be a recipe name or a mapping of recipe "
                                              f"fields; got {recipe!r}")

@@ -144,6 +144,14 @@ class Store:
     def qc(self, rid: str) -> dict[str, Any]:
         return dict(self.attrs_of(rid).get("qc") or {})
 
+    def qc_warnings(self, rid: str) -> list[str]:
+        """QC warnings of ``rid`` (:func:`rppgbench.store.qc.recording_warnings`; box jitter from the boxes when
+        the QC lacks it)."""
+        from rppgbench.store.qc import recording_warnings
+
+        qc = self.qc(rid)
+        return recording_warnings(qc, self.n_frames(rid), None if "box_jitter" in qc else self.boxes(rid))
+
     def stats(self, rid: str) -> dict[str, Any]:
         return dict(self.attrs_of(rid).get("stats") or {})
 

@@ -34,6 +34,7 @@ from rppgbench.store.layout import (
     jsonable,
     label_codec,
 )
+from rppgbench.store.qc import recording_warnings
 from rppgbench.store.views import recording_stats
 
 __all__ = ["process_recording", "write_recording_group", "sha256_file"]
@@ -82,12 +83,13 @@ def process_recording(adapter: DatasetAdapter, rec: RawRecording, recipe: Recipe
     label_path = rec.paths.get("label") or video
     tracker = FaceTracker.from_recipe(_detector(recipe.detector, recipe.detector_options), recipe,
                                       recording=rid, path=video)
+    counter = _Counter(adapter.iter_frames(rec))
     try:
-        crop = tracker.run(adapter.iter_frames(rec), reopen=lambda: adapter.iter_frames(rec))
+        crop = tracker.run(counter, reopen=lambda: adapter.iter_frames(rec))
     except RppgbenchError:
         raise
-    except Exception as exc:  # decoder errors come in many types; name the file
-        raise DataError(f"could not decode the video: {type(exc).__name__}: {exc}", path=video,
+    except Exception as exc:  # decoder errors come in many types; name the file and the frame
+        raise DataError(f"could not decode frame {counter.n} of {video}: {type(exc).__name__}: {exc}", path=video,
                         recording=rid) from exc
     n = len(crop.frames)
     try:
@@ -158,8 +160,23 @@ def process_recording(adapter: DatasetAdapter, rec: RawRecording, recipe: Recipe
               "box_source": sources.astype(np.uint8), "frame_index": frame_index, **skin}
     write_recording_group(store_dir, rid, arrays, {k: v.astype(np.float32) for k, v in extra.items()}, attrs)
     secs = time.perf_counter() - t0
+    warnings = recording_warnings(qc, T, boxes)
+    for w in warnings:
+        logger.warning("recording %s: %s", rid, w)
     logger.info("prepared %s: %d frames in %.1f s", rid, T, secs)
-    return {"recording_id": rid, "n_frames": T, "seconds": secs}
+    return {"recording_id": rid, "n_frames": T, "seconds": secs, "warnings": warnings}
+
+
+class _Counter:
+    """Iterates the adapter's frames and counts them (names the frame a decoder error happened at)."""
+
+    def __init__(self, it) -> None:
+        self.it, self.n = iter(it), 0
+
+    def __iter__(self):
+        for f in self.it:
+            yield f
+            self.n += 1
 
 
 def _ranges(flags: np.ndarray) -> list[tuple[int, int]]:

@@ -52,6 +52,9 @@ class PrepareSummary:
     skipped: dict[str, str] = field(default_factory=dict)
     frames: int = 0
     seconds: float = 0.0
+    #: QC warnings per recording (``rppgbench.store.qc``): detector hit rate, whole-frame fallback, box jitter,
+    #: skin-pixel count below the documented thresholds
+    warnings: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -68,6 +71,10 @@ class PrepareSummary:
             out.append(f"FAILED {rid}: {why}")
         for rid, why in self.skipped.items():
             out.append(f"skipped {rid}: {why}")
+        if self.warnings:
+            out.append(f"QC warnings for {len(self.warnings)} recording(s) (thresholds: docs/store_format.md):")
+            for rid, ws in sorted(self.warnings.items()):
+                out.extend(f"WARNING {rid}: {w}" for w in ws)
         return out
 
 
@@ -171,7 +178,10 @@ def _run_task(adapter: DatasetAdapter, rec: RawRecording, recipe_json: str, stor
 
     done = _complete_attrs(Path(store_dir) / RECORDINGS / rec.recording_id)
     if done is not None:  # finished by an earlier attempt whose worker died before reporting back
-        return {"recording_id": rec.recording_id, "status": "ok", "n_frames": int(done["n_frames"]), "seconds": 0.0}
+        from rppgbench.store.qc import recording_warnings
+
+        return {"recording_id": rec.recording_id, "status": "ok", "n_frames": int(done["n_frames"]), "seconds": 0.0,
+                "warnings": recording_warnings(done.get("qc") or {}, int(done["n_frames"]))}
     try:
         out = process_recording(adapter, rec, Recipe.from_json(recipe_json), store_dir, raw_root)
         out["status"] = "ok"
@@ -231,7 +241,7 @@ def prepare(dataset: str | DatasetAdapter, raw: str | Path | None = None, recipe
     raw : path, optional
         Raw folder; default ``$RPPGBENCH_RAW_<DATASET>``.
     recipe : name, path, dict or Recipe, optional
-        Default ``fp72``.
+        Default ``skin72`` (:data:`rppgbench.preprocess.recipe.DEFAULT_RECIPE`).
     out : path, optional
         The store directory; default ``config.data_root()/<dataset>/<recipe_id[:16]>.zarr``.
     workers : int
@@ -264,6 +274,13 @@ def prepare(dataset: str | DatasetAdapter, raw: str | Path | None = None, recipe
     _clean_leftovers(path, complete)
     summary = PrepareSummary(dataset=adapter.name, store=path, recipe_id=rcp.recipe_id, selected=len(recs))
     summary.already_present = [r.recording_id for r in recs if r.recording_id in complete]
+    from rppgbench.store.qc import recording_warnings
+
+    for rid in summary.already_present:
+        a = _complete_attrs(path / RECORDINGS / rid) or {}
+        ws = recording_warnings(a.get("qc") or {}, int(a.get("n_frames") or 0))
+        if ws:
+            summary.warnings[rid] = ws
     todo = [r for r in recs if r.recording_id not in complete]
     logger.info("prepare %s: %d recordings, %d already present, store %s", adapter.name, len(recs),
                 len(summary.already_present), path)
@@ -292,6 +309,8 @@ def prepare(dataset: str | DatasetAdapter, raw: str | Path | None = None, recipe
         if res["status"] == "ok":
             summary.written.append(rec.recording_id)
             summary.frames += int(res["n_frames"])
+            if res.get("warnings"):
+                summary.warnings[rec.recording_id] = list(res["warnings"])
         elif skip_bad:
             summary.skipped[rec.recording_id] = res["reason"]
         else:

@@ -13,7 +13,7 @@ import numpy as np
 
 from rppgbench._checks import DataError
 from rppgbench.datasets.base import DatasetAdapter, DatasetInfo, LabelTrack, RawRecording
-from rppgbench.datasets.synthetic.writer import MANIFEST_COLUMNS, RECORDING_ID_RE, VIDEO_CODECS
+from rppgbench.datasets.synthetic.writer import MANIFEST_COLUMNS, MANIFEST_COLUMNS_V1, RECORDING_ID_RE, VIDEO_CODECS
 
 __all__ = ["SyntheticAdapter"]
 
@@ -86,7 +86,7 @@ class SyntheticAdapter(DatasetAdapter):
             raise DataError("manifest.csv is missing: not a synthetic dataset folder", path=root)
         with open(manifest, newline="") as fh:
             reader = csv.DictReader(fh)
-            if tuple(reader.fieldnames or ()) != MANIFEST_COLUMNS:
+            if tuple(reader.fieldnames or ()) not in (MANIFEST_COLUMNS, MANIFEST_COLUMNS_V1):
                 raise DataError(f"header must be {','.join(MANIFEST_COLUMNS)!r}; found "
                                 f"{','.join(reader.fieldnames or [])!r}", path=manifest)
             rows = list(reader)
@@ -158,8 +158,8 @@ class SyntheticAdapter(DatasetAdapter):
         finally:
             cap.release()
         if n < expected:
-            raise DataError(f"video is truncated: it yields {n} frames but frames.csv lists {expected}", path=path,
-                            recording=rec.recording_id)
+            raise DataError(f"could not decode frame {n} of {path}: the video is corrupt or truncated (it yields {n} "
+                            f"frames, frames.csv lists {expected})", path=path, recording=rec.recording_id)
 
     def frame_timestamps(self, rec: RawRecording, n_frames: int) -> np.ndarray:
         t = self._frame_times(rec)

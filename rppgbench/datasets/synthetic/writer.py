@@ -43,7 +43,9 @@ __all__ = ["write_raw_dataset", "write_recording", "MANIFEST_COLUMNS", "VIDEO_CO
            "recording_id"]
 
 MANIFEST_COLUMNS = ("recording_id", "subject", "session", "preset", "seed", "mean_hr_bpm", "n_frames", "fps",
-                    "width", "height")
+                    "width", "height", "fitzpatrick")
+#: the header written before the ``fitzpatrick`` column existed (still read)
+MANIFEST_COLUMNS_V1 = MANIFEST_COLUMNS[:-1]
 #: fourcc -> file extension; all verified to round-trip bit-exactly through OpenCV's FFmpeg backend and to give
 #: byte-identical files for identical frames
 VIDEO_CODECS: dict[str, str] = {"HFYU": "avi", "FFV1": "avi", "MPNG": "avi", "RGBA": "avi"}
@@ -101,19 +103,24 @@ def _is_previous_output(path: Path) -> bool:
         return False
     with open(manifest, newline="") as fh:
         header = fh.readline().strip()
-    if header != ",".join(MANIFEST_COLUMNS):
+    if header not in (",".join(MANIFEST_COLUMNS), ",".join(MANIFEST_COLUMNS_V1)):
         return False
     return all(p.name == "manifest.csv" or (p.is_dir() and RECORDING_ID_RE.match(p.name)) for p in path.iterdir())
 
 
 def write_raw_dataset(out_dir: str | Path, recordings: int = 6, seconds: float = 30, preset: str = "mixed",
                       seed: int = 0, fps: float = 30, width: int = 640, height: int = 480, *,
-                      recordings_per_subject: int = 2, codec: str = "HFYU", **overrides: Any) -> Path:
+                      recordings_per_subject: int = 2, codec: str = "HFYU", skin_types: Any = None,
+                      **overrides: Any) -> Path:
     """Render and write a raw synthetic dataset to ``out_dir``; returns ``out_dir``.
 
     Recording ``i`` belongs to subject ``i // recordings_per_subject + 1``. A subject keeps its skin type
     (Fitzpatrick I-VI) and a base heart rate across its recordings; each recording gets its own seed, heart rate
     (subject base +- 8 bpm) and, with ``preset="mixed"``, the preset ``MIXED_CYCLE[i % 4]``.
+
+    ``skin_types`` (a subset of 1-6, e.g. ``(5, 6)``): subject ``s`` gets ``skin_types[(s - 1) % len]`` (a
+    balanced fairness set); by default each subject's type is drawn from 1-6 by the seed. The manifest records
+    every recording's type (column ``fitzpatrick``).
 
     ``out_dir`` must be absent, empty, or a previous output of this function (which is then replaced);
     anything else raises :class:`~rppgbench._checks.DataError`. ``overrides`` go to :func:`make_spec`.
@@ -127,6 +134,12 @@ def write_raw_dataset(out_dir: str | Path, recordings: int = 6, seconds: float =
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int; got {seed!r}")
     check_range("seconds", float(seconds), 1.0, 3600.0)
+    if skin_types is not None:
+        types = [int(v) for v in skin_types]
+        if not types or any(v not in range(1, 7) for v in types) or len(set(types)) != len(types):
+            raise ValueError(f"skin_types must be distinct Fitzpatrick types 1-6; got {list(skin_types)!r}")
+        if "fitzpatrick" in overrides:
+            raise ValueError("give either skin_types or fitzpatrick, not both")
     out = Path(out_dir).expanduser()
     if out.exists():
         if not out.is_dir():
@@ -147,6 +160,8 @@ def write_raw_dataset(out_dir: str | Path, recordings: int = 6, seconds: float =
                 srng = np.random.default_rng([int(seed), 11, subject])
                 subject_traits[subject] = (float(srng.uniform(58.0, 100.0)), int(srng.integers(1, 7)))
             base_hr, tone = subject_traits[subject]
+            if skin_types is not None:
+                tone = types[(subject - 1) % len(types)]
             rrng = np.random.default_rng([int(seed), 13, i])
             hr = float(np.clip(base_hr + rrng.uniform(-8.0, 8.0), 50.0, 120.0)) if fixed_hr is None else fixed_hr
             rec_seed = int(seed) * 1000 + i
@@ -162,7 +177,7 @@ def write_raw_dataset(out_dir: str | Path, recordings: int = 6, seconds: float =
                                             dataset_seed=int(seed), requested_preset=preset))
             rows.append(dict(recording_id=rid, subject=f"{subject:02d}", session=f"{k:02d}", preset=spec.preset,
                              seed=rec_seed, mean_hr_bpm=f"{rendered.mean_hr_bpm:.4f}", n_frames=rendered.n_frames,
-                             fps=_fmt(spec.fps), width=spec.width, height=spec.height))
+                             fps=_fmt(spec.fps), width=spec.width, height=spec.height, fitzpatrick=spec.fitzpatrick))
             logger.info("synthetic %s: preset %s, mean HR %.2f bpm, %d frames", rid, spec.preset,
                         rendered.mean_hr_bpm, rendered.n_frames)
         with open(tmp / "manifest.csv", "w", newline="") as fh:

@@ -48,7 +48,7 @@ from rppgbench.preprocess.face.track import (
     source_ranges,
 )
 
-__all__ = ["SmoothTracker", "box_jitter"]
+__all__ = ["SmoothTracker"]
 
 _PATCH = 64
 #: side of the flow patch relative to the detection box: the face interior only (a static background in the
@@ -56,17 +56,6 @@ _PATCH = 64
 _FLOW_PATCH_SIDE = 0.8
 #: residuals are averaged over this many detections on either side (lookahead buffer: _SMOOTH + 1 intervals)
 _SMOOTH = 3
-
-
-def box_jitter(boxes: np.ndarray) -> float:
-    """Median absolute frame-to-frame change of the box centre, in % of the median box side (QC ``box_jitter``)."""
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    if len(b) < 2:
-        return 0.0
-    c = b[:, :2] + b[:, 2:] / 2.0
-    side = float(np.median(np.maximum(b[:, 2], b[:, 3])))
-    step = np.hypot(*np.diff(c, axis=0).T)
-    return float(100.0 * np.median(step) / side) if side > 0 else 0.0
 
 
 class _Flow:
@@ -169,7 +158,9 @@ class SmoothTracker:
             raise DataError("the video yielded no frames", recording=self.recording, path=self.path)
         if not anchors:
             if self.no_face != "whole":
-                raise DataError(f"no face detected in any of {T} frames (policy no_face={self.no_face!r})",
+                raise DataError(f"no face detected: detector {getattr(self.detector, 'name', '')!r} found no face in "
+                                f"any of the {T} frames, which all decoded without error (policy "
+                                f"no_face={self.no_face!r})",
                                 recording=self.recording, path=self.path)
             out.whole(buf, shape)
         else:
@@ -297,6 +288,8 @@ class _Output:
             qc[f"frames_{name}"] = int(np.sum(src == code))
         for code in (CARRIED, CARRIED_BACK, WHOLE):
             qc[f"ranges_{BOX_SOURCES[code]}"] = source_ranges(src, code)
+        from rppgbench.store.qc import box_jitter  # noqa: PLC0415 (one definition of the QC figure)
+
         qc["box_jitter"] = box_jitter(boxes)
         npix = np.asarray(self.npix, dtype=np.int32)
         qc["skin_pixels_min"] = int(npix.min()) if npix.size else 0
