@@ -9,10 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
+from _legacy_golden import build, versions  # noqa: I001 (tests/ is on sys.path)
 
 from rppgbench.preprocess.recipe import NAMED_RECIPES, Recipe
-
-from _legacy_golden import build, versions  # noqa: I001 (tests/ is on sys.path)
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "legacy_stores.json").read_text())
 

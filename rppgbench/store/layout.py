@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FORMAT_VERSION", "LEGACY_FORMAT_VERSION", "format_version_for", "SKIN_ARRAYS", "CHUNK_FRAMES", "ATTR_KEY", "RECORDINGS", "STAGING", "BOX_SOURCES",
+__all__ = ["FORMAT_VERSION", "LEGACY_FORMAT_VERSION", "format_version_for", "SKIN_ARRAYS", "CHUNK_FRAMES",
+           "ATTR_KEY", "RECORDINGS", "STAGING", "BOX_SOURCES",
            "frames_codec", "jsonable", "STORE_KEYS", "RECORDING_KEYS"]
 
 #: format written by recipes that use tracking/roi (skin ROI arrays, box-jitter and skin QC); a recipe whose new

@@ -280,7 +280,7 @@ class Store:
         for i, (f, p, (x, y, w, h)) in enumerate(zip(frames, polys, boxes, strict=True)):
             if not np.all(np.isfinite(p)):
                 continue
-            m = polygon_mask(p, (H, W), offset=(x, y), scale=(W / w, H / h))
+            m = polygon_mask(p, (H, W), offset=(x, y), scale=(W / w, H / h), holes=True)
             if colour is not None:
                 m &= colour.mask(f) > 0
             out[i] = m

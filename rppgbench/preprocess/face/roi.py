@@ -27,8 +27,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["ROI_POLYGONS", "OVAL", "COLOUR_K", "keypoint_polygons", "face_oval", "polygon_mean", "polygon_mask",
-           "REQUIRED_KEYPOINTS", "SkinColour"]
+__all__ = ["ROI_POLYGONS", "OVAL", "ROI_HOLES", "roi_polygons", "COLOUR_K", "keypoint_polygons", "face_oval",
+           "polygon_mean", "polygon_mask", "REQUIRED_KEYPOINTS", "SkinColour"]
 
 #: (u, v) vertices of each polygon in eye-distance units (see module docstring), clockwise in the image
 ROI_POLYGONS: dict[str, tuple[tuple[float, float], ...]] = {
@@ -39,6 +39,10 @@ ROI_POLYGONS: dict[str, tuple[tuple[float, float], ...]] = {
 REQUIRED_KEYPOINTS = ("right_eye", "left_eye")
 #: face oval: centre (0, v0), semi-axes (a, b) in eye-distance units, vertices
 OVAL = {"v0": 0.40, "a": 0.95, "b": 1.15, "vertices": 24}
+#: holes cut out of the oval: keypoint name -> semi-axes (along u, along v) in eye-distance units (the eyes and
+#: the mouth, whose colours may pass the chroma test)
+ROI_HOLES: dict[str, tuple[float, float]] = {"right_eye": (0.32, 0.18), "left_eye": (0.32, 0.18),
+                                             "mouth": (0.45, 0.22)}
 #: half-width of the colour test in standard deviations of the subject's hue and saturation
 COLOUR_K = 3.0
 
@@ -53,6 +57,21 @@ def _frame_axes(keypoints: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarr
         raise ValueError("the two eye keypoints coincide")
     u = u / d
     return c, u, np.array([-u[1], u[0]]), d
+
+
+def _ellipse(c: np.ndarray, u: np.ndarray, v: np.ndarray, a: float, b: float) -> np.ndarray:
+    th = np.linspace(0.0, 2 * np.pi, int(OVAL["vertices"]), endpoint=False)
+    return c + np.outer(a * np.cos(th), u) + np.outer(b * np.sin(th), v)
+
+
+def roi_polygons(keypoints: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """float32 (1 + holes, V, 2): the face oval, then the holes of :data:`ROI_HOLES` (frame pixels)."""
+    k = np.asarray(keypoints, dtype=np.float64)
+    c, u, v, d = _frame_axes(k, names)
+    out = [_ellipse(c + OVAL["v0"] * d * v, u, v, OVAL["a"] * d, OVAL["b"] * d)]
+    for name, (a, b) in ROI_HOLES.items():
+        out.append(_ellipse(k[names.index(name)], u, v, a * d, b * d))
+    return np.asarray(out, dtype=np.float32)
 
 
 def face_oval(keypoints: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
@@ -108,18 +127,27 @@ def keypoint_polygons(keypoints: np.ndarray, names: tuple[str, ...]) -> np.ndarr
 
 
 def polygon_mask(polygons: np.ndarray, shape: tuple[int, int], offset: tuple[float, float] = (0.0, 0.0),
-                 scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
-    """bool (H, W) raster of ``polygons`` (R, V, 2) after ``(p - offset) * scale`` (e.g. into a crop)."""
+                 scale: tuple[float, float] = (1.0, 1.0), holes: bool = False) -> np.ndarray:
+    """bool (H, W) raster of ``polygons`` (R, V, 2) after ``(p - offset) * scale`` (e.g. into a crop); with
+    ``holes`` polygon 0 is filled and the others are cut out of it (:func:`roi_polygons`)."""
     mask = np.zeros(shape, dtype=np.uint8)
     pts = (np.asarray(polygons, dtype=np.float64) - np.asarray(offset)) * np.asarray(scale)
     # fillPoly with 4 fractional bits: vertices keep sub-pixel positions, so a slowly moving ROI changes smoothly
-    cv2.fillPoly(mask, [np.round(p * 16).astype(np.int32) for p in pts], 1, lineType=cv2.LINE_8, shift=4)
+    fixed = [np.round(p * 16).astype(np.int32) for p in pts]
+    if holes:
+        cv2.fillPoly(mask, fixed[:1], 1, lineType=cv2.LINE_8, shift=4)
+        if len(fixed) > 1:
+            cv2.fillPoly(mask, fixed[1:], 0, lineType=cv2.LINE_8, shift=4)
+    else:
+        cv2.fillPoly(mask, fixed, 1, lineType=cv2.LINE_8, shift=4)
     return mask.astype(bool)
 
 
 def polygon_mean(frame: np.ndarray, polygons: np.ndarray, colour: SkinColour | None = None) -> tuple[np.ndarray, int]:
-    """Mean RGB (float64 (3,)) of the pixels of ``frame`` inside ``polygons`` (and of the skin ``colour`` when
-    given) and their count (0: NaN mean)."""
+    """Mean RGB (float64 (3,)) of the pixels of ``frame`` inside ``polygons`` and their count (0: NaN mean).
+
+    With a skin ``colour``, ``polygons`` are a ROI of :func:`roi_polygons` (oval with holes) and only the pixels
+    of that colour count."""
     h, w = frame.shape[:2]
     p = np.asarray(polygons, dtype=np.float64)
     x0 = int(np.clip(np.floor(p[..., 0].min()), 0, w))
@@ -128,7 +156,7 @@ def polygon_mean(frame: np.ndarray, polygons: np.ndarray, colour: SkinColour | N
     y1 = int(np.clip(np.ceil(p[..., 1].max()) + 1, 0, h))
     if x1 <= x0 or y1 <= y0:
         return np.full(3, np.nan), 0
-    mask = polygon_mask(p, (y1 - y0, x1 - x0), offset=(x0, y0)).astype(np.uint8)
+    mask = polygon_mask(p, (y1 - y0, x1 - x0), offset=(x0, y0), holes=colour is not None).astype(np.uint8)
     if colour is not None:
         mask = cv2.bitwise_and(mask, mask, mask=colour.mask(frame[y0:y1, x0:x1]))
     n = int(cv2.countNonZero(mask))

