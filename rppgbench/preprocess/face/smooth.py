@@ -1,21 +1,22 @@
 """Smooth face tracking (recipe ``tracking: smooth``): sparse detections, dense motion, no steps.
 
-Per frame the position of the face is ``flow(t) + residual(t)``:
+Per frame ``t`` the face is ``M(t) · c(t)``:
 
-* ``flow`` — the cumulative translation of the face region measured between consecutive frames by phase
-  correlation (``cv2.phaseCorrelate``) of a Hann-windowed grey patch of at most 64×64 pixels; it follows the fast
-  head motion that sparse detections cannot see (motion up to 2 Hz vs. one detection every ``detect_every``
-  frames);
-* ``residual`` — at every successful detection ``detection − flow``; between two detections it is interpolated
-  linearly, before the first and after the last detection it is held. Flow drift and detection noise are thus
-  spread over the interval instead of appearing as a jump at the detection frame.
+* ``M(t)`` — the cumulative similarity motion (translation, rotation, scale) of the face region, measured between
+  consecutive frames by Lucas-Kanade tracking of corners in a grey patch of at most 64×64 pixels (the face
+  interior) and a RANSAC partial-affine fit; it follows the fast head motion that sparse detections cannot see
+  (motion up to 2 Hz vs. one detection every ``detect_every`` frames);
+* ``c(t)`` — the detections pulled back into frame-0 coordinates by ``M⁻¹`` (box centre, size and keypoints).
+  Were flow and detector exact, ``c`` would be constant; its value at each detection is averaged over the
+  neighbouring ``2 × 3 + 1`` detections (which removes the detector's noise, which follows the head pose, and
+  the flow's fast drift) and interpolated linearly between detections, held before the first and after the last.
+  Nothing ever jumps at a detection frame.
 
-Box size and keypoints follow the same rule (size: linear between detections). Frames between two detections
-are buffered (raw frames, at most ``detect_every`` of them, more while detections fail) and emitted when the next
-detection arrives. The crop box is an integer box that moves only when the smooth target moves by at least one
-pixel (hysteresis), so a static face keeps exactly the same crop: tracking never steps the spatial mean of a still
-face. The skin ROI (forehead and cheek polygons from the keypoints, :mod:`rppgbench.preprocess.face.roi`) is
-placed with sub-pixel precision on the full-resolution frame.
+Frames between detections are buffered (raw frames: ``(3 + 1) × detect_every`` of them, more while detections
+fail) and emitted when the averages they need are known. The crop box is an integer box that follows the smooth
+float box only once it has moved by more than 1.5 px (hysteresis), so a still face keeps exactly one crop:
+tracking never steps the spatial mean of a static face. The skin ROI (:mod:`rppgbench.preprocess.face.roi`) is
+placed with sub-pixel precision on the full-resolution frame. Measured in ``docs/extraction.md``.
 """
 from __future__ import annotations
 
@@ -61,33 +62,48 @@ _HYSTERESIS = 1.5
 
 
 class _Flow:
-    """Translation of the face region between consecutive frames (phase correlation of grey patches)."""
+    """Similarity motion (translation, rotation, scale) of the face region between consecutive frames: corners of
+    a grey patch of at most :data:`_PATCH` px tracked by pyramidal Lucas-Kanade, a partial affine fitted with
+    RANSAC. Identity when too few points are tracked (a flat or vanished face)."""
 
     def __init__(self) -> None:
-        self.prev: np.ndarray | None = None
-        self.win: dict[int, np.ndarray] = {}
+        self.failures = 0
 
-    def _patch(self, frame: np.ndarray, region: tuple[int, int, int]) -> np.ndarray:
-        x, y, s = region
-        g = cv2.cvtColor(frame[y:y + s, x:x + s], cv2.COLOR_RGB2GRAY)
-        n = min(_PATCH, s)
-        if n != s:
-            g = cv2.resize(g, (n, n), interpolation=cv2.INTER_AREA)
-        return g.astype(np.float32)
+    @staticmethod
+    def _patch(frame: np.ndarray, x: int, y: int, s: int, n: int) -> np.ndarray:
+        g = cv2.cvtColor(np.ascontiguousarray(frame[y:y + s, x:x + s]), cv2.COLOR_RGB2GRAY)
+        return cv2.resize(g, (n, n), interpolation=cv2.INTER_AREA) if n != s else g
 
-    def shift(self, prev: np.ndarray, cur: np.ndarray, centre: np.ndarray, side: float) -> np.ndarray:
+    def step(self, prev: np.ndarray, cur: np.ndarray, centre: np.ndarray, side: float) -> np.ndarray:
+        """3x3 matrix mapping ``prev`` pixel coordinates to ``cur`` ones."""
         H, W = cur.shape[:2]
         s = int(min(max(16, round(side)), W, H))
         x = int(min(max(round(centre[0] - s / 2), 0), W - s))
         y = int(min(max(round(centre[1] - s / 2), 0), H - s))
-        a, b = self._patch(prev, (x, y, s)), self._patch(cur, (x, y, s))
-        n = a.shape[0]
-        if n not in self.win:
-            self.win[n] = cv2.createHanningWindow((n, n), cv2.CV_32F)
-        (dx, dy), resp = cv2.phaseCorrelate(a, b, self.win[n])
-        if not np.isfinite(dx) or not np.isfinite(dy) or resp < 0.05:
-            return np.zeros(2)
-        return np.array([dx, dy]) * (s / n)
+        n = min(_PATCH, s)
+        a, b = self._patch(prev, x, y, s, n), self._patch(cur, x, y, s, n)
+        pts = cv2.goodFeaturesToTrack(a, 40, 0.01, 3)
+        m = None
+        if pts is not None and len(pts) >= 4:
+            nxt, st, _ = cv2.calcOpticalFlowPyrLK(a, b, pts, None, winSize=(9, 9), maxLevel=2)
+            ok = st.ravel() == 1
+            if ok.sum() >= 4:
+                m, _ = cv2.estimateAffinePartial2D(pts[ok], nxt[ok], method=cv2.RANSAC, ransacReprojThreshold=0.5)
+        if m is None or not np.all(np.isfinite(m)):
+            self.failures += 1
+            return np.eye(3)
+        k = n / s
+        S = np.array([[k, 0, -k * x], [0, k, -k * y], [0, 0, 1.0]])
+        return np.linalg.solve(S, np.vstack([m, [0, 0, 1.0]]) @ S)
+
+
+def _apply(a: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    p = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+    return p @ a[:2, :2].T + a[:2, 2]
+
+
+def _scale(a: np.ndarray) -> float:
+    return float(np.sqrt(abs(np.linalg.det(a[:2, :2]))))
 
 
 class SmoothTracker:
@@ -120,10 +136,10 @@ class SmoothTracker:
         flow = _Flow()
         T = 0
         shape: tuple[int, int] | None = None
-        buf: list[tuple[int, np.ndarray, np.ndarray, bool]] = []  # (t, frame, flow position, scheduled)
-        anchors: list[tuple[int, np.ndarray]] = []  # (t, raw residual vector: centre, size, keypoints)
+        buf: list[tuple[int, np.ndarray, np.ndarray, bool]] = []  # (t, frame, motion matrix, scheduled)
+        anchors: list[tuple[int, np.ndarray]] = []  # (t, canonical vector: centre, size, keypoints)
         out = _Output(self)
-        pos = np.zeros(2)
+        motion = np.eye(3)  # cumulative similarity: frame-0 coordinates -> frame-t coordinates
         prev: np.ndarray | None = None
         centre = side = None  # current estimate of the face region, for the flow patch
         attempts = hits = 0
@@ -131,7 +147,7 @@ class SmoothTracker:
             shape = _check(t, frame, shape, self)
             T += 1
             if prev is not None and centre is not None:
-                pos = pos + flow.shift(prev, frame, centre, side)
+                motion = flow.step(prev, frame, centre, side) @ motion
             scheduled = t % self.detect_every == 0 or not anchors
             face: Face | None = None
             if scheduled:
@@ -142,17 +158,21 @@ class SmoothTracker:
                 if face is None and self.no_face == "fail":
                     raise DataError(f"no face detected in frame {t} (policy no_face='fail')",
                                     recording=self.recording, path=self.path)
-            buf.append((t, frame, pos.copy(), scheduled))
+            buf.append((t, frame, motion.copy(), scheduled))
             if face is not None:
                 hits += 1
                 x, y, w, h = face.box
                 c = np.array([x + w / 2.0, y + h / 2.0])
                 kp = np.zeros((0, 2)) if face.keypoints is None else np.asarray(face.keypoints, np.float64)
-                anchors.append((t, np.concatenate([c - pos, [w, h], (kp - pos).ravel()])))
+                # the detection pulled back into frame-0 coordinates ("canonical"): constant if flow and detector
+                # were exact, so its average over neighbouring detections removes both their errors' fast parts
+                inv = np.linalg.inv(motion)
+                sc = _scale(motion)
+                anchors.append((t, np.concatenate([_apply(inv, c).ravel(), [w / sc, h / sc], _apply(inv, kp).ravel()])))
                 centre, side = c, max(w, h) * _FLOW_PATCH_SIDE
                 out.flush(buf, anchors, final=False)
             elif anchors:
-                centre = pos + anchors[-1][1][:2]
+                centre = _apply(motion, anchors[-1][1][:2]).ravel()
                 if len(buf) > 8 * self.detect_every + 300:  # long gap: emit with the held residual
                     out.flush(buf, anchors, final=True)
             prev = frame
@@ -167,6 +187,7 @@ class SmoothTracker:
             out.whole(buf, shape)
         else:
             out.flush(buf, anchors, final=True)
+        out.flow_failures = flow.failures
         return out.result(attempts, hits, shape)
 
 
@@ -194,6 +215,7 @@ class _Output:
         self.polys: list[np.ndarray] = []
         self.target: np.ndarray | None = None
         self._cache: dict[tuple[int, int], np.ndarray] = {}
+        self.flow_failures = 0
         self.colour: SkinColour | None = None
 
     def _int_box(self, fbox: np.ndarray) -> tuple[int, int, int, int]:
@@ -242,7 +264,7 @@ class _Output:
         last_t = anchors[ready][0] if not final else None
         keep = []
         for item in buf:
-            t, frame, pos, scheduled = item
+            t, frame, motion, scheduled = item
             if last_t is not None and t > last_t:
                 keep.append(item)
                 continue
@@ -255,8 +277,8 @@ class _Output:
                 src = CARRIED  # a scheduled detection that found nothing
             else:
                 src = HELD
-            c, size = pos + r[:2], r[2:4]
-            kp = r[4:].reshape(-1, 2) + pos if r.size > 4 else None
+            c, size = _apply(motion, r[:2]).ravel(), r[2:4] * _scale(motion)
+            kp = _apply(motion, r[4:]) if r.size > 4 else None
             self._emit(frame, c, size, kp, src)
         buf[:] = keep
 
@@ -273,7 +295,7 @@ class _Output:
 
     def whole(self, buf: list, shape: tuple[int, int]) -> None:
         H, W = shape
-        for _t, frame, _pos, _s in buf:
+        for _t, frame, _m, _s in buf:
             self.crops.append(crop_resize(frame, (0, 0, W, H), self.tr.size, self.tr.interpolation))
             self.boxes.append((0, 0, W, H))
             self.sources.append(WHOLE)
@@ -297,6 +319,7 @@ class _Output:
         from rppgbench.store.qc import box_jitter  # noqa: PLC0415 (one definition of the QC figure)
 
         qc["box_jitter"] = box_jitter(boxes)
+        qc["flow_failures"] = int(self.flow_failures)
         npix = np.asarray(self.npix, dtype=np.int32)
         qc["skin_pixels_min"] = int(npix.min()) if npix.size else 0
         qc["skin_pixels_median"] = float(np.median(npix)) if npix.size else 0.0
