@@ -59,9 +59,12 @@ def _frame_axes(keypoints: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarr
     return c, u, np.array([-u[1], u[0]]), d
 
 
+_TH = np.linspace(0.0, 2 * np.pi, int(OVAL["vertices"]), endpoint=False)
+_COS, _SIN = np.cos(_TH), np.sin(_TH)
+
+
 def _ellipse(c: np.ndarray, u: np.ndarray, v: np.ndarray, a: float, b: float) -> np.ndarray:
-    th = np.linspace(0.0, 2 * np.pi, int(OVAL["vertices"]), endpoint=False)
-    return c + np.outer(a * np.cos(th), u) + np.outer(b * np.sin(th), v)
+    return c + np.outer(a * _COS, u) + np.outer(b * _SIN, v)
 
 
 def roi_polygons(keypoints: np.ndarray, names: tuple[str, ...]) -> np.ndarray:

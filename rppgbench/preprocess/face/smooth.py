@@ -64,34 +64,57 @@ _HYSTERESIS = 1.5
 class _Flow:
     """Similarity motion (translation, rotation, scale) of the face region between consecutive frames: corners of
     a grey patch of at most :data:`_PATCH` px tracked by pyramidal Lucas-Kanade, a partial affine fitted with
-    RANSAC. Identity when too few points are tracked (a flat or vanished face)."""
+    RANSAC. Identity when too few points are tracked (a flat or vanished face).
+
+    The patch region stays put (:meth:`place`: at detections, and when the face has moved by 10 % of the region's
+    side), so each frame's patch is cut and converted once and serves as the next frame's reference."""
 
     def __init__(self) -> None:
         self.failures = 0
+        self.region: tuple[int, int, int, int] | None = None  # x, y, side, patch side
+        self.prev_patch: np.ndarray | None = None
+        self.points: np.ndarray | None = None  # corners tracked into the previous patch (reused while >= 20)
 
-    @staticmethod
-    def _patch(frame: np.ndarray, x: int, y: int, s: int, n: int) -> np.ndarray:
-        g = cv2.cvtColor(np.ascontiguousarray(frame[y:y + s, x:x + s]), cv2.COLOR_RGB2GRAY)
-        return cv2.resize(g, (n, n), interpolation=cv2.INTER_AREA) if n != s else g
-
-    def step(self, prev: np.ndarray, cur: np.ndarray, centre: np.ndarray, side: float) -> np.ndarray:
-        """3x3 matrix mapping ``prev`` pixel coordinates to ``cur`` ones."""
-        H, W = cur.shape[:2]
+    def place(self, shape: tuple[int, int], centre: np.ndarray, side: float) -> None:
+        """Put the patch region (side ``side`` px around ``centre``, inside the frame)."""
+        H, W = shape
         s = int(min(max(16, round(side)), W, H))
         x = int(min(max(round(centre[0] - s / 2), 0), W - s))
         y = int(min(max(round(centre[1] - s / 2), 0), H - s))
-        n = min(_PATCH, s)
-        a, b = self._patch(prev, x, y, s, n), self._patch(cur, x, y, s, n)
-        pts = cv2.goodFeaturesToTrack(a, 40, 0.01, 3)
+        region = (x, y, s, min(_PATCH, s))
+        if region != self.region:
+            self.region, self.prev_patch, self.points = region, None, None
+
+    def _patch(self, frame: np.ndarray) -> np.ndarray:
+        x, y, s, n = self.region
+        roi = frame[y:y + s, x:x + s]
+        if n != s:
+            roi = cv2.resize(roi, (n, n), interpolation=cv2.INTER_AREA)
+        return cv2.cvtColor(roi, cv2.COLOR_RGB2GRAY)
+
+    def step(self, prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        """3x3 matrix mapping ``prev`` pixel coordinates to ``cur`` ones (call :meth:`place` first)."""
+        a = self.prev_patch if self.prev_patch is not None else self._patch(prev)
+        b = self._patch(cur)
+        self.prev_patch = b
+        pts = self.points if self.points is not None and len(self.points) >= 20 else \
+            cv2.goodFeaturesToTrack(a, 40, 0.01, 3)
         m = None
+        self.points = None
         if pts is not None and len(pts) >= 4:
             nxt, st, _ = cv2.calcOpticalFlowPyrLK(a, b, pts, None, winSize=(9, 9), maxLevel=2)
             ok = st.ravel() == 1
             if ok.sum() >= 4:
-                m, _ = cv2.estimateAffinePartial2D(pts[ok], nxt[ok], method=cv2.RANSAC, ransacReprojThreshold=0.5)
+                m, inl = cv2.estimateAffinePartial2D(pts[ok], nxt[ok], method=cv2.RANSAC, ransacReprojThreshold=0.5)
+                if m is not None:
+                    n = a.shape[0]
+                    keep = nxt[ok][inl.ravel() == 1]
+                    inside = np.all((keep >= 2) & (keep <= n - 3), axis=-1).ravel()
+                    self.points = keep[inside]
         if m is None or not np.all(np.isfinite(m)):
             self.failures += 1
             return np.eye(3)
+        x, y, s, n = self.region
         k = n / s
         S = np.array([[k, 0, -k * x], [0, k, -k * y], [0, 0, 1.0]])
         return np.linalg.solve(S, np.vstack([m, [0, 0, 1.0]]) @ S)
@@ -147,7 +170,7 @@ class SmoothTracker:
             shape = _check(t, frame, shape, self)
             T += 1
             if prev is not None and centre is not None:
-                motion = flow.step(prev, frame, centre, side) @ motion
+                motion = flow.step(prev, frame) @ motion
             scheduled = t % self.detect_every == 0 or not anchors
             face: Face | None = None
             if scheduled:
@@ -170,9 +193,13 @@ class SmoothTracker:
                 sc = _scale(motion)
                 anchors.append((t, np.concatenate([_apply(inv, c).ravel(), [w / sc, h / sc], _apply(inv, kp).ravel()])))
                 centre, side = c, max(w, h) * _FLOW_PATCH_SIDE
+                flow.place(shape, centre, side)
                 out.flush(buf, anchors, final=False)
-            elif anchors:
-                centre = _apply(motion, anchors[-1][1][:2]).ravel()
+            elif anchors:  # keep the patch on the face: move it once the face has moved by 10 % of its side
+                pred = _apply(motion, anchors[-1][1][:2]).ravel()
+                if np.max(np.abs(pred - centre)) > 0.1 * side:
+                    centre = pred
+                    flow.place(shape, centre, side)
                 if len(buf) > 8 * self.detect_every + 300:  # long gap: emit with the held residual
                     out.flush(buf, anchors, final=True)
             prev = frame
