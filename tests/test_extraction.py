@@ -166,3 +166,30 @@ def test_recipe_validation_of_tracking_and_roi():
         Recipe(roi="keypoints")
     with pytest.raises(DataError, match="needs a detector with"):
         SmoothTracker(make_detector("haar"), roi="keypoints")
+
+
+def test_default_recipe_store_has_the_skin_trace_and_pos_recovers_dark_skin_hr(tmp_path):
+    """synth (types V and VI) -> prepare with the default recipe -> store format 2 -> POS on the skin trace."""
+    from rppgbench.evaluation import evaluate
+    from rppgbench.models import create_model
+    from rppgbench.store.layout import FORMAT_VERSION
+
+    raw = write_raw_dataset(tmp_path / "raw", recordings=2, seconds=10, preset="clean", seed=1, width=160,
+                            height=120, recordings_per_subject=1, skin_types=(5, 6))
+    s = prepare("synthetic", raw, out=tmp_path / "d.zarr", workers=0)
+    assert s.ok and s.warnings == {}
+    st = open_store(tmp_path / "d.zarr")
+    assert st.attrs["format_version"] == FORMAT_VERSION == 2 and st.recipe.name == "skin72"
+    pos = create_model("pos")
+    sig = {}
+    for rid in st.recording_ids():
+        T = st.n_frames(rid)
+        assert st.has_skin(rid) and st.skin_trace(rid).shape == (T, 3) and st.skin_pixels(rid).min() > 200
+        np.testing.assert_array_equal(st.rgb_trace(rid), st.skin_trace(rid))  # what the unsupervised path reads
+        assert not np.allclose(st.rgb_trace(rid, roi="box"), st.skin_trace(rid))
+        m = st.skin_mask(rid, 0, 4)
+        assert m.shape == (4, 72, 72) and 0.15 < m.mean() < 0.7  # the masked view: the face's skin in the crop
+        sig[rid] = (np.asarray(pos.predict(st.rgb_trace(rid), 30.0)), st.read_label(rid))
+    res = evaluate(sig, 30.0, "rppgbench", 10)
+    assert sorted(st.recordings()["fitzpatrick"]) == [5, 6]
+    assert res.metrics["MAE"]["value"] < 1.0, res.per_recording
