@@ -11,8 +11,8 @@ measures with ``--workers`` processes (default 2):
 
 Targets: prepare ≥ 50 % of the bare decode rate; the default recipe's CPU time ≤ 1.3 × the bare decode CPU time.
 Each line gives the ratio twice: by wall time, and by CPU time (user + system of this process and of every
-child process it waited for: pool workers, dask workers). On a machine shared with other jobs the wall-time figures mostly measure the contention; the
-CPU-time ratio is the per-core cost of prepare relative to decoding.
+child process it waited for: pool workers, dask workers). On a machine shared with other jobs the wall-time
+figures mostly measure the contention; the CPU-time ratio is the per-core cost of prepare relative to decoding.
 
     python benchmarks/prepare_throughput.py                                  # full size
     python benchmarks/prepare_throughput.py --recordings 2 --seconds 5       # quick check
