@@ -58,6 +58,7 @@ def main() -> None:
     ap.add_argument("--preset", default="mixed")
     ap.add_argument("--workdir", default=None, help="keep (and reuse) the rendered videos here")
     ap.add_argument("--recipes", default="skin72,fp72")
+    ap.add_argument("--single-only", action="store_true", help="only the single-process measurement (no dask)")
     args = ap.parse_args()
 
     from rppgbench.datasets.synthetic import write_raw_dataset
@@ -93,7 +94,8 @@ def main() -> None:
                 raise SystemExit(f"prepare failed: {s.failed}")
             return s.frames, dt, dc
 
-        for label, procs in [(f"{args.workers} processes", args.workers), ("1 process", 0)]:
+        modes = [(f"{args.workers} processes", args.workers), ("1 process", 0)]
+        for label, procs in modes[1:] if args.single_only else modes:
             nb, tb, cb = bare(max(procs, 1))
             print(f"{label}: bare decode {nb / tb:,.0f} frames/s ({nb} frames, {tb:.1f} s wall, {cb:.1f} s CPU)")
             for recipe in args.recipes.split(","):

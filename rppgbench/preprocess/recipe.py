@@ -14,9 +14,10 @@ Named recipes (``Recipe.named(...)``):
 ``pn128``
     128×128 crops, first-frame detection (PHASE-Net preprocessing).
 ``skin72``
-    **the default**: 72×72 crops, BlazeFace every 10 frames, smooth tracking (``tracking: smooth``: dense motion
-    by phase correlation + detections interpolated, no steps) and the skin ROI (``roi: keypoints``: forehead and
-    cheek polygons; the unsupervised methods read their mean colour). Chosen by measurement
+    **the default**: 72×72 crops, BlazeFace every 10 frames, smooth tracking (``tracking: smooth``: similarity
+    motion by Lucas-Kanade between frames + detections averaged and interpolated, no steps) and the skin ROI (``roi: keypoints``: forehead and
+    cheek polygons place the colour model, the face oval ∩ the subject's skin chroma is averaged; the unsupervised
+    methods read that mean colour). Chosen by measurement
     (``benchmarks/extraction.py``, ``docs/extraction.md``).
 
 ``fp72``, ``tb72`` and ``pn128`` are kept exactly as they were before ``tracking``/``roi`` existed (same
@@ -80,9 +81,10 @@ class Recipe:
         :mod:`rppgbench.preprocess.face.smooth`: detections every ``detect_every`` frames, dense motion in between,
         no steps; needs ``detect_every >= 1``).
     roi : str
-        ``box`` (the unsupervised methods average the whole crop) or ``keypoints`` (forehead and cheek polygons
-        from the detector's eye keypoints; their mean colour is stored as ``skin_rgb``; needs ``tracking: smooth``
-        and a detector with keypoints, e.g. ``blazeface``).
+        ``box`` (the unsupervised methods average the whole crop) or ``keypoints`` (the skin ROI: the face oval placed
+        from the detector's keypoints, minus eyes and mouth, intersected with the subject's own skin chroma; its
+        mean colour is stored as ``skin_rgb``; needs ``tracking: smooth`` and a detector with keypoints, e.g.
+        ``blazeface``; see :mod:`rppgbench.preprocess.face.roi`).
     median_box : bool
         Use the median of all detections of the recording for every frame (rPPG-Toolbox
         ``USE_MEDIAN_FACE_BOX``; costs a second decoding pass).

@@ -132,8 +132,9 @@ def _scale(a: np.ndarray) -> float:
 class SmoothTracker:
     """Crop every frame with a smooth box and measure the skin ROI colour (see module docstring).
 
-    Parameters as in :class:`rppgbench.preprocess.face.track.FaceTracker`; ``roi`` is ``keypoints`` (forehead
-    and cheek polygons, needs a detector with eye keypoints) or ``box`` (no skin trace).
+    Parameters as in :class:`rppgbench.preprocess.face.track.FaceTracker`; ``roi`` is ``keypoints`` (the skin ROI
+    of :mod:`rppgbench.preprocess.face.roi`; needs a detector with eye and mouth keypoints) or ``box`` (no skin
+    trace).
     """
 
     def __init__(self, detector: FaceDetector, *, detect_every: int = 10, enlarge: float = 1.5, square: bool = True,
