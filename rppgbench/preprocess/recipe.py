@@ -15,9 +15,9 @@ Named recipes (``Recipe.named(...)``):
     128×128 crops, first-frame detection (PHASE-Net preprocessing).
 ``skin72``
     **the default**: 72×72 crops, BlazeFace every 10 frames, smooth tracking (``tracking: smooth``: similarity
-    motion by Lucas-Kanade between frames + detections averaged and interpolated, no steps) and the skin ROI (``roi: keypoints``: forehead and
-    cheek polygons place the colour model, the face oval ∩ the subject's skin chroma is averaged; the unsupervised
-    methods read that mean colour). Chosen by measurement
+    motion by Lucas-Kanade between frames + detections averaged and interpolated, no steps) and the skin ROI
+    (``roi: keypoints``: forehead and cheek polygons give the colour model, the face oval ∩ the subject's skin
+    chroma is averaged; the unsupervised methods read that mean colour). Chosen by measurement
     (``benchmarks/extraction.py``, ``docs/extraction.md``).
 
 ``fp72``, ``tb72`` and ``pn128`` are kept exactly as they were before ``tracking``/``roi`` existed (same
