@@ -45,6 +45,7 @@ from rppgbench.preprocess.face.track import (
     HELD,
     WHOLE,
     CropResult,
+    check_frame,
     crop_resize,
     source_ranges,
 )
@@ -168,7 +169,7 @@ class SmoothTracker:
         centre = side = None  # current estimate of the face region, for the flow patch
         attempts = hits = 0
         for t, frame in enumerate(frames):
-            shape = _check(t, frame, shape, self)
+            shape = check_frame(t, frame, shape, self.recording, self.path)
             T += 1
             if prev is not None and centre is not None:
                 motion = flow.step(prev, frame) @ motion
@@ -217,17 +218,6 @@ class SmoothTracker:
             out.flush(buf, anchors, final=True)
         out.flow_failures = flow.failures
         return out.result(attempts, hits, shape)
-
-
-def _check(t: int, frame: Any, shape: tuple[int, int] | None, tr: SmoothTracker) -> tuple[int, int]:
-    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        got = f"{getattr(frame, 'dtype', type(frame).__name__)} {getattr(frame, 'shape', '')}"
-        raise DataError(f"frame {t}: expected an RGB uint8 array (H, W, 3); got {got}",
-                        recording=tr.recording, path=tr.path)
-    if shape is not None and frame.shape[:2] != shape:
-        raise DataError(f"frame {t} has size {frame.shape[:2]}; earlier frames were {shape}",
-                        recording=tr.recording, path=tr.path)
-    return frame.shape[:2]
 
 
 class _Output:

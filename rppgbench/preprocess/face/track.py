@@ -31,7 +31,7 @@ import numpy as np
 from rppgbench._checks import DataError
 from rppgbench.preprocess.face.base import Box, FaceDetector
 
-__all__ = ["BOX_SOURCES", "CropResult", "FaceTracker", "crop_box", "crop_resize", "source_ranges"]
+__all__ = ["BOX_SOURCES", "CropResult", "FaceTracker", "check_frame", "crop_box", "crop_resize", "source_ranges"]
 
 BOX_SOURCES = ("detected", "held", "carried", "carried_back", "whole", "median")
 DETECTED, HELD, CARRIED, CARRIED_BACK, WHOLE, MEDIAN = range(6)
@@ -69,6 +69,19 @@ def source_ranges(sources: np.ndarray, code: int) -> list[list[int]]:
     m = np.concatenate([[False], np.asarray(sources) == code, [False]]).astype(np.int8)
     d = np.diff(m)
     return [[int(a), int(b)] for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True)]
+
+
+def check_frame(t: int, frame: Any, shape: tuple[int, int] | None, recording: str | None,
+                path: str | None) -> tuple[int, int]:
+    """(H, W) of frame ``t`` after checking it is RGB uint8 (H, W, 3) of the same size as the earlier frames."""
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        got = f"{getattr(frame, 'dtype', type(frame).__name__)} {getattr(frame, 'shape', '')}"
+        raise DataError(f"frame {t}: expected an RGB uint8 array (H, W, 3); got {got}", recording=recording,
+                        path=path)
+    if shape is not None and frame.shape[:2] != shape:
+        raise DataError(f"frame {t} has size {frame.shape[:2]}; earlier frames were {shape}", recording=recording,
+                        path=path)
+    return frame.shape[:2]
 
 
 @dataclass
@@ -147,14 +160,7 @@ class FaceTracker:
 
     # ------------------------------------------------------------------------------------------
     def _check_frame(self, t: int, frame: np.ndarray, shape: tuple[int, int] | None) -> tuple[int, int]:
-        if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            got = f"{getattr(frame, 'dtype', type(frame).__name__)} {getattr(frame, 'shape', '')}"
-            raise DataError(f"frame {t}: expected an RGB uint8 array (H, W, 3); got {got}",
-                            recording=self.recording, path=self.path)
-        if shape is not None and frame.shape[:2] != shape:
-            raise DataError(f"frame {t} has size {frame.shape[:2]}; earlier frames were {shape}",
-                            recording=self.recording, path=self.path)
-        return frame.shape[:2]
+        return check_frame(t, frame, shape, self.recording, self.path)
 
     def _scheduled(self, t: int) -> bool:
         return t == 0 or (self.detect_every > 0 and t % self.detect_every == 0)
