@@ -168,6 +168,7 @@ def test_recipe_validation_of_tracking_and_roi():
         SmoothTracker(make_detector("haar"), roi="keypoints")
 
 
+@pytest.mark.slow
 def test_default_recipe_store_has_the_skin_trace_and_pos_recovers_dark_skin_hr(tmp_path):
     """synth (types V and VI) -> prepare with the default recipe -> store format 2 -> POS on the skin trace."""
     from rppgbench.evaluation import evaluate
