@@ -12,7 +12,7 @@ from typing import Any
 __all__ = [
     "RppgbenchError", "DataError", "RecipeMismatchError", "ProtocolError", "CheckpointError",
     "SubmissionError", "check_option", "validate_type", "check_range", "check_finite", "SAFE_ID_RE",
-    "check_safe_id",
+    "check_safe_id", "shown",
 ]
 
 import re
@@ -56,10 +56,19 @@ class SubmissionError(RppgbenchError):
     """A leaderboard submission is malformed, incomplete or tampered with."""
 
 
+def shown(value: Any, limit: int = 200) -> str:
+    """``repr`` for an error message: numpy scalars as plain Python values (``1.5``, not ``np.float64(1.5)``),
+    cut to ``limit`` characters."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
 def check_option(name: str, value: Any, allowed: Iterable[Any]) -> Any:
     allowed = list(allowed)
     if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}; got {value!r}")
+        raise ValueError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}; got {shown(value)}")
     return value
 
 
@@ -68,7 +77,7 @@ def validate_type(name: str, value: Any, types: type | tuple[type, ...], type_na
         if type_name is None:
             tt = types if isinstance(types, tuple) else (types,)
             type_name = " or ".join(t.__name__ for t in tt)
-        raise TypeError(f"{name} must be {type_name}; got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be {type_name}; got {type(value).__name__} {shown(value)}")
     return value
 
 
@@ -84,7 +93,7 @@ def check_range(name: str, value: float, low: float | None = None, high: float |
         hi = "inf" if high is None else f"{high}"
         lb = "[" if low_inclusive else "("
         hb = "]" if high_inclusive else ")"
-        raise ValueError(f"{name} must be in {lb}{lo}, {hi}{hb}; got {value!r}")
+        raise ValueError(f"{name} must be in {lb}{lo}, {hi}{hb}; got {shown(value)}")
     return value
 
 
@@ -102,6 +111,6 @@ def check_safe_id(name: str, value: str) -> str:
     """An identifier that may become a file or group name: letters, digits, ``_ . -``; no ``..``."""
     if not isinstance(value, str) or not SAFE_ID_RE.match(value) or ".." in value:
         raise ValueError(
-            f"{name} must match {SAFE_ID_RE.pattern} and contain no '..'; got {value!r}"
+            f"{name} must match {SAFE_ID_RE.pattern} and contain no '..'; got {shown(value)}"
         )
     return value

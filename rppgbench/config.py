@@ -4,7 +4,7 @@ Known keys (environment variables):
 
 ``RPPGBENCH_DATA``
     Root of prepared stores (default ``~/.cache/rppgbench/data``); a store lives at
-    ``$RPPGBENCH_DATA/<dataset>/<recipe_id[:16]>.zarr``.
+    ``$RPPGBENCH_DATA/<dataset>/<store_key[:16]>.zarr`` (``rppgbench.store.store_path``).
 ``RPPGBENCH_RAW_<DATASET>``
     Raw download of a dataset, e.g. ``RPPGBENCH_RAW_PURE=/data/PURE`` (used by ``run`` to prepare a missing store).
 ``RPPGBENCH_RESULTS``

@@ -8,9 +8,12 @@ Order of work (nothing is trained before every check passed):
 
 1. :func:`rppgbench.runner_validate.plan_run`: schema, registry names, model contracts against the recipes,
    evaluation profile, output folder (another protocol's results there is an error).
-2. Stores: each dataset's store ``store_path(dataset, recipe)`` is opened; a missing one is prepared when the raw
-   folder is known (``--raw``/``RPPGBENCH_RAW_<DATASET>``; the synthetic dataset is generated on demand from the
-   protocol's ``generate:`` block), else the error gives the exact ``rppgbench prepare`` command.
+2. Stores: each dataset's store (keyed by recipe, adapter version and, for generated data, the raw folder's
+   identity) is opened. When the raw folder is known (``--raw``/``RPPGBENCH_RAW_<DATASET>``; the synthetic
+   dataset is generated on demand from the protocol's ``generate:`` block) the store is first brought up to date
+   with it (resumable ``prepare``: missing recordings written, changed ones prepared again); else a missing store
+   gives the exact ``rppgbench prepare`` command and a store made with ``prepare --limit`` is refused unless
+   ``--limit`` is given.
 3. Splits resolved over the stores' recording tables (every subject present, non-empty, disjoint); ``--limit``.
 4. Each model: neural → Trainer (checkpoints under ``checkpoints/<model>/``, resumable), predict; unsupervised →
    RGB trace → method; the null baseline (id ``null``, added to every run by :mod:`rppgbench.runner_null`) →
@@ -77,31 +80,89 @@ def _ensure_synthetic_raw(generate: dict[str, Any], raw: Path | None) -> Path:
     return target
 
 
-def _open_or_prepare(plan: RunPlan, ds: str, recipe: Any) -> Any:
-    from rppgbench.store import open_store, prepare
+def _find_store(ds: str, recipe: Any) -> Path:
+    """The store of ``ds``/``recipe`` when its raw folder is unknown: the default path for real datasets; for
+    generated data (keyed by the raw folder's identity) the only store of this recipe under the data root."""
+    from rppgbench.datasets import DATASETS
+    from rppgbench.datasets.base import DatasetAdapter
+    from rppgbench.store import store_path
+    from rppgbench.store.writer import _is_store
 
-    path = recipe.store_path()
-    if not (path / "zarr.json").is_file():
-        raw = config.raw_root(ds, plan.options.raw.get(ds))
-        spec = plan.protocol.datasets[ds]
-        if ds == "synthetic" and spec.generate is not None:
-            raw = _ensure_synthetic_raw(spec.generate, raw)
-        if raw is None:
+    cls = DATASETS.get(ds)
+    path = store_path(ds, recipe)
+    if cls.source_identity is DatasetAdapter.source_identity:
+        return path
+    version = int(getattr(cls, "version", 1))
+    hits = []
+    for cand in sorted(path.parent.glob("*.zarr")) if path.parent.is_dir() else []:
+        a = _is_store(cand)
+        if a and a.get("recipe_id") == recipe.recipe_id and a.get("adapter_version") == version:
+            hits.append((cand, a.get("source")))
+    if len(hits) == 1:
+        logger.info("dataset %s: using the only prepared store of recipe %s, %s (raw-folder identity %s)", ds,
+                    recipe.name or recipe.recipe_id[:16], hits[0][0], hits[0][1])
+        return hits[0][0]
+    if len(hits) > 1:
+        raise DataError(f"dataset {ds} has {len(hits)} prepared stores of recipe {recipe.name or recipe.recipe_id[:16]}"
+                        f" from different raw folders ({', '.join(str(h[0]) for h in hits)}); say which raw folder "
+                        f"this run is about with --raw {ds}=PATH")
+    return path
+
+
+def _check_partial(plan: RunPlan, ds: str, st: Any) -> None:
+    """Policy for a store made with ``prepare --limit``: a protocol run needs every recording, so it is refused
+    unless ``run --limit`` asks for a partial run (then a warning, and provenance records it)."""
+    left = st.limited()
+    if not left:
+        return
+    have = len(st.recording_ids())
+    msg = (f"store {st.path} holds {have} of the {have + len(left)} recordings of its raw folder: it was prepared "
+           f"with --limit {st.attrs.get('limit')} ({len(left)} missing: {', '.join(left[:5])}"
+           f"{' ...' if len(left) > 5 else ''})")
+    if plan.options.limit is None:
+        raise DataError(f"{msg}. A protocol run needs all of them: complete the store with "
+                        f"`rppgbench prepare {ds} --raw PATH --recipe {st.recipe.name or 'RECIPE'}` (it resumes), or "
+                        f"give the raw folder (--raw {ds}=PATH or RPPGBENCH_RAW_{ds.upper()}) and run completes it; "
+                        "`run --limit N` accepts a partial store for a smoke test")
+    logger.warning("%s; running on it because of --limit (recorded in provenance)", msg)
+
+
+def _open_or_prepare(plan: RunPlan, ds: str, recipe: Any) -> Any:
+    """Open the store of ``ds``/``recipe``. With a known raw folder the store is first brought up to date with it
+    (missing recordings written, recordings whose source files changed prepared again); without one the store is
+    used as it is, and a store made with ``prepare --limit`` is refused (see :func:`_check_partial`)."""
+    from rppgbench.store import open_store, plan_prepare, prepare
+
+    raw = config.raw_root(ds, plan.options.raw.get(ds))
+    spec = plan.protocol.datasets[ds]
+    if ds == "synthetic" and spec.generate is not None:
+        raw = _ensure_synthetic_raw(spec.generate, raw)
+    if raw is not None:
+        pp = plan_prepare(ds, raw, recipe=recipe)
+        path = pp.path
+        if not pp.up_to_date:
+            logger.info("preparing %s from %s (recipe %s) into %s: %d to write, %d changed since", ds, raw,
+                        recipe.name or recipe.recipe_id[:16], path, len(pp.todo), len(pp.stale))
+            summary = prepare(ds, raw, recipe=recipe, workers=plan.options.workers)
+            if not summary.ok:
+                raise DataError(f"preparing {ds} failed:\n" + "\n".join(summary.lines()), path=path)
+            for rid, why in summary.replaced.items():
+                logger.warning("recording %s/%s was prepared again: %s", ds, rid, why)
+    else:
+        path = _find_store(ds, recipe)
+        if not (path / "zarr.json").is_file():
             raise DataError(f"dataset {ds} has no prepared store for recipe {recipe.name or recipe.recipe_id} "
                             f"and its raw folder is unknown. Run:\n  {prepare_command(ds, recipe)}\nor set "
                             f"RPPGBENCH_RAW_{ds.upper()}=PATH and run again", path=path)
-        logger.info("preparing %s from %s (recipe %s) into %s", ds, raw, recipe.name or recipe.recipe_id[:16], path)
-        summary = prepare(ds, raw, recipe=recipe, workers=plan.options.workers)
-        if not summary.ok:
-            raise DataError(f"preparing {ds} failed:\n" + "\n".join(summary.lines()), path=path)
     st = open_store(path)
     if st.recipe_id != recipe.recipe_id:
         raise DataError(f"store recipe {st.recipe_id[:16]} differs from the protocol's {recipe.recipe_id[:16]}",
                         path=path)
+    _check_partial(plan, ds, st)
     missing = st.missing()
     if missing:
-        logger.warning("store %s lacks %d selected recording(s): %s", path, len(missing),
-                       ", ".join(f"{k} ({v})" for k, v in sorted(missing.items())))
+        logger.warning("store %s lacks %d recording(s): %s", path, len(missing),
+                       ", ".join(f"{k} ({v})" for k, v in sorted(missing.items())[:20]))
     return st
 
 
@@ -150,6 +211,9 @@ def _provenance(plan: RunPlan, stores: dict[str, Any], started: str, wall_s: flo
             "recipes": {ds: r.as_dict() for ds, r in plan.recipes.items()},
             "model_recipe_ids": {m.id: {ds: r.recipe_id for ds, r in m.recipes.items()} for m in plan.models},
             "stores": {f"{ds}/{rid}": str(s.path) for (ds, rid), s in stores.items()},
+            "store_keys": {f"{ds}/{rid}": {k: s.attrs.get(k) for k in ("store_key", "adapter_version", "source",
+                                                                       "limit")}
+                           for (ds, rid), s in stores.items()},
             "store_missing": {f"{ds}/{rid}": s.missing() for (ds, rid), s in stores.items() if s.missing()},
             "qc_warnings": _qc_warnings(stores),
             "seeds": {m.id: int(m.training.seed) for m in plan.models},

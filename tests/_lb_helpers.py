@@ -2,7 +2,6 @@
 docs/results_format.md, with signals generated here and metrics computed by rppgbench.evaluation."""
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -10,10 +9,13 @@ import numpy as np
 
 from rppgbench.evaluation import evaluate
 from rppgbench.evaluation.evaluate import json_safe
+from rppgbench.protocols import load_protocol
 
 FS = 30.0
 PROTOCOL = "lbtest_quick"
-PROTOCOL_SHA = hashlib.sha256(b"lbtest_quick protocol v1").hexdigest()
+#: the protocol YAML the test leaderboards' reference.json belongs to (submit and verify check it)
+PROTOCOLS = Path(__file__).parent / "protocols_lb"
+PROTOCOL_SHA = load_protocol(PROTOCOL, PROTOCOLS).protocol_hash
 
 
 def make_labels(n_rec: int = 5, seconds: float = 30.0, seed: int = 0, dataset: str = "synthetic"):

@@ -19,7 +19,7 @@ import time
 import urllib.request
 
 import pytest
-from _lb_helpers import DEFAULT_MODELS, PROTOCOL, manifest, write_results
+from _lb_helpers import DEFAULT_MODELS, PROTOCOL, PROTOCOLS, manifest, write_results
 
 from rppgbench.leaderboard import build, submit, write_reference
 
@@ -93,9 +93,12 @@ def site(tmp_path_factory):
     run = write_results(d / "run", {k: DEFAULT_MODELS[k] for k in ("pos", "chrom", "tinynet")}, n_rec=3)
     root = d / "lb"
     write_reference(run, root, ship_labels=True)
-    submit(run, PROTOCOL, model="chrom", manifest=manifest(method_name="CHROM baseline"), root=root, entry_id="c")
-    submit(run, PROTOCOL, model="pos", manifest=manifest(method_name=EVIL), root=root, entry_id="p")
-    submit(run, PROTOCOL, model="tinynet", manifest=manifest(method_name="Tiny net"), root=root, entry_id="t")
+    submit(run, PROTOCOL, model="chrom", manifest=manifest(method_name="CHROM baseline"), root=root,
+           protocols_root=PROTOCOLS, entry_id="c")
+    submit(run, PROTOCOL, model="pos", manifest=manifest(method_name=EVIL), root=root,
+           protocols_root=PROTOCOLS, entry_id="p")
+    submit(run, PROTOCOL, model="tinynet", manifest=manifest(method_name="Tiny net"), root=root,
+           protocols_root=PROTOCOLS, entry_id="t")
     return build(root).parent
 
 

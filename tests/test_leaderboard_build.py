@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from _lb_helpers import DEFAULT_MODELS, PROTOCOL, manifest, write_results
+from _lb_helpers import DEFAULT_MODELS, PROTOCOL, PROTOCOLS, manifest, write_results
 
 from rppgbench.leaderboard import build, submit, verify, write_reference
 from rppgbench.leaderboard.build import README_MARKER, SORT_JS, md_text
@@ -26,10 +26,12 @@ def built(tmp_path_factory):
     write_reference(run, root)
     (root / "README.md").write_text("# Intro kept\n\nSome text.\n\n" + README_MARKER + "\nold table\n")
     submit(run, PROTOCOL, model="pos", manifest=manifest(method_name=MD_ATTACK, hardware=HTML_ATTACK,
-                                                           training_data=[HTML_ATTACK]), root=root, entry_id="p")
+                                                           training_data=[HTML_ATTACK]), root=root, entry_id="p",
+           protocols_root=PROTOCOLS)
     # "$...$" would be matplotlib mathtext, and this one is invalid: the charts must still draw
     submit(run, PROTOCOL, model="tinynet", manifest=manifest(method_name="Tiny $\\badcmd{x}$ net",
-                                                               synthetic_data_only=True), root=root, entry_id="t")
+                                                               synthetic_data_only=True), root=root, entry_id="t",
+           protocols_root=PROTOCOLS)
     index = build(root)
     return root, index.parent, run
 

@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
-from _lb_helpers import DEFAULT_MODELS, PROTOCOL, manifest, write_results
+from _lb_helpers import DEFAULT_MODELS, PROTOCOL, PROTOCOLS, manifest, write_results
 
 from rppgbench._checks import SubmissionError
 from rppgbench.evaluation import evaluate
@@ -43,7 +43,8 @@ def _rewrite_npz(path, mutate):
 
 def test_accepts_and_recomputes(env):
     run, root = env
-    entry = submit(run, PROTOCOL, model="tinynet", manifest=manifest(), root=root, entry_id="tiny-1")
+    entry = submit(run, PROTOCOL, model="tinynet", manifest=manifest(),
+                   root=root, protocols_root=PROTOCOLS, entry_id="tiny-1")
     assert sorted(p.name for p in entry.iterdir()) == sorted(S.ENTRY_FILES)
     metrics = json.loads((entry / "metrics.json").read_text())
     # recomputed metrics equal a direct evaluation of the stored predictions against the labels
@@ -58,10 +59,11 @@ def test_accepts_and_recomputes(env):
                             "config": {"name": "tinynet", "label_view": "standardized"}, "checkpoint_sha256": None}
     assert man["claimed_metrics"]["synthetic"]["MAE"] == pytest.approx(res.metrics["MAE"]["value"])
     assert metrics["flags"] == []
-    rep = verify(root)
+    rep = verify(root, PROTOCOLS)
     assert rep.ok and rep.checked == [f"{PROTOCOL}/tiny-1"]
     with pytest.raises(SubmissionError, match="already exists"):
-        submit(run, PROTOCOL, model="tinynet", manifest=manifest(), root=root, entry_id="tiny-1")
+        submit(run, PROTOCOL, model="tinynet", manifest=manifest(),
+               root=root, protocols_root=PROTOCOLS, entry_id="tiny-1")
 
 
 @pytest.mark.parametrize("mutate, msg", [
@@ -81,7 +83,7 @@ def test_rejects_bad_predictions(env, mutate, msg):
     run, root = env
     _rewrite_npz(run / "predictions" / "pos.npz", mutate)
     with pytest.raises(SubmissionError, match=msg):
-        submit(run, PROTOCOL, model="pos", manifest=manifest(), root=root)
+        submit(run, PROTOCOL, model="pos", manifest=manifest(), root=root, protocols_root=PROTOCOLS)
     assert [p.name for p in (root / PROTOCOL).iterdir() if p.is_dir()] == []  # nothing written
 
 
@@ -94,7 +96,7 @@ def test_rejects_hand_edited_claims(env):
             row["value"] = round(true - 0.5, 2)
     (run / "results.json").write_text(json.dumps(res))
     with pytest.raises(SubmissionError, match=r"synthetic/MAE: claimed .*recomputed") as e:
-        submit(run, PROTOCOL, model="pos", manifest=manifest(), root=root)
+        submit(run, PROTOCOL, model="pos", manifest=manifest(), root=root, protocols_root=PROTOCOLS)
     assert repr(true) in str(e.value)
 
 
@@ -104,14 +106,14 @@ def test_rejects_other_protocol_version_and_hash(env):
     res["protocol"]["version"] = 2
     (run / "results.json").write_text(json.dumps(res))
     with pytest.raises(SubmissionError, match="protocol version is 2; the leaderboard expects 1"):
-        submit(run, PROTOCOL, model="pos", manifest=manifest(), root=root)
+        submit(run, PROTOCOL, model="pos", manifest=manifest(), root=root, protocols_root=PROTOCOLS)
     res["protocol"]["version"] = 1
     (run / "results.json").write_text(json.dumps(res))
     bad = manifest(protocol={"name": PROTOCOL, "version": 1, "sha256": "0" * 64})
     with pytest.raises(SubmissionError, match="manifest: protocol sha256"):
-        submit(run, PROTOCOL, model="pos", manifest=bad, root=root)
+        submit(run, PROTOCOL, model="pos", manifest=bad, root=root, protocols_root=PROTOCOLS)
     with pytest.raises(SubmissionError, match="no leaderboard for protocol 'other'"):
-        submit(run, "other", model="pos", manifest=manifest(), root=root)
+        submit(run, "other", model="pos", manifest=manifest(), root=root, protocols_root=PROTOCOLS)
 
 
 @pytest.mark.parametrize("over, msg", [
@@ -125,13 +127,13 @@ def test_rejects_other_protocol_version_and_hash(env):
 def test_rejects_bad_manifests(env, over, msg):
     run, root = env
     with pytest.raises(SubmissionError, match=msg):
-        submit(run, PROTOCOL, model="pos", manifest=manifest(**over), root=root)
+        submit(run, PROTOCOL, model="pos", manifest=manifest(**over), root=root, protocols_root=PROTOCOLS)
     with pytest.raises(SubmissionError, match="must match"):
-        submit(run, PROTOCOL, model="pos", manifest=manifest(), root=root, entry_id="a/b")
+        submit(run, PROTOCOL, model="pos", manifest=manifest(), root=root, protocols_root=PROTOCOLS, entry_id="a/b")
     m = manifest()
     del m["hardware"]
     with pytest.raises(SubmissionError, match="lacks required field 'hardware'"):
-        submit(run, PROTOCOL, model="pos", manifest=m, root=root)
+        submit(run, PROTOCOL, model="pos", manifest=m, root=root, protocols_root=PROTOCOLS)
 
 
 def test_rejects_oversized_files(env, monkeypatch):
@@ -141,11 +143,11 @@ def test_rejects_oversized_files(env, monkeypatch):
     size = (run / "predictions" / "pos.npz").stat().st_size
     monkeypatch.setattr(sub_mod, "MAX_PREDICTIONS_BYTES", size - 1)
     with pytest.raises(SubmissionError, match=f"is {size} bytes; the limit is {size - 1}"):
-        submit(run, PROTOCOL, model="pos", manifest=manifest(), root=root)
+        submit(run, PROTOCOL, model="pos", manifest=manifest(), root=root, protocols_root=PROTOCOLS)
     big = run / "big_manifest.json"
     big.write_text(json.dumps(manifest(notes="n" * 1000)) + " " * S.MAX_MANIFEST_BYTES)
     with pytest.raises(SubmissionError, match="the limit is"):
-        submit(run, PROTOCOL, model="pos", manifest=big, root=root)
+        submit(run, PROTOCOL, model="pos", manifest=big, root=root, protocols_root=PROTOCOLS)
 
 
 def test_flags_predictions_equal_to_labels(env):
@@ -167,7 +169,8 @@ def test_flags_predictions_equal_to_labels(env):
         if row["model"] == "pos":
             row["value"] = rec["datasets"]["synthetic"][row["metric"]]["value"]
     (run / "results.json").write_text(json.dumps(res))
-    entry = submit(run, PROTOCOL, model="pos", manifest=manifest(test_videos_seen=True), root=root)
+    entry = submit(run, PROTOCOL, model="pos", manifest=manifest(test_videos_seen=True),
+                   root=root, protocols_root=PROTOCOLS)
     flags = json.loads((entry / "metrics.json").read_text())["flags"]
     assert any("Pearson of 1.0000" in f for f in flags)
     assert any("nearly equal to the reference label" in f and "4/4" in f for f in flags)
@@ -179,23 +182,25 @@ def test_flags_predictions_equal_to_labels(env):
 
 def test_verify_detects_hand_edits(env):
     run, root = env
-    entry = submit(run, PROTOCOL, model="pos", manifest=manifest(), root=root, entry_id="pos-1")
-    assert verify(root).ok
+    entry = submit(run, PROTOCOL, model="pos", manifest=manifest(),
+                   root=root, protocols_root=PROTOCOLS, entry_id="pos-1")
+    assert verify(root, PROTOCOLS).ok
     met = json.loads((entry / "metrics.json").read_text())
     met["datasets"]["synthetic"]["MAE"]["value"] -= 0.25
     (entry / "metrics.json").write_text(json.dumps(met))
-    rep = verify(root)
+    rep = verify(root, PROTOCOLS)
     assert not rep.ok
     assert any("metrics.datasets.synthetic.MAE.value" in p for p in rep.problems[f"{PROTOCOL}/pos-1"])
     met["datasets"]["synthetic"]["MAE"]["value"] += 0.25
     (entry / "metrics.json").write_text(json.dumps(met))
-    assert verify(root).ok
+    assert verify(root, PROTOCOLS).ok
     man = json.loads((entry / "manifest.json").read_text())
     man["claimed_metrics"]["synthetic"]["RMSE"] = 0.1
     (entry / "manifest.json").write_text(json.dumps(man))
-    assert any("manifest claim differs: synthetic/RMSE" in p for p in verify(root).problems[f"{PROTOCOL}/pos-1"])
+    probs = verify(root, PROTOCOLS).problems[f"{PROTOCOL}/pos-1"]
+    assert any("manifest claim differs: synthetic/RMSE" in p for p in probs)
     shutil.copy(run / "results.json", entry / "extra.json")
-    assert "unexpected ['extra.json']" in verify(root).problems[f"{PROTOCOL}/pos-1"][0]
+    assert "unexpected ['extra.json']" in verify(root, PROTOCOLS).problems[f"{PROTOCOL}/pos-1"][0]
 
 
 def test_shipped_reference_labels_are_used_and_checked(tmp_path):
@@ -204,11 +209,11 @@ def test_shipped_reference_labels_are_used_and_checked(tmp_path):
     write_reference(run, root, ship_labels=True)
     ref = S.read_reference(root / PROTOCOL)
     assert ref["labels_shipped"] is True and sorted(ref["labels"]["raw"]) == sorted(ref["recordings"])
-    submit(run, PROTOCOL, model="pos", manifest=manifest(), root=root, entry_id="p")
-    assert verify(root).ok
+    submit(run, PROTOCOL, model="pos", manifest=manifest(), root=root, protocols_root=PROTOCOLS, entry_id="p")
+    assert verify(root, PROTOCOLS).ok
     _rewrite_npz(root / PROTOCOL / "reference_labels.npz",
                  lambda a: a["label__raw__synthetic/s00"].__setitem__(0, 9.0))
-    rep = verify(root)
+    rep = verify(root, PROTOCOLS)
     assert "does not match its sha256" in rep.problems[PROTOCOL][0]
 
 
@@ -220,10 +225,11 @@ def test_cli_submit_and_verify(env, tmp_path):
     mf = tmp_path / "m.json"
     mf.write_text(json.dumps(manifest()))
     r = CliRunner().invoke(cli, ["submit", str(run), "--leaderboard", PROTOCOL, "--model", "pos", "--manifest",
-                                 str(mf), "--root", str(root), "--entry-id", "cli-pos"])
+                                 str(mf), "--root", str(root), "--entry-id", "cli-pos", "--protocols-root",
+                                 str(PROTOCOLS)])
     assert r.exit_code == 0, r.output
     assert r.output.strip() == str(root / PROTOCOL / "cli-pos")
-    r = CliRunner().invoke(cli, ["leaderboard", "verify", "--root", str(root)])
+    r = CliRunner().invoke(cli, ["leaderboard", "verify", "--root", str(root), "--protocols-root", str(PROTOCOLS)])
     assert r.exit_code == 0 and "1 entry checked, 0 with problems" in r.output
     for args in (["submit", "--help"], ["leaderboard", "--help"], ["leaderboard", "build", "--help"],
                  ["leaderboard", "verify", "--help"]):
@@ -233,9 +239,9 @@ def test_cli_submit_and_verify(env, tmp_path):
 def test_rejects_path_like_protocol_and_model_ids(env):
     run, root = env
     with pytest.raises(SubmissionError, match=r"protocol must match .*'\.\./\.\./x'"):
-        submit(run, "../../x", model="pos", manifest=manifest(), root=root)
+        submit(run, "../../x", model="pos", manifest=manifest(), root=root, protocols_root=PROTOCOLS)
     with pytest.raises(SubmissionError, match=r"model must match .*'\.\./\.\./x'"):
-        submit(run, PROTOCOL, model="../../x", manifest=manifest(), root=root)
+        submit(run, PROTOCOL, model="../../x", manifest=manifest(), root=root, protocols_root=PROTOCOLS)
     assert [p.name for p in (root / PROTOCOL).iterdir() if p.is_dir()] == []
     assert not (root.parent / "x").exists()
 
@@ -250,11 +256,11 @@ def test_label_views_are_hashed_separately(env):
     res["models"]["tinynet"]["config"]["label_view"] = "raw"
     (run / "results.json").write_text(json.dumps(res))
     with pytest.raises(SubmissionError, match="reference label hash"):
-        submit(run, PROTOCOL, model="tinynet", manifest=manifest(), root=root)
+        submit(run, PROTOCOL, model="tinynet", manifest=manifest(), root=root, protocols_root=PROTOCOLS)
     res["models"]["tinynet"]["config"]["label_view"] = "diffnormalized"
     (run / "results.json").write_text(json.dumps(res))
     with pytest.raises(SubmissionError, match="no labels in view 'diffnormalized'"):
-        submit(run, PROTOCOL, model="tinynet", manifest=manifest(), root=root)
+        submit(run, PROTOCOL, model="tinynet", manifest=manifest(), root=root, protocols_root=PROTOCOLS)
 
 
 def test_seed_from_results_writes_reference_and_one_entry_per_model(tmp_path):
@@ -263,7 +269,7 @@ def test_seed_from_results_writes_reference_and_one_entry_per_model(tmp_path):
 
     run = write_results(tmp_path / "run", TWO, n_rec=3)
     root = tmp_path / "lb"
-    entries = seed_from_results(run, root)
+    entries = seed_from_results(run, root, protocols_root=PROTOCOLS)
     assert [e.name for e in entries] == ["pos", "tinynet"]
     ref = S.read_reference(root / PROTOCOL)
     assert ref["labels_shipped"] and sorted(ref["labels"]) == ["raw", "standardized"]
@@ -271,4 +277,4 @@ def test_seed_from_results_writes_reference_and_one_entry_per_model(tmp_path):
         man = json.loads((e / "manifest.json").read_text())
         assert man["synthetic_data_only"] is True and man["notes"] == SYNTHETIC_NOTE
         assert man["test_videos_seen"] is False
-    assert verify(root).ok
+    assert verify(root, PROTOCOLS).ok

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _lb_helpers import DEFAULT_MODELS, FS, make_labels, write_results
+from _lb_helpers import DEFAULT_MODELS, FS, PROTOCOLS, make_labels, write_results
 
 from rppgbench.evaluation import evaluate
 from rppgbench.models import create_model, model_cfg
@@ -111,13 +111,13 @@ def test_seeding_the_null_entry_names_which_null_ran(run_with_null, tmp_path):
     from rppgbench.leaderboard import seed_from_results, verify
 
     root = tmp_path / "lb"
-    entries = seed_from_results(run_with_null, root, models=[NULL_ID])
+    entries = seed_from_results(run_with_null, root, models=[NULL_ID], protocols_root=PROTOCOLS)
     assert [e.name for e in entries] == [NULL_ID]
     man = json.loads((entries[0] / "manifest.json").read_text())
     assert man["method_name"] == "null.train_mean_hr" and man["model"]["kind"] == "baseline"
     assert man["training_data"] == ["synthetic"] and man["notes"].startswith(
         "Null baseline null.train_mean_hr: a sinusoid at 75.00 bpm (the mean reference HR of the train split")
-    assert verify(root).ok
+    assert verify(root, PROTOCOLS).ok
 
 
 def test_committed_leaderboard_holds_the_null_entry():

@@ -12,6 +12,7 @@ import pytest
 from _store_toy import ToyAdapter, write_toy_raw
 
 from rppgbench.store import open_store, prepare
+from rppgbench.store._publish import work_dir
 
 TESTS = Path(__file__).parent
 
@@ -57,9 +58,13 @@ def test_killed_run_resumes_to_identical_bytes(raw_and_reference, tmp_path):
     st = open_store(out)
     assert st.recording_ids() == [ids[0]]
     assert set(st.missing()) == set()  # store attrs are only updated at the end of a run
-    # leftovers of a harder kill: a half-written staging group and an incomplete group in recordings/
-    (out / "_staging" / f"{ids[1]}.999.deadbeef" / "frames").mkdir(parents=True)
-    (out / "_staging" / f"{ids[1]}.999.deadbeef" / "frames" / "junk").write_bytes(b"x" * 10)
+    # leftovers of a harder kill: a half-written staging group of the dead run (outside the store), the
+    # in-store _staging/ of older versions, and an incomplete group in recordings/
+    work = work_dir(out)
+    dead = work / "staging" / "dead-run" / f"{ids[1]}.deadbeef"
+    (dead / "frames").mkdir(parents=True)
+    (dead / "frames" / "junk").write_bytes(b"x" * 10)
+    (out / "_staging" / f"{ids[1]}.999.deadbeef").mkdir(parents=True)
     bad = out / "recordings" / ids[2]
     bad.mkdir()
     (bad / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group", "attributes": {}}')
@@ -67,7 +72,8 @@ def test_killed_run_resumes_to_identical_bytes(raw_and_reference, tmp_path):
 
     s = prepare(ToyAdapter(), raw, out=out, workers=0)
     assert s.ok and s.already_present == [ids[0]] and s.written == ids[1:]
-    assert not (out / "_staging").exists() or not any((out / "_staging").iterdir())
+    assert not (out / "_staging").exists() and not (work / "staging" / "dead-run").exists()
+    assert not (work / "lock").exists()  # released
     assert open_store(out).recording_ids() == ids
     a, b = _tree(ref), _tree(out)
     assert sorted(a) == sorted(b)

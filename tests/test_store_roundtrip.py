@@ -12,6 +12,7 @@ from _store_toy import FPS, ToyAdapter, write_toy_raw
 from rppgbench._checks import DataError, RecipeMismatchError
 from rppgbench.preprocess.recipe import Recipe
 from rppgbench.store import open_store, prepare, store_path
+from rppgbench.store.layout import store_key
 
 
 @pytest.fixture(scope="module")
@@ -151,15 +152,15 @@ def test_recipe_change_gives_other_store_and_mismatch_is_refused(toy, tmp_path):
     a = Recipe.named("fp72").for_dataset("toy")
     b = a.replace(size=64)
     assert a.recipe_id != b.recipe_id
-    assert store_path("toy", a) != store_path("toy", b)
-    assert store_path("toy", a).name == a.recipe_id[:16] + ".zarr"
+    assert store_path(ToyAdapter(), a) != store_path(ToyAdapter(), b)
+    assert store_path(ToyAdapter(), a).name == store_key(a.recipe_id, ToyAdapter.version, None)[:16] + ".zarr"
     assert a.replace(name="other").recipe_id == a.recipe_id  # the name is cosmetic
     with pytest.raises(RecipeMismatchError) as exc:
         prepare(ToyAdapter(), raw, recipe=b, out=path, workers=0)
     assert a.recipe_id in str(exc.value) and b.recipe_id in str(exc.value)
     # default output path: under RPPGBENCH_DATA, keyed by the recipe
     s = prepare(ToyAdapter(), raw, recipe=b, workers=0, limit=1)
-    assert s.store == store_path("toy", b) and s.written == [ids[0]]
+    assert s.store == store_path(ToyAdapter(), b) and s.written == [ids[0]]
     assert open_store(s.store).read_frames(ids[0]).shape[1:] == (64, 64, 3)
 
 

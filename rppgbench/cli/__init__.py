@@ -73,9 +73,11 @@ def cli(verbose: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: turns package errors into a one-line message and exit code 2."""
+    """Console entry point. Exit codes: 0 success; 1 the command ran but found failures (a recording that failed
+    in ``prepare``, an entry with problems in ``leaderboard verify``); 2 bad input or usage (one-line message,
+    no traceback); 130 interrupted."""
     try:
-        cli.main(args=argv, prog_name="rppgbench", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="rppgbench", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -84,8 +86,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except (RppgbenchError, FileNotFoundError, ValueError, KeyError) as exc:
+    except (RppgbenchError, OSError, ValueError, KeyError) as exc:  # OSError: unreadable file, full disk, ...
         logger.debug("error detail", exc_info=True)
         msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
         click.echo(f"Error: {msg}", err=True)
         sys.exit(2)
+    # with standalone_mode=False click returns the code of ctx.exit(n) instead of exiting: pass it on
+    sys.exit(rv if isinstance(rv, int) else 0)

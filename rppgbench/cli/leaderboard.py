@@ -26,11 +26,14 @@ def build(root: str, out: str | None, no_readme: bool) -> None:
 
 @leaderboard.command("verify", epilog="Example: rppgbench leaderboard verify --root leaderboards")
 @click.option("--root", default="leaderboards", show_default=True, type=click.Path(file_okay=False, path_type=str))
-def verify(root: str) -> None:
-    """Re-check every entry (files, label hashes, recomputed metrics, claims); exit 1 on any problem."""
+@click.option("--protocols-root", default=None, type=click.Path(file_okay=False, path_type=str),
+              help="Protocol YAML folder each reference.json is checked against (default: the shipped protocols).")
+def verify(root: str, protocols_root: str | None) -> None:
+    """Re-check every entry (files, label hashes, recomputed metrics, claims, duplicates) and each reference
+    against its protocol; exit 1 on any problem."""
     from rppgbench.leaderboard.verify import verify as _verify
 
-    _echo_report(_verify(root), "checked", "with problems")
+    _echo_report(_verify(root, protocols_root), "checked", "with problems")
 
 
 def _echo_report(rep: Any, ok_word: str, problem_words: str) -> None:
@@ -45,12 +48,14 @@ def _echo_report(rep: Any, ok_word: str, problem_words: str) -> None:
 
 @leaderboard.command("refresh", epilog="Example: rppgbench leaderboard refresh && rppgbench leaderboard verify")
 @click.option("--root", default="leaderboards", show_default=True, type=click.Path(file_okay=False, path_type=str))
-def refresh(root: str) -> None:
+@click.option("--protocols-root", default=None, type=click.Path(file_okay=False, path_type=str),
+              help="Protocol YAML folder each reference.json is checked against (default: the shipped protocols).")
+def refresh(root: str, protocols_root: str | None) -> None:
     """Maintainers: rewrite every entry's metrics.json from its predictions (after an evaluation change);
     entries whose metric values changed are left alone and listed; exit 1 if any."""
     from rppgbench.leaderboard.refresh import refresh as _refresh
 
-    _echo_report(_refresh(root), "current", "left as they were")
+    _echo_report(_refresh(root, protocols_root), "current", "left as they were")
 
 
 @leaderboard.command("reference", epilog="Example: rppgbench leaderboard reference results/synthetic_quick "

@@ -12,7 +12,8 @@ Example:
 Recipes: skin72 (default: BlazeFace, smooth tracking, skin ROI), and the rPPG-Toolbox
 ones fp72 (Haar every 30 frames, box held), tb72 (first-frame box), pn128 (128x128,
 first-frame box), or a YAML/JSON recipe file (see docs/store_format.md).
-Re-running the same command resumes an interrupted run. Exit code 1 when a recording failed."""
+Re-running the same command resumes an interrupted run (one run per store at a time).
+Exit codes: 0 all written, 1 a recording failed, 2 bad input."""
 
 
 @click.command("prepare", epilog=EPILOG)
@@ -21,7 +22,7 @@ Re-running the same command resumes an interrupted run. Exit code 1 when a recor
               help="Raw dataset folder (default: $RPPGBENCH_RAW_<DATASET>).")
 @click.option("--recipe", default="skin72", show_default=True, help="Recipe name or YAML/JSON file.")
 @click.option("--out", type=click.Path(path_type=str), default=None,
-              help="Store directory (default: $RPPGBENCH_DATA/<dataset>/<recipe_id[:16]>.zarr).")
+              help="Store directory (default: $RPPGBENCH_DATA/<dataset>/<store key>.zarr).")
 @click.option("--workers", type=int, default=2, show_default=True,
               help="Local dask worker processes (0: run in this process).")
 @click.option("--scheduler", default=None, help="Address of an existing dask scheduler, e.g. tcp://host:8786.")

@@ -15,15 +15,18 @@ import click
 @click.option("--root", default="leaderboards", show_default=True, type=click.Path(file_okay=False, path_type=str),
               help="Leaderboard root directory.")
 @click.option("--entry-id", default=None, help="Entry directory name (default: manifest entry_id or <model>-<hash>).")
+@click.option("--protocols-root", default=None, type=click.Path(file_okay=False, path_type=str),
+              help="Protocol YAML folder the leaderboard's reference is checked against (default: shipped).")
 def submit(results_dir: str, protocol: str, model: str | None, manifest: str, root: str,
-           entry_id: str | None) -> None:
+           entry_id: str | None, protocols_root: str | None) -> None:
     """Check RESULTS_DIR against the protocol's reference (every test recording once, lengths, finite values,
     label hashes), recompute the metrics, reject claims that differ, and write the entry atomically."""
     import json
 
     from rppgbench.leaderboard.submit import submit as _submit
 
-    entry = _submit(results_dir, protocol, model=model, manifest=manifest, root=root, entry_id=entry_id)
+    entry = _submit(results_dir, protocol, model=model, manifest=manifest, root=root, entry_id=entry_id,
+                    protocols_root=protocols_root)
     flags = json.loads((entry / "metrics.json").read_text(encoding="utf-8")).get("flags", [])
     click.echo(str(entry))
     for f in flags:

@@ -24,11 +24,16 @@ from rppgbench._logging import logger
 __all__ = [
     "natural_key", "is_harmless", "iter_video", "video_frame_count", "video_fps", "iter_images",
     "is_mat73", "load_mat_v5", "mat_shapes", "mat_string", "mat_scalar", "h5_dataset", "read_csv", "check_label_values",
-    "check_length_ratio", "float01_to_uint8", "repair_timestamps", "HARMLESS_NAMES", "LENGTH_TOLERANCE",
+    "check_length_ratio", "float01_to_uint8", "repair_timestamps", "check_frame_clock", "HARMLESS_NAMES",
+    "LENGTH_TOLERANCE", "FRAME_CLOCK_FACTOR",
 ]
 
 #: relative tolerance on (label duration / video duration) before an adapter raises early
 LENGTH_TOLERANCE = 0.1
+#: the frame rate implied by the frame timestamps (1 / median interval) must lie within this factor of the
+#: nominal rate: wide enough for real cameras (UBFC 29-30 fps, PURE ~30 with drops), narrow enough to catch
+#: clocks in the wrong unit (ms: 1000x) or made-up clocks
+FRAME_CLOCK_FACTOR = 2.0
 
 #: file names (lower-case) ignored wherever they appear in a dataset tree
 HARMLESS_NAMES = {".ds_store", "thumbs.db", "desktop.ini", "size.csv", "md5.txt", "md5sum.txt", "sha256sum.txt",
@@ -350,7 +355,10 @@ def repair_timestamps(t: np.ndarray, path: Path, recording: str | None) -> np.nd
                         recording=recording)
     if np.all(d > 0):
         return t
-    step = float(np.median(d[d > 0])) if np.any(d > 0) else 1.0
+    if not np.any(d > 0):
+        raise DataError(f"all {t.size} timestamps are equal ({t[0]:g}): the file holds no frame clock", path=path,
+                        recording=recording)
+    step = float(np.median(d[d > 0]))
     n = t.size
     i = 0
     n_fixed = 0
@@ -365,3 +373,27 @@ def repair_timestamps(t: np.ndarray, path: Path, recording: str | None) -> np.nd
         i = j + 1
     logger.info("%s: spread %d duplicated timestamp(s) evenly to the next distinct value", path, n_fixed)
     return t
+
+
+def check_frame_clock(t: np.ndarray, fps: float, path: Any, recording: str | None) -> None:
+    """Raise unless the frame times ``t`` (seconds) are non-decreasing and imply a frame rate within
+    :data:`FRAME_CLOCK_FACTOR` of the nominal ``fps`` (catches constant clocks and milliseconds)."""
+    t = np.asarray(t, dtype=np.float64)
+    if t.size < 2:
+        return
+    d = np.diff(t)
+    if np.any(d < 0):
+        i = int(np.flatnonzero(d < 0)[0])
+        raise DataError(f"frame timestamps decrease at frame {i + 1} ({t[i]:.6f} -> {t[i + 1]:.6f} s)", path=path,
+                        recording=recording)
+    med = float(np.median(d))
+    if med <= 0:
+        raise DataError(f"frame timestamps do not advance (median interval 0 s over {t.size} frames); expected "
+                        f"about {1.0 / fps:.4g} s per frame at the nominal {fps:g} fps", path=path,
+                        recording=recording)
+    measured = 1.0 / med
+    if not (fps / FRAME_CLOCK_FACTOR <= measured <= fps * FRAME_CLOCK_FACTOR):
+        unit = " (timestamps in milliseconds?)" if 500 < fps / measured < 2000 else ""
+        raise DataError(f"frame timestamps imply {measured:.4g} fps (median interval {med:.6g} s) but the nominal "
+                        f"rate is {fps:g} fps{unit}; expected within a factor {FRAME_CLOCK_FACTOR:g}", path=path,
+                        recording=recording)

@@ -92,6 +92,9 @@ class DatasetAdapter(ABC):
     """
 
     info: DatasetInfo
+    #: bump when a change to the adapter changes what it reads (frames, label, timestamps, metadata): stores are
+    #: keyed by it, so a store written by an older adapter is never reused
+    version: int = 1
 
     def __init__(self, **options: Any) -> None:
         if options:
@@ -120,6 +123,12 @@ class DatasetAdapter(ABC):
 
     def frame_mask(self, rec: RawRecording, aligned: dict[str, np.ndarray]) -> np.ndarray | None:
         """Boolean (T,) mask of frames to keep, given labels aligned to frames; None keeps all."""
+        return None
+
+    def source_identity(self, root: str | Path) -> dict[str, Any] | None:
+        """What identifies the raw folder's content when the dataset is not one fixed download (generated data):
+        part of the store key, so two different raw folders never share a store. None for real datasets, whose
+        recordings are checked one by one against their source checksums instead."""
         return None
 
     def source_files(self, rec: RawRecording) -> list[Path]:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rppgbench._checks import DataError, check_option
+from rppgbench._checks import DataError, check_option, shown
 from rppgbench._logging import logger
 from rppgbench.evaluation.bland_altman import bland_altman
 from rppgbench.evaluation.metrics import MetricWarning, pooled_metrics
@@ -71,6 +71,7 @@ class EvaluationResult:
     bland_altman: dict[str, Any] = field(default_factory=dict)
     n_excluded: int = 0
     tails_dropped: list[dict[str, Any]] = field(default_factory=list)
+    n_pred_no_hr: int = 0
 
     @property
     def n_tails_dropped(self) -> int:
@@ -90,7 +91,7 @@ class EvaluationResult:
             "hr_resolution_bpm": self.hr_resolution_bpm, "fs": self.fs, "window_s": self.window_s,
             "stride_s": self.stride_s, "hr_method": self.hr_method, "label_type": self.label_type,
             "n_windows": int(len(self.windows)), "n_recordings": int(len(self.per_recording)),
-            "n_excluded": self.n_excluded, "n_tails_dropped": self.n_tails_dropped,
+            "n_excluded": self.n_excluded, "n_pred_no_hr": self.n_pred_no_hr, "n_tails_dropped": self.n_tails_dropped,
             "tails_dropped": self.tails_dropped, "metrics": self.metrics, "bland_altman": self.bland_altman,
             "recordings": recs,
         })
@@ -121,21 +122,27 @@ def process_windows(pred: np.ndarray, label: np.ndarray, fs: float, profile: Pro
 
     Each column: (cumsum if diffnormalized) -> detrend -> band-pass -> HR of prediction and label, SNR of the
     prediction at the label's HR, MACC. Returns arrays of length K: ``hr_pred``, ``hr_ref``, ``snr``, ``macc``
-    (NaN when the profile has MACC off) and ``resolution_bpm``.
+    (NaN when the profile has MACC off), ``resolution_bpm`` and ``pred_no_hr`` (1.0 where the prediction had no HR
+    estimate and was scored at the lowest in-band frequency). A flat (constant) prediction has no SNR (NaN).
     """
     lo, hi = profile.band
     x = np.concatenate([np.asarray(pred, dtype=np.float64), np.asarray(label, dtype=np.float64)], axis=1)
     k = x.shape[1] // 2
+    flat = np.ptp(x[:, :k], axis=0) == 0.0 if x.shape[0] else np.ones(k, bool)  # no pulse predicted at all
+    # Scale every column by a power of two to magnitude < 1: exact (every result below is unchanged to the bit)
+    # and squares in the PSD can no longer overflow for huge predictions (which gave NaN SNR).
+    _, expo = np.frexp(np.max(np.abs(x), axis=0, initial=0.0))
+    x = np.ldexp(x, -expo)
     if label_type == "diffnormalized":
         x = np.cumsum(x, axis=0)
     x = bandpass(detrend(x, profile.detrend_lambda), fs, lo, hi, order=profile.filter_order, axis=0)
     n = x.shape[0]
     nfft = profile.nfft(n, fs)
     f, p = psd(x, fs, nfft, axis=0)
+    sel = np.flatnonzero((f >= lo) & (f <= hi))
+    if sel.size == 0:
+        raise ValueError(f"no FFT bin inside [{lo}, {hi}] Hz with nfft={nfft} at fs={fs}")
     if hr_method == "fft":
-        sel = np.flatnonzero((f >= lo) & (f <= hi))
-        if sel.size == 0:
-            raise ValueError(f"no FFT bin inside [{lo}, {hi}] Hz with nfft={nfft} at fs={fs}")
         hr = 60.0 * f[sel[np.argmax(p[sel], axis=0)]]  # argmax: first maximal bin
         res = np.full(2 * k, fs * 60.0 / nfft)
     else:
@@ -144,11 +151,17 @@ def process_windows(pred: np.ndarray, label: np.ndarray, fs: float, profile: Pro
         hr = np.array([e.hr for e in est])
         res = np.array([e.resolution for e in est])
     hr_p, hr_r = hr[:k], hr[k:]
+    # A prediction without an HR estimate (flat, or fewer than two peaks) is scored at the lowest in-band FFT
+    # frequency, what the FFT method gives for an empty spectrum: an error, never a window silently dropped.
+    no_hr = flat | ~np.isfinite(hr_p)
+    hr_p = np.where(no_hr, 60.0 * f[sel[0]], hr_p)
     snr = snr_columns(f, p[:, :k], hr_r, lo, hi, formula=profile.snr_formula, halfwidth_hz=profile.snr_halfwidth_hz)
+    snr = np.where(flat, np.nan, snr)
     mc = macc_columns(x[:, :k], x[:, k:]) if profile.macc else np.full(k, np.nan)
     with np.errstate(invalid="ignore"):
         resolution = np.fmax(res[:k], res[k:])
-    return {"hr_pred": hr_p, "hr_ref": hr_r, "snr": snr, "macc": mc, "resolution_bpm": resolution}
+    return {"hr_pred": hr_p, "hr_ref": hr_r, "snr": snr, "macc": mc, "resolution_bpm": resolution,
+            "pred_no_hr": no_hr.astype(np.float64)}
 
 
 def process_window(pred: np.ndarray, label: np.ndarray, fs: float, profile: Profile, label_type: str = "raw",
@@ -213,7 +226,7 @@ def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, pr
     prof = get_profile(profile)
     if isinstance(fs, bool) or not isinstance(fs, (int, float, np.integer, np.floating)) or not math.isfinite(fs) \
             or fs <= 0:
-        raise ValueError(f"fs must be a finite number > 0 Hz; got {fs!r}")
+        raise ValueError(f"fs must be a finite number > 0 Hz; got {shown(fs)}")
     fs = float(fs)
     check_option("label_type", label_type, LABEL_TYPES)
     method = prof.hr_method if hr_method is None else hr_method
@@ -221,13 +234,15 @@ def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, pr
     if isinstance(window_s, str):
         check_option("window_s", window_s, ["profile"])
         window_s = prof.window_s
-    if window_s is not None and not (isinstance(window_s, (int, float, np.number)) and window_s > 0):
-        raise ValueError(f"window_s must be > 0 seconds, None (whole recording) or 'profile'; got {window_s!r}")
+    if window_s is not None and not (isinstance(window_s, (int, float, np.number)) and not isinstance(window_s, bool)
+                                     and math.isfinite(window_s) and window_s > 0):
+        raise ValueError(f"window_s must be a finite number of seconds > 0, None (whole recording) or 'profile'; "
+                         f"got {shown(window_s)}")
     if stride_s is not None:
         if window_s is None:
             raise ValueError("stride_s needs a window (window_s is None = whole recording)")
-        if not stride_s > 0:
-            raise ValueError(f"stride_s must be > 0 seconds; got {stride_s!r}")
+        if not (isinstance(stride_s, (int, float, np.number)) and math.isfinite(stride_s) and stride_s > 0):
+            raise ValueError(f"stride_s must be a finite number of seconds > 0; got {shown(stride_s)}")
     if prof.band[1] >= fs / 2:
         raise ValueError(f"profile {prof.name}: band upper edge {prof.band[1]} Hz must be below fs/2 = {fs / 2} Hz")
     if not signals:
@@ -243,6 +258,7 @@ def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, pr
     per_rows: dict[str, list[Any]] = {c: [] for c in PER_RECORDING_COLUMNS}
     tails: list[dict[str, Any]] = []
     cluster_of: list[str] = []
+    n_no_hr = 0
     for rid, value in signals.items():
         rid = str(rid)
         pred, label = _as_pair(rid, value)
@@ -282,6 +298,7 @@ def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, pr
             for col in WINDOW_COLUMNS[4:]:
                 cols[col].append(results[k][col])
             cluster_of.append(str(clusters[rid] if clusters is not None else rid))
+            n_no_hr += int(results[k]["pred_no_hr"])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: mean is NaN
             mp, mr = float(np.nanmean(hp)), float(np.nanmean(hrf))
@@ -296,8 +313,11 @@ def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, pr
     n_bad = int(bad.sum())
     if n_bad:
         recs = sorted(set(win.loc[bad, "recording"]))
-        warnings.warn(f"{n_bad} window(s) without an HR estimate (recordings: {', '.join(recs)}) are excluded "
-                      f"from the HR metrics", MetricWarning, stacklevel=2)
+        warnings.warn(f"{n_bad} window(s) without a reference HR estimate (recordings: {', '.join(recs[:10])}) are "
+                      f"excluded from the HR metrics", MetricWarning, stacklevel=2)
+    if n_no_hr:
+        warnings.warn(f"{n_no_hr} window(s) whose prediction has no HR estimate (flat, or fewer than two peaks) are "
+                      f"scored at the lowest in-band frequency, not dropped", MetricWarning, stacklevel=2)
     if tails:
         logger.info("%d recording tail(s) shorter than the %s s window not scored (%d samples in all)", len(tails),
                     window_s, sum(t["stop"] - t["start"] for t in tails))
@@ -312,4 +332,5 @@ def evaluate(signals: Mapping[str, tuple[np.ndarray, np.ndarray]], fs: float, pr
                             profile_settings=prof.as_dict(), hr_resolution_bpm=resolution,
                             window_s=None if window_s is None else float(window_s),
                             stride_s=None if stride_s is None else float(stride_s), hr_method=method,
-                            label_type=label_type, fs=fs, bland_altman=ba, n_excluded=n_bad, tails_dropped=tails)
+                            label_type=label_type, fs=fs, bland_altman=ba, n_excluded=n_bad, tails_dropped=tails,
+                            n_pred_no_hr=n_no_hr)

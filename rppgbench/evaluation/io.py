@@ -49,20 +49,20 @@ _RUN_PREFIXES = ("hr_pred__", "hr_ref__")
 
 
 def _load_npz(path: Path) -> Predictions:
+    from rppgbench._npz import open_npz
+
     out = Predictions()
-    try:
-        z = np.load(path, allow_pickle=False)
-    except Exception as exc:  # zipfile.BadZipFile, OSError, ValueError
-        raise DataError(f"cannot read as .npz: {exc}", path=path) from exc
-    with z:
+    with open_npz(path) as z:  # budgets, zip/npy headers checked first; errors name the file and key
         preds: dict[str, np.ndarray] = {}
         labels: dict[str, np.ndarray] = {}
         for key in z.files:
             if key == "fs":
                 fs = np.asarray(z[key])
-                if fs.size != 1 or not np.issubdtype(fs.dtype, np.number) or not float(fs) > 0:
-                    raise DataError(f"key 'fs' must be one number > 0; got {fs!r}", path=path)
-                out.fs = float(fs)
+                if fs.size != 1 or not np.issubdtype(fs.dtype, np.number) or not np.isfinite(fs).all() \
+                        or not float(fs.reshape(-1)[0]) > 0:
+                    raise DataError(f"key 'fs' must be one finite number > 0; got dtype {fs.dtype} shape {fs.shape}",
+                                    path=path)
+                out.fs = float(fs.reshape(-1)[0])
             elif key in _RUN_KEYS or key.startswith(_RUN_PREFIXES):
                 continue  # written by `rppgbench run` (docs/results_format.md); HR is recomputed here
             elif key.startswith(PRED_PREFIX) and len(key) > len(PRED_PREFIX):

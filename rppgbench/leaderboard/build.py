@@ -18,10 +18,12 @@ from rppgbench._checks import SubmissionError
 from rppgbench._logging import logger
 from rppgbench.leaderboard.schema import (
     MAX_ENTRY_MANIFEST_BYTES,
+    MAX_METRIC_MAGNITUDE,
     MAX_RESULTS_BYTES,
     _safe,
     read_json_limited,
     read_reference,
+    validate_manifest,
 )
 from rppgbench.leaderboard.verify import SITE_DIR, protocols
 from rppgbench.reporting import html as H
@@ -88,9 +90,27 @@ def _load_entries(pdir: Path) -> list[dict[str, Any]]:
         if not child.is_dir() or child.name.startswith("."):
             continue
         man = read_json_limited(child / "manifest.json", MAX_ENTRY_MANIFEST_BYTES, "manifest")
+        validate_manifest(man, complete=True, where=f"{child / 'manifest.json'}")
         met = read_json_limited(child / "metrics.json", MAX_RESULTS_BYTES, "metrics file")
+        _check_metrics(met, child / "metrics.json")
         entries.append({"id": child.name, "manifest": man, "metrics": met})
     return entries
+
+
+def _check_metrics(met: Any, where: Path) -> None:
+    """What the pages plot must be finite numbers or null (an entry that fails names itself, the site does not
+    break with an axis error)."""
+    ds = met.get("datasets") if isinstance(met, dict) else None
+    if not isinstance(ds, dict):
+        raise SubmissionError(f"{where}: datasets must map test dataset -> metric -> {{value, se}}")
+    for name, metrics in ds.items():
+        for m, v in (metrics.items() if isinstance(metrics, dict) else []):
+            for key in ("value", "se"):
+                x = v.get(key) if isinstance(v, dict) else None
+                if x is not None and (isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x)
+                                      or abs(x) > MAX_METRIC_MAGNITUDE):
+                    raise SubmissionError(f"{where}: datasets.{name}.{m}.{key} must be a finite number of "
+                                          f"magnitude <= {MAX_METRIC_MAGNITUDE:g} or null; found {x!r:.40}")
 
 
 def collect(root: str | Path = "leaderboards") -> dict[str, dict[str, Any]]:

@@ -13,19 +13,21 @@ from pathlib import Path
 from rppgbench._checks import SubmissionError
 from rppgbench._logging import logger
 from rppgbench.leaderboard.schema import MAX_ENTRY_MANIFEST_BYTES, REFERENCE_FILE, read_json_limited, read_reference
-from rppgbench.leaderboard.submit import compare_claims
+from rppgbench.leaderboard.submit import check_reference_protocol, compare_claims
 from rppgbench.leaderboard.verify import VerifyReport, entry_metrics, protocols
 
 __all__ = ["refresh"]
 
 
-def refresh(root: str | Path = "leaderboards") -> VerifyReport:
+def refresh(root: str | Path = "leaderboards", protocols_root: str | Path | None = None) -> VerifyReport:
     """Rewrite ``metrics.json`` of every entry under ``root``; ``checked`` lists the entries rewritten or already
-    current, ``problems`` the ones left as they were (with the reason)."""
+    current, ``problems`` the ones left as they were (with the reason). A reference that does not belong to its
+    protocol YAML (under ``protocols_root``) refreshes nothing."""
     rep = VerifyReport()
     for pdir in protocols(root):
         try:
             ref = read_reference(pdir)
+            check_reference_protocol(ref, pdir, protocols_root)
         except SubmissionError as exc:
             rep.problems[pdir.name] = [str(exc)]
             continue

@@ -28,7 +28,8 @@ from rppgbench._checks import SubmissionError, check_safe_id
 
 __all__ = [
     "MANIFEST_SCHEMA_VERSION", "SUBMITTER_FIELDS", "FILLED_FIELDS", "ENTRY_FILES", "MAX_MANIFEST_BYTES",
-    "MAX_PREDICTIONS_BYTES", "MAX_RESULTS_BYTES", "MAX_ENTRY_MANIFEST_BYTES", "MAX_REFERENCE_BYTES",
+    "MAX_PREDICTIONS_BYTES", "MAX_RESULTS_BYTES", "MAX_ENTRY_MANIFEST_BYTES", "MAX_REFERENCE_BYTES", "MAX_N_PARAMS",
+    "MAX_METRIC_MAGNITUDE", "MAX_JSON_DEPTH",
     "validate_manifest", "read_json_limited",
     "label_sha256", "read_reference", "REFERENCE_FILE", "REFERENCE_LABELS_FILE",
 ]
@@ -40,6 +41,12 @@ MAX_ENTRY_MANIFEST_BYTES = 256 * 1024
 MAX_RESULTS_BYTES = 16 * 1024 * 1024
 MAX_PREDICTIONS_BYTES = 64 * 1024 * 1024
 MAX_REFERENCE_BYTES = 16 * 1024 * 1024
+#: model sizes beyond this are not believable (and would break the parameters axis of the charts)
+MAX_N_PARAMS = 10**13
+#: claimed metric values: finite and of a plausible magnitude (bpm, %, dB, correlation)
+MAX_METRIC_MAGNITUDE = 1e6
+#: JSON nesting deeper than this is refused (the parser would otherwise hit Python's recursion limit)
+MAX_JSON_DEPTH = 64
 ENTRY_FILES = ("manifest.json", "predictions.npz", "metrics.json")
 REFERENCE_FILE = "reference.json"
 REFERENCE_LABELS_FILE = "reference_labels.npz"
@@ -122,6 +129,8 @@ def validate_manifest(m: Any, *, complete: bool = True, where: str = "manifest")
         for key, typ in (("id", str), ("n_params", int)):
             if key not in model or not isinstance(model[key], typ) or isinstance(model[key], bool):
                 raise SubmissionError(f"{where}.model.{key} must be {typ.__name__}; found {model.get(key)!r:.80}")
+        if not 0 <= model["n_params"] <= MAX_N_PARAMS:
+            raise SubmissionError(f"{where}.model.n_params must be in [0, {MAX_N_PARAMS}]; found {model['n_params']}")
         _safe(f"{where}.model.id", model["id"])
         if model.get("label_view", "raw") not in ("raw", "standardized", "diffnormalized"):
             raise SubmissionError(f"{where}.model.label_view must be raw, standardized or diffnormalized; "
@@ -134,8 +143,10 @@ def validate_manifest(m: Any, *, complete: bool = True, where: str = "manifest")
         _safe(f"{where}.protocol.name", proto["name"])
         for ds, metrics in m["claimed_metrics"].items():
             if not isinstance(metrics, dict) or not all(
-                    isinstance(v, (int, float)) or v is None for v in metrics.values()):
-                raise SubmissionError(f"{where}.claimed_metrics.{ds} must map metric names to numbers")
+                    v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                                  and abs(v) <= MAX_METRIC_MAGNITUDE) for v in metrics.values()):
+                raise SubmissionError(f"{where}.claimed_metrics.{ds} must map metric names to finite numbers of "
+                                      f"magnitude <= {MAX_METRIC_MAGNITUDE:g} (or null)")
     return m
 
 
@@ -165,9 +176,26 @@ def read_json_limited(path: Path, limit: int, what: str) -> Any:
         raise SubmissionError(f"{what} {path} contains {c}; use null for missing numbers")
 
     try:
-        return json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_const)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SubmissionError(f"{what} {path} is not valid JSON: {exc}") from exc
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SubmissionError(f"{what} {path} is not UTF-8 text: {exc}") from None
+    depth = _nesting_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise SubmissionError(f"{what} {path} nests {depth} levels deep; the limit is {MAX_JSON_DEPTH}")
+    try:
+        return json.loads(text, parse_constant=_no_const)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise SubmissionError(f"{what} {path} is not valid JSON: {exc}") from None
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _nesting_depth(text: str) -> int:
+    """Deepest ``[``/``{`` nesting of a JSON text, brackets inside strings ignored (linear time, no recursion)."""
+    b = np.frombuffer(_JSON_STRING.sub("", text).encode("utf-8", "replace"), dtype=np.uint8)
+    step = np.isin(b, (91, 123)).astype(np.int64) - np.isin(b, (93, 125)).astype(np.int64)
+    return int(np.cumsum(step).max()) if step.size else 0
 
 
 def label_sha256(label: Any) -> str:
@@ -202,7 +230,10 @@ def read_reference(protocol_dir: Path) -> dict[str, Any]:
     labels = None
     lab_path = protocol_dir / REFERENCE_LABELS_FILE
     if lab_path.is_file():
-        with np.load(lab_path, allow_pickle=False) as z:
+        from rppgbench._npz import open_npz
+
+        with open_npz(check_file_size(lab_path, MAX_PREDICTIONS_BYTES, "reference labels"),
+                      error=SubmissionError) as z:
             labels = {}
             for rid, info in recs.items():
                 for view, h in info["views"].items():

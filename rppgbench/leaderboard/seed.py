@@ -110,7 +110,7 @@ def write_reference(results_dir: str | Path, root: str | Path = "leaderboards", 
 def seed_from_results(results_dir: str | Path, root: str | Path = "leaderboards", *,
                       models: Sequence[str] | None = None, ship_labels: bool = True,
                       code_url: str = "https://github.com/rppgbench/rppgbench",
-                      note: str = SYNTHETIC_NOTE) -> list[Path]:
+                      note: str = SYNTHETIC_NOTE, protocols_root: str | Path | None = None) -> list[Path]:
     """Submit every model of a trusted run (writing the protocol reference first when missing).
 
     Each entry's manifest says it was produced by rppgbench itself and carries ``note`` (by default the
@@ -144,5 +144,6 @@ def seed_from_results(results_dir: str | Path, root: str | Path = "leaderboards"
             "submitter": "rppgbench maintainers (seed run)", "notes": notes,
             "synthetic_data_only": True, "entry_id": m,
         }
-        out.append(submit(results_dir, name, model=m, manifest=manifest, root=root))
+        out.append(submit(results_dir, name, model=m, manifest=manifest, root=root, protocols_root=protocols_root))
     return out
+

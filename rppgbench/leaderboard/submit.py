@@ -9,6 +9,7 @@ import json
 import math
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from rppgbench.leaderboard.schema import (
     MANIFEST_SCHEMA_VERSION,
     MAX_ENTRY_MANIFEST_BYTES,
     MAX_MANIFEST_BYTES,
+    MAX_N_PARAMS,
     MAX_PREDICTIONS_BYTES,
     MAX_RESULTS_BYTES,
     _safe,
@@ -33,7 +35,8 @@ from rppgbench.leaderboard.schema import (
 )
 
 __all__ = ["submit", "check_predictions", "compare_claims", "suspicion_flags", "load_submission_predictions",
-           "CLAIM_RTOL", "CLAIM_ATOL", "protocol_dir"]
+           "CLAIM_RTOL", "CLAIM_ATOL", "protocol_dir", "predictions_sha256", "entry_predictions_sha256",
+           "check_reference_protocol", "build_metrics"]
 
 #: claimed metrics may differ from the recomputation by at most ATOL + RTOL·|recomputed|; covers float32
 #: storage of the signals, not a hand edit (values are compared at full precision, not as printed).
@@ -55,20 +58,59 @@ def protocol_dir(root: str | Path, protocol: str) -> Path:
     return d
 
 
-def load_submission_predictions(path: Path) -> dict[str, Any]:
-    """Read a predictions ``.npz`` under the size limit, without pickles, keeping every key for checks."""
+def _npz_budget(ref: dict[str, Any] | None) -> dict[str, int]:
+    """Decompressed-size budgets of a predictions file: from the reference when known (every array at most the
+    longest reference label in float64; four arrays per recording), else the package-wide defaults."""
+    from rppgbench import _npz
+
+    if ref is None:
+        return {"max_members": _npz.DEFAULT_MAX_MEMBERS, "max_member_bytes": _npz.DEFAULT_MAX_MEMBER_BYTES,
+                "max_total_bytes": _npz.DEFAULT_MAX_TOTAL_BYTES}
+    n_rec = len(ref["recordings"])
+    longest = max(v["n_samples"] for info in ref["recordings"].values() for v in info["views"].values())
+    per = max(8 * longest, 1 << 16)
+    ids = 4 * 256 * (n_rec + 16)  # recording_ids: up to 256 characters each (numpy stores UTF-32)
+    return {"max_members": 4 * (n_rec + 16) + 2, "max_member_bytes": max(per, ids),
+            "max_total_bytes": 4 * (n_rec + 16) * per + ids + (1 << 16)}
+
+
+def load_submission_predictions(path: Path, ref: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read a predictions ``.npz`` within budgets (file size; zip directory and ``.npy`` headers checked before
+    any array is decompressed: :mod:`rppgbench._npz`), without pickles, keeping every key for checks."""
+    from rppgbench._npz import open_npz
+
     path = check_file_size(path, MAX_PREDICTIONS_BYTES, "predictions file")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if "fs" not in z.files or "recording_ids" not in z.files:
-                raise SubmissionError(f"{path} must contain 'fs' and 'recording_ids'")
-            ids = z["recording_ids"]
-            if ids.dtype.kind not in "US":
-                raise SubmissionError(f"{path}: recording_ids must be strings; found dtype {ids.dtype}")
-            return {"fs": float(z["fs"]), "recording_ids": [str(r) for r in ids],
-                    "arrays": {k: np.asarray(z[k]) for k in z.files if "__" in k}}
-    except (ValueError, OSError) as exc:
-        raise SubmissionError(f"{path} is not a readable .npz without pickles: {exc}") from exc
+    budget = _npz_budget(ref)
+    with open_npz(path, error=SubmissionError, **budget) as z:
+        if "fs" not in z.files or "recording_ids" not in z.files:
+            raise SubmissionError(f"{path} must contain 'fs' and 'recording_ids'")
+        shape, dtype = z.header("recording_ids")
+        if dtype.kind not in "US" or len(shape) != 1:
+            raise SubmissionError(f"{path}: recording_ids must be a 1-D array of strings; found dtype {dtype} "
+                                  f"shape {shape}")
+        if ref is not None and shape[0] > len(ref["recordings"]) + 16:
+            raise SubmissionError(f"{path}: recording_ids lists {shape[0]} recordings; the protocol's test split "
+                                  f"has {len(ref['recordings'])}")
+        fs = z["fs"]
+        if fs.shape not in ((), (1,)) or fs.dtype.kind not in "fiu" or not np.isfinite(fs).all() or \
+                not float(fs.reshape(-1)[0]) > 0:
+            raise SubmissionError(f"{path}: fs must be one finite number > 0 (Hz); found dtype {fs.dtype} shape "
+                                  f"{fs.shape}")
+        return {"fs": float(fs.reshape(-1)[0]), "recording_ids": [str(r) for r in z["recording_ids"]],
+                "arrays": {k: z[k] for k in z.files if "__" in k}}
+
+
+def _listed(items: list[str], n: int = 10) -> str:
+    """At most ``n`` items of a long list for an error message, and how many more there are."""
+    return ", ".join(items[:n]) + (f" ... and {len(items) - n} more" if len(items) > n else "")
+
+
+def predictions_sha256(preds: dict[str, np.ndarray]) -> str:
+    """Content hash of a submission's predictions: recording ids and float32 little-endian values, sorted by id."""
+    h = hashlib.sha256()
+    for rid in sorted(preds):
+        h.update(rid.encode() + b"\0" + np.ascontiguousarray(preds[rid], dtype="<f4").tobytes() + b"\0")
+    return h.hexdigest()
 
 
 def check_predictions(sub: dict[str, Any], ref: dict[str, Any], where: str, label_view: str
@@ -83,22 +125,24 @@ def check_predictions(sub: dict[str, Any], ref: dict[str, Any], where: str, labe
                               f"model's label_view); views with reference hashes: {views}")
     expected = set(ref["recordings"])
     problems: list[str] = []
-    dup = sorted({r for r in ids if ids.count(r) > 1})
+    dup = sorted(r for r, n in Counter(ids).items() if n > 1)  # linear time, whatever the submission holds
     if dup:
-        problems.append(f"recordings listed more than once: {dup}")
-    for rid in ids:
-        if "/" not in rid or any(part in ("", ".", "..") for part in rid.split("/")) or "\\" in rid:
-            problems.append(f"unsafe recording id {rid!r}")
-    missing = sorted(expected - set(ids))
-    extra = sorted(set(ids) - expected)
+        problems.append(f"{len(dup)} recording(s) listed more than once: {_listed(dup)}")
+    unsafe = [repr(r) for r in ids
+              if "/" not in r or any(part in ("", ".", "..") for part in r.split("/")) or "\\" in r]
+    if unsafe:
+        problems.append(f"{len(unsafe)} unsafe recording id(s): {_listed(unsafe)}")
+    id_set = set(ids)
+    missing = sorted(expected - id_set)
+    extra = sorted(id_set - expected)
     if missing:
-        problems.append(f"missing {len(missing)} test recording(s): {missing}")
+        problems.append(f"missing {len(missing)} test recording(s): {_listed(missing)}")
     if extra:
-        problems.append(f"{len(extra)} recording(s) not in the protocol's test split: {extra}")
+        problems.append(f"{len(extra)} recording(s) not in the protocol's test split: {_listed(extra)}")
     allowed = {f"{p}__{r}" for r in ids for p in ("pred", "label", "hr_pred", "hr_ref")}
     stray = sorted(k for k in sub["arrays"] if k not in allowed)
     if stray:
-        problems.append(f"arrays for recordings not listed in recording_ids: {stray[:10]}")
+        problems.append(f"{len(stray)} array(s) for recordings not listed in recording_ids: {_listed(stray)}")
     if problems:
         raise SubmissionError(f"{where}: " + "; ".join(problems))
     fs_ref = float(ref["evaluation"]["fs"])
@@ -176,6 +220,17 @@ def suspicion_flags(preds: dict[str, np.ndarray], labels: dict[str, np.ndarray],
     if near:
         flags.append(f"predicted waveform nearly equal to the reference label (r >= {NEAR_LABEL_R}) on "
                      f"{len(near)}/{len(preds)} recordings")
+    for ds, k in sorted((recomputed.get("flat_windows") or {}).items()):
+        if k:
+            n = recomputed["n_windows"][ds]
+            flags.append(f"flat (constant) predicted waveform in {k} of {n} evaluation windows on {ds}: no pulse is "
+                         "predicted there (SNR undefined, HR taken from an empty spectrum)")
+    baseline_entry = (manifest.get("model") or {}).get("kind") == "baseline"  # the null model is a floor itself
+    for ds, base in sorted((recomputed.get("null_baseline") or {}).items()):
+        mae = recomputed["datasets"].get(ds, {}).get("MAE", {}).get("value")
+        if not baseline_entry and base.get("MAE") is not None and mae is not None and mae >= base["MAE"]:
+            flags.append(f"MAE {mae:.2f} bpm on {ds} does not beat the constant-HR baseline ({base['MAE']:.2f} bpm "
+                         f"for {base['hr_bpm']:.1f} bpm in every window)")
     if manifest.get("test_videos_seen"):
         flags.append("submitter declares that test videos were seen during development or training")
     return flags
@@ -216,7 +271,7 @@ def _write_entry(entry_dir: Path, manifest: dict[str, Any], metrics: dict[str, A
 
 def submit(results_dir: str | Path, protocol: str, *, model: str | None = None,
            manifest: str | Path | dict[str, Any] | None = None, root: str | Path = "leaderboards",
-           entry_id: str | None = None) -> Path:
+           entry_id: str | None = None, protocols_root: str | Path | None = None) -> Path:
     """Validate, recompute and write one leaderboard entry.
 
     Parameters
@@ -234,6 +289,9 @@ def submit(results_dir: str | Path, protocol: str, *, model: str | None = None,
         Leaderboard root (default ``leaderboards``).
     entry_id : str, optional
         Directory name of the entry; default ``manifest.entry_id`` or ``<model>-<8 hex of the predictions>``.
+    protocols_root : path, optional
+        Where the protocol YAML files are (the reference is checked against its protocol); default
+        :func:`rppgbench.protocols.protocols_root`.
 
     Returns
     -------
@@ -248,6 +306,7 @@ def submit(results_dir: str | Path, protocol: str, *, model: str | None = None,
     """
     pdir = protocol_dir(root, protocol)
     ref = read_reference(pdir)
+    check_reference_protocol(ref, pdir, protocols_root)
     results_dir = Path(results_dir)
     res = read_json_limited(results_dir / "results.json", MAX_RESULTS_BYTES, "results file")
     if not isinstance(res, dict) or "protocol" not in res or "rows" not in res:
@@ -271,7 +330,7 @@ def submit(results_dir: str | Path, protocol: str, *, model: str | None = None,
         _check_protocol(user.pop("protocol"), ref["protocol"], "manifest")
     validate_manifest(user, complete=False)
     pred_path = results_dir / "predictions" / f"{model}.npz"
-    sub = load_submission_predictions(pred_path)
+    sub = load_submission_predictions(pred_path, ref)
     mcfg = res.get("models", {}).get(model, {})
     label_view = _label_view(mcfg, f"{results_dir / 'results.json'}: models.{model}")
     preds, labels = check_predictions(sub, ref, str(pred_path), label_view)
@@ -282,10 +341,14 @@ def submit(results_dir: str | Path, protocol: str, *, model: str | None = None,
     diffs = compare_claims(claimed, recomputed)
     if diffs:
         raise SubmissionError("claimed metrics differ from the recomputation:\n  " + "\n  ".join(diffs))
-    n_params = mcfg.get("n_params", 0)
+    n_params = mcfg.get("n_params", 0) if isinstance(mcfg, dict) else 0
+    if isinstance(n_params, bool) or not isinstance(n_params, int) or not 0 <= n_params <= MAX_N_PARAMS:
+        raise SubmissionError(f"{results_dir / 'results.json'}: models.{model}.n_params must be an integer in "
+                              f"[0, {MAX_N_PARAMS}]; found {n_params!r:.60}")
+    sha = predictions_sha256(preds)
     full = {**{k: v for k, v in user.items() if k != "entry_id"},
             "schema_version": MANIFEST_SCHEMA_VERSION,
-            "model": {"id": model, "n_params": int(n_params) if isinstance(n_params, (int, float)) else 0,
+            "model": {"id": model, "n_params": n_params,
                       "kind": str(mcfg.get("kind", "")), "label_view": label_view,
                       "config": mcfg.get("config", {}),
                       "checkpoint_sha256": mcfg.get("checkpoint_sha256")},
@@ -295,31 +358,89 @@ def submit(results_dir: str | Path, protocol: str, *, model: str | None = None,
     if entry_id is None:
         entry_id = user.get("entry_id")
     if entry_id is None:
-        h = hashlib.sha256(b"".join(preds[r].tobytes() for r in sorted(preds))).hexdigest()[:8]
-        entry_id = f"{model}-{h}"
+        entry_id = f"{model}-{sha[:8]}"
     _safe("entry_id", entry_id)
+    if (pdir / entry_id).exists():
+        raise SubmissionError(f"entry {pdir / entry_id} already exists; choose another entry_id")
+    same = _entry_with_predictions(pdir, ref, sha)
+    if same is not None:
+        raise SubmissionError(f"these predictions are identical to those of the existing entry {same!r} "
+                              f"(predictions sha256 {sha[:16]}…); a copy of another entry is not a new entry")
     full["entry_id"] = entry_id
     validate_manifest(full, complete=True)
     size = len(json.dumps(full, indent=2, sort_keys=True).encode("utf-8"))
     if size > MAX_ENTRY_MANIFEST_BYTES:
         raise SubmissionError(f"the entry's manifest (with model config and provenance) would be {size} bytes; "
                               f"the limit is {MAX_ENTRY_MANIFEST_BYTES}")
-    metrics = build_metrics(recomputed, suspicion_flags(preds, labels, recomputed, full))
+    metrics = build_metrics(recomputed, suspicion_flags(preds, labels, recomputed, full), sha)
     entry_dir = pdir / entry_id
     _write_entry(entry_dir, full, metrics, sub["fs"], preds, labels)
     logger.info("accepted %s into %s (flags: %s)", model, entry_dir, metrics["flags"] or "none")
     return entry_dir
 
 
-def build_metrics(recomputed: dict[str, Any], flags: list[str]) -> dict[str, Any]:
-    """The ``metrics.json`` body: recomputed metrics (NaN as null) and the review flags."""
+def build_metrics(recomputed: dict[str, Any], flags: list[str], predictions_sha: str) -> dict[str, Any]:
+    """The ``metrics.json`` body: recomputed metrics (NaN as null), the review flags and the predictions' content
+    hash (:func:`predictions_sha256`, used to refuse copies of an entry)."""
     out = json.loads(json.dumps(recomputed, default=finite_or_none), parse_constant=lambda c: None)
     for ds in out["datasets"].values():
         for m in ds.values():
             m["value"] = finite_or_none(m.get("value"))
             m["se"] = finite_or_none(m.get("se"))
     out["flags"] = list(flags)
+    out["predictions_sha256"] = predictions_sha
     return out
+
+
+def entry_predictions_sha256(entry_dir: Path, ref: dict[str, Any]) -> str | None:
+    """The predictions hash of an accepted entry: from its ``metrics.json`` (``verify`` checks it), else computed
+    from its ``predictions.npz``; None when the entry cannot be read (``verify`` reports why)."""
+    try:
+        met = read_json_limited(entry_dir / "metrics.json", MAX_RESULTS_BYTES, "metrics file")
+        if isinstance(met, dict) and isinstance(met.get("predictions_sha256"), str):
+            return met["predictions_sha256"]
+        sub = load_submission_predictions(entry_dir / "predictions.npz", ref)
+        return predictions_sha256({r: sub["arrays"][f"pred__{r}"] for r in sub["recording_ids"]
+                                   if f"pred__{r}" in sub["arrays"]})
+    except SubmissionError:
+        return None
+
+
+def _entry_with_predictions(pdir: Path, ref: dict[str, Any], sha: str) -> str | None:
+    for child in sorted(pdir.iterdir()):
+        if child.is_dir() and not child.name.startswith(".") and (child / "manifest.json").is_file():
+            if entry_predictions_sha256(child, ref) == sha:
+                return child.name
+    return None
+
+
+def check_reference_protocol(ref: dict[str, Any], pdir: Path, protocols_root: str | Path | None = None) -> None:
+    """``reference.json`` must belong to the protocol YAML it names: same sha256 and version, and the evaluation
+    settings the metrics are recomputed with (profile, window, HR method) equal to the protocol's. Without this a
+    hand-edited ``reference.json`` (say a 5 s window) and entries regenerated with it would pass ``verify``."""
+    from rppgbench._checks import ProtocolError
+    from rppgbench.protocols import load_protocol
+
+    name = ref["protocol"].get("name")
+    where = pdir / "reference.json"
+    try:
+        proto = load_protocol(str(name), protocols_root)
+    except (ProtocolError, FileNotFoundError) as exc:
+        raise SubmissionError(f"{where}: cannot check it against its protocol {name!r}: {exc}") from None
+    if ref["protocol"].get("sha256") != proto.protocol_hash or ref["protocol"].get("version") != proto.version:
+        raise SubmissionError(f"{where} is for protocol {name!r} version {ref['protocol'].get('version')} sha256 "
+                              f"{str(ref['protocol'].get('sha256'))[:16]}…, but {proto.path} is version "
+                              f"{proto.version} sha256 {proto.protocol_hash[:16]}…: regenerate the reference")
+    ev = ref.get("evaluation") or {}
+    want = {"profile": proto.evaluation.profile, "window_s": proto.evaluation.window_s,
+            "hr_method": proto.evaluation.hr_method}
+    for key, value in want.items():
+        got = ev.get(key)
+        same = got == value or (isinstance(got, (int, float)) and isinstance(value, (int, float))
+                                and float(got) == float(value))
+        if not same:
+            raise SubmissionError(f"{where}: evaluation.{key} is {got!r}, but protocol {proto.path} says "
+                                  f"{value!r}; the reference must use the protocol's evaluation settings")
 
 
 def _label_view(mcfg: Any, where: str) -> str:

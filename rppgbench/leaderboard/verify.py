@@ -24,8 +24,11 @@ from rppgbench.leaderboard.schema import (
 from rppgbench.leaderboard.submit import (
     build_metrics,
     check_predictions,
+    check_reference_protocol,
     compare_claims,
+    entry_predictions_sha256,
     load_submission_predictions,
+    predictions_sha256,
     suspicion_flags,
 )
 
@@ -92,16 +95,25 @@ def _diff(a: Any, b: Any, where: str, out: list[str]) -> None:
 def entry_metrics(entry_dir: Path, ref: dict[str, Any], manifest: dict[str, Any]) -> tuple[dict, dict]:
     """``(recomputed, expected metrics.json body)`` of an entry from its predictions and the reference labels;
     raises :class:`SubmissionError` for predictions that do not fit the reference."""
-    sub = load_submission_predictions(Path(entry_dir) / "predictions.npz")
+    sub = load_submission_predictions(Path(entry_dir) / "predictions.npz", ref)
     view = manifest["model"].get("label_view", "raw")
     preds, labels = check_predictions(sub, ref, str(Path(entry_dir) / "predictions.npz"), view)
     recomputed = recompute_metrics(preds, labels, ref["evaluation"], view)
-    return recomputed, build_metrics(recomputed, suspicion_flags(preds, labels, recomputed, manifest))
+    return recomputed, build_metrics(recomputed, suspicion_flags(preds, labels, recomputed, manifest),
+                                     predictions_sha256(preds))
 
 
 def verify_entry(entry_dir: str | Path, ref: dict[str, Any]) -> list[str]:
-    """Problems of one entry (empty list: the entry is consistent and its numbers are reproduced)."""
-    entry_dir = Path(entry_dir)
+    """Problems of one entry (empty list: the entry is consistent and its numbers are reproduced). Never raises
+    for a bad entry: an unexpected error while checking it is a problem of that entry."""
+    try:
+        return _verify_entry(Path(entry_dir), ref)
+    except Exception as exc:  # a malformed entry must not stop the check of every other entry
+        logger.debug("verify %s", entry_dir, exc_info=True)
+        return [f"cannot be checked: {type(exc).__name__}: {str(exc)[:300]}"]
+
+
+def _verify_entry(entry_dir: Path, ref: dict[str, Any]) -> list[str]:
     problems: list[str] = []
     try:
         _safe("entry_id", entry_dir.name)
@@ -133,8 +145,11 @@ def verify_entry(entry_dir: str | Path, ref: dict[str, Any]) -> list[str]:
     return problems
 
 
-def verify(root: str | Path = "leaderboards") -> VerifyReport:
-    """Verify every entry of every protocol under ``root``; never raises for a bad entry (it is reported)."""
+def verify(root: str | Path = "leaderboards", protocols_root: str | Path | None = None) -> VerifyReport:
+    """Verify every entry of every protocol under ``root``; never raises for a bad entry (it is reported).
+
+    Each ``reference.json`` is checked against its protocol YAML (under ``protocols_root``), and entries of one
+    protocol with identical predictions are reported (a copy is not a new entry)."""
     root = Path(root)
     rep = VerifyReport()
     pdirs = protocols(root)
@@ -153,6 +168,12 @@ def verify(root: str | Path = "leaderboards") -> VerifyReport:
             rep.problems[pdir.name] = [f"{REFERENCE_FILE} names protocol {ref['protocol'].get('name')!r}; "
                                        f"the directory is {pdir.name!r}"]
             continue
+        try:
+            check_reference_protocol(ref, pdir, protocols_root)
+        except SubmissionError as exc:
+            rep.problems[pdir.name] = [str(exc)]
+            continue
+        hashes: dict[str, list[str]] = {}
         for child in sorted(pdir.iterdir()):
             if child.name in (REFERENCE_FILE, REFERENCE_LABELS_FILE):
                 continue
@@ -167,5 +188,11 @@ def verify(root: str | Path = "leaderboards") -> VerifyReport:
             probs = verify_entry(child, ref)
             if probs:
                 rep.problems[key] = probs
+            else:
+                hashes.setdefault(entry_predictions_sha256(child, ref) or "", []).append(key)
+        for sha, keys in hashes.items():
+            for key in keys[1:] if sha else []:
+                rep.problems.setdefault(key, []).append(
+                    f"identical predictions to {keys[0]} (predictions sha256 {sha[:16]}…): a copy, not a new entry")
     logger.info("verified %d entr(y/ies); %d with problems", len(rep.checked), len(rep.problems))
     return rep

@@ -1,8 +1,9 @@
 """Preprocessing recipes: every choice that changes the bytes of a prepared store, as serialisable data.
 
-A :class:`Recipe` is hashed (sha256 of :meth:`Recipe.canonical_json`) into ``recipe_id``; a store lives at
-``config.data_root()/<dataset>/<recipe_id[:16]>.zarr`` and records the full recipe in its attributes, so two
-stores made with different choices can never be mixed up. The cosmetic ``name`` is not part of the hash.
+A :class:`Recipe` is hashed (sha256 of :meth:`Recipe.canonical_json`) into ``recipe_id``; a store is keyed by
+it together with the adapter version and, for generated data, the raw folder's identity
+(:func:`rppgbench.store.store_path`), and records the full recipe in its attributes, so two stores made with
+different choices can never be mixed up. The cosmetic ``name`` is not part of the hash.
 
 Named recipes (``Recipe.named(...)``):
 
@@ -36,7 +37,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rppgbench import config
 from rppgbench._checks import check_option, check_range
 
 __all__ = ["Recipe", "RECIPE_FORMAT_VERSION", "NAMED_RECIPES", "resolve_recipe", "DEFAULT_RECIPE", "LEGACY_DEFAULTS"]
@@ -203,12 +203,6 @@ class Recipe:
         """The recipe bound to ``dataset`` (dataset options merged over the recipe's own)."""
         merged = {**self.dataset_options, **options}
         return dataclasses.replace(self, dataset=dataset, dataset_options=merged)
-
-    def store_path(self, root: str | Path | None = None) -> Path:
-        """``<data_root>/<dataset>/<recipe_id[:16]>.zarr``."""
-        if not self.dataset:
-            raise ValueError("recipe.dataset is empty; bind the recipe with Recipe.for_dataset(name) first")
-        return config.data_root(root) / self.dataset / f"{self.recipe_id[:16]}.zarr"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str = "recipe") -> Recipe:

@@ -75,7 +75,7 @@ def find_protocol(name_or_path: str | os.PathLike, root: str | os.PathLike | Non
 
 def load_protocol(name_or_path: str | os.PathLike, root: str | os.PathLike | None = None) -> Protocol:
     """Load, include-resolve and strictly validate a protocol by name or path (no data or registry needed)."""
-    return load_protocol_file(find_protocol(name_or_path, root))
+    return load_protocol_file(find_protocol(name_or_path, root), root)
 
 
 def list_protocols(root: str | os.PathLike | None = None) -> list[dict[str, Any]]:
@@ -88,7 +88,7 @@ def list_protocols(root: str | os.PathLike | None = None) -> list[dict[str, Any]
     for f in _protocol_files(rootp):
         entry: dict[str, Any] = {"name": f.stem, "path": str(f), "family": f.parent.name}
         try:
-            p = load_protocol_file(f)
+            p = load_protocol_file(f, rootp)
             entry.update(version=p.version, citation=p.citation.paper, error=None)
         except (ProtocolError, FileNotFoundError) as exc:
             entry.update(version=None, citation="", error=str(exc))

@@ -6,7 +6,12 @@ by :mod:`rppgbench.protocols.schema` therefore read ``protocols/x.yaml:12: unkno
 
 ``include:`` (a relative path or a list of them, relative to the including file) pulls shared parts in first; the
 including file then overrides them: mappings merge key by key (recursively), any other value (scalars, lists) is
-replaced as a whole. Includes are resolved recursively; a cycle is an error naming the chain.
+replaced as a whole. Includes are resolved recursively; a cycle is an error naming the chain. An include must be a
+``.yaml``/``.yml`` file inside the protocols root or inside the folder of the protocol file being loaded.
+
+Budgets (protocol files are input): nesting at most :data:`MAX_DEPTH` levels, at most :data:`MAX_ALIASES` alias
+uses and :data:`MAX_NODES` values after alias expansion (a "billion laughs" file of a few hundred bytes is refused
+before it is expanded), no recursive alias, no tags other than the standard ones (on mappings and sequences too).
 """
 from __future__ import annotations
 
@@ -18,7 +23,12 @@ import yaml
 
 from rppgbench._checks import ProtocolError
 
-__all__ = ["Marks", "load_yaml_with_marks", "load_resolved", "format_path", "location", "display_path"]
+__all__ = ["Marks", "load_yaml_with_marks", "load_resolved", "format_path", "location", "display_path", "MAX_DEPTH",
+           "MAX_ALIASES", "MAX_NODES"]
+
+MAX_DEPTH = 64
+MAX_ALIASES = 1000
+MAX_NODES = 100_000
 
 #: path inside the document (keys and list indices) -> (file, 1-based line)
 Marks = dict[tuple, tuple[str, int]]
@@ -53,7 +63,23 @@ def location(marks: Marks, path: tuple, default_file: str) -> str:
     return default_file
 
 
-def _convert(node: yaml.Node, loader: yaml.SafeLoader, path: tuple, fname: str, marks: Marks) -> Any:
+class _Budget:
+    def __init__(self) -> None:
+        self.nodes = 0
+
+
+def _convert(node: yaml.Node, loader: yaml.SafeLoader, path: tuple, fname: str, marks: Marks,
+             budget: _Budget | None = None, active: frozenset = frozenset()) -> Any:
+    budget = budget or _Budget()
+    budget.nodes += 1
+    if budget.nodes > MAX_NODES:
+        raise ProtocolError(f"{fname}:{node.start_mark.line + 1}: more than {MAX_NODES} values after expanding "
+                            "aliases (an alias bomb?); write the document out instead")
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        if id(node) in active:
+            raise ProtocolError(f"{fname}:{node.start_mark.line + 1}: recursive alias at {format_path(path)} (a node "
+                                "that contains itself)")
+        active = active | {id(node)}
     if isinstance(node, yaml.MappingNode):
         if node.tag not in ("tag:yaml.org,2002:map",):
             raise ProtocolError(f"{fname}:{node.start_mark.line + 1}: unsupported YAML tag {node.tag!r}")
@@ -62,25 +88,48 @@ def _convert(node: yaml.Node, loader: yaml.SafeLoader, path: tuple, fname: str, 
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise ProtocolError(f"{fname}:{key_node.start_mark.line + 1}: YAML merge keys '<<' are not "
                                     "supported; use include:")
-            key = _convert(key_node, loader, path, fname, {})
+            key = _convert(key_node, loader, path, fname, {}, budget, active)
             if isinstance(key, (dict, list)):
                 raise ProtocolError(f"{fname}:{key_node.start_mark.line + 1}: a mapping key must be a scalar")
             if key in out:
                 raise ProtocolError(f"{fname}:{key_node.start_mark.line + 1}: duplicate key {key!r} in "
                                     f"{format_path(path)}")
             marks[path + (key,)] = (fname, key_node.start_mark.line + 1)
-            out[key] = _convert(value_node, loader, path + (key,), fname, marks)
+            out[key] = _convert(value_node, loader, path + (key,), fname, marks, budget, active)
         return out
     if isinstance(node, yaml.SequenceNode):
+        if node.tag not in ("tag:yaml.org,2002:seq",):
+            raise ProtocolError(f"{fname}:{node.start_mark.line + 1}: unsupported YAML tag {node.tag!r}")
         items = []
         for i, item in enumerate(node.value):
             marks[path + (i,)] = (fname, item.start_mark.line + 1)
-            items.append(_convert(item, loader, path + (i,), fname, marks))
+            items.append(_convert(item, loader, path + (i,), fname, marks, budget, active))
         return items
     try:
         return loader.construct_object(node, deep=True)
     except yaml.YAMLError as exc:
         raise ProtocolError(f"{fname}:{node.start_mark.line + 1}: {exc}") from exc
+
+
+def _check_events(text: str, fname: str) -> None:
+    """Depth and alias budgets from the event stream (PyYAML's parser is iterative; its composer is recursive
+    and would hit Python's recursion limit on a deeply nested file)."""
+    depth = aliases = 0
+    try:
+        for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ProtocolError(f"{fname}:{ev.start_mark.line + 1}: nested more than {MAX_DEPTH} levels deep")
+            elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+            elif isinstance(ev, yaml.AliasEvent):
+                aliases += 1
+                if aliases > MAX_ALIASES:
+                    raise ProtocolError(f"{fname}:{ev.start_mark.line + 1}: more than {MAX_ALIASES} alias uses")
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else 0
+        raise ProtocolError(f"{fname}:{line}: YAML syntax error: {exc.problem}") from None
 
 
 def load_yaml_with_marks(path: str | os.PathLike) -> tuple[Any, Marks]:
@@ -89,7 +138,12 @@ def load_yaml_with_marks(path: str | os.PathLike) -> tuple[Any, Marks]:
     fname = display_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"protocol file {fname} does not exist")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"{fname}: not UTF-8 text (byte {exc.start}: {exc.reason}); save the file as UTF-8") \
+            from None
+    _check_events(text, fname)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -127,10 +181,18 @@ def _merge(parent: Any, child: Any) -> Any:
     return child
 
 
-def load_resolved(path: str | os.PathLike, _stack: tuple[Path, ...] = ()) -> tuple[dict, Marks, list[str]]:
+def _inside(p: Path, roots: tuple[Path, ...]) -> bool:
+    return any(p == r or r in p.parents for r in roots)
+
+
+def load_resolved(path: str | os.PathLike, _stack: tuple[Path, ...] = (),
+                  roots: tuple[Path, ...] | None = None) -> tuple[dict, Marks, list[str]]:
     """Load ``path`` and its includes, recursively. Returns ``(data, marks, files)`` where ``files`` lists every
-    file read (the protocol first, then includes in resolution order). The ``include`` key is removed."""
+    file read (the protocol first, then includes in resolution order). The ``include`` key is removed.
+
+    ``roots``: the folders includes may read from (default: the folder of ``path``); see the module docstring."""
     path = Path(path).resolve()
+    roots = tuple(r.resolve() for r in roots) if roots is not None else (path.parent,)
     if path in _stack:
         chain = " -> ".join(display_path(p) for p in _stack + (path,))
         raise ProtocolError(f"{display_path(_stack[-1])}: include cycle: {chain}")
@@ -153,11 +215,16 @@ def load_resolved(path: str | os.PathLike, _stack: tuple[Path, ...] = ()) -> tup
         if os.path.isabs(inc):
             raise ProtocolError(f"{location(marks, ('include', i), fname)}: include path must be relative to the "
                                 f"including file; got absolute {inc!r}")
-        target = path.parent / inc
+        target = (path.parent / inc).resolve()
+        if not _inside(target, roots):
+            raise ProtocolError(f"{location(marks, ('include', i), fname)}: include {inc!r} points outside the "
+                                f"protocols root and the protocol's folder ({', '.join(map(display_path, roots))})")
+        if target.suffix not in (".yaml", ".yml"):
+            raise ProtocolError(f"{location(marks, ('include', i), fname)}: include {inc!r} must be a .yaml file")
         if not target.is_file():
             raise ProtocolError(f"{location(marks, ('include', i), fname)}: included file {inc!r} not found "
                                 f"(looked at {display_path(target)})")
-        pdata, pmarks, pfiles = load_resolved(target, _stack + (path,))
+        pdata, pmarks, pfiles = load_resolved(target, _stack + (path,), roots)
         merged = _merge(merged, pdata)
         merged_marks.update(pmarks)
         files.extend(f for f in pfiles if f not in files)

@@ -37,6 +37,7 @@ import copy
 import difflib
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,13 @@ __all__ = ["Protocol", "DatasetSpec", "SplitPart", "ModelSpec", "TrainingSpec", 
 
 SPLIT_NAMES = ("train", "valid", "test")
 _RANGE_OPS = ("ge", "le", "gt", "lt")
+#: numeric budgets of a protocol (beyond them a value is a typo, not a setting)
+MAX_WINDOW_S = 86400.0
+MAX_LR = 10.0
+MAX_EPOCHS = 100_000
+MAX_BATCH = 65_536
+MAX_STEPS = 10**9
+MAX_SEED = 2**32 - 1
 _KNOWN_DATASETS = ("synthetic", "ubfc_rppg", "pure", "mmpd", "buaa_mihe", "ibvp", "scamps")
 
 
@@ -188,7 +196,7 @@ class _Ctx:
         return d
 
     def typed(self, d: dict, key: str, path: tuple, types: tuple[type, ...], tname: str, default: Any = None,
-              *, minimum: float | None = None, nullable: bool = True) -> Any:
+              *, minimum: float | None = None, maximum: float | None = None, nullable: bool = True) -> Any:
         if key not in d:
             return default
         v = d[key]
@@ -198,9 +206,29 @@ class _Ctx:
         if not ok:
             raise self.error(path + (key,), f"{format_path(path + (key,))} must be {tname}; "
                                             f"got {type(v).__name__} {v!r}")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise self.error(path + (key,), f"{format_path(path + (key,))} must be a finite number; got {v!r}")
         if minimum is not None and v < minimum:
             raise self.error(path + (key,), f"{format_path(path + (key,))} must be >= {minimum}; got {v!r}")
+        if maximum is not None and v > maximum:
+            raise self.error(path + (key,), f"{format_path(path + (key,))} must be <= {maximum}; got {v!r}")
         return v
+
+
+def _check_numbers(ctx: _Ctx, data: Any) -> None:
+    """No NaN/inf and no integer beyond 2**63 anywhere in a protocol (seeds, windows, filters, overrides, generate
+    arguments, reference values): checked once over the whole resolved document, iteratively."""
+    stack: list[tuple[tuple, Any]] = [((), data)]
+    while stack:
+        path, v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend((path + (k,), x) for k, x in v.items())
+        elif isinstance(v, list):
+            stack.extend((path + (i,), x) for i, x in enumerate(v))
+        elif isinstance(v, float) and not math.isfinite(v):
+            raise ctx.error(path, f"{format_path(path)} must be a finite number; got {v!r}")
+        elif isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2**63:
+            raise ctx.error(path, f"{format_path(path)} is out of range ({v}); integers must be below 2**63")
 
 
 def _scalar(v: Any) -> bool:
@@ -272,18 +300,20 @@ def _training(ctx: _Ctx, d: Any, path: tuple, base: TrainingSpec | None = None) 
     if sel not in ("last", "best"):
         raise ctx.error(path + ("selection",), f"{format_path(path + ('selection',))} must be 'last' or 'best'; "
                                                f"got {sel!r}")
-    lr = ctx.typed(d, "lr", path, num, "a number", base.lr, minimum=0)
-    wd = ctx.typed(d, "weight_decay", path, num, "a number", base.weight_decay, minimum=0)
+    lr = ctx.typed(d, "lr", path, num, "a number", base.lr, minimum=0, maximum=MAX_LR)
+    wd = ctx.typed(d, "weight_decay", path, num, "a number", base.weight_decay, minimum=0, maximum=MAX_LR)
     return TrainingSpec(
-        epochs=ctx.typed(d, "epochs", path, (int,), "an integer", base.epochs, minimum=1),
-        batch_size=ctx.typed(d, "batch_size", path, (int,), "an integer", base.batch_size, minimum=1),
+        epochs=ctx.typed(d, "epochs", path, (int,), "an integer", base.epochs, minimum=1, maximum=MAX_EPOCHS),
+        batch_size=ctx.typed(d, "batch_size", path, (int,), "an integer", base.batch_size, minimum=1,
+                             maximum=MAX_BATCH),
         optimizer=ctx.typed(d, "optimizer", path, (str,), "an optimizer name", base.optimizer),
         lr=None if lr is None else float(lr),
         weight_decay=None if wd is None else float(wd),
-        seed=ctx.typed(d, "seed", path, (int,), "an integer", base.seed, minimum=0, nullable=False),
+        seed=ctx.typed(d, "seed", path, (int,), "an integer", base.seed, minimum=0, maximum=MAX_SEED,
+                       nullable=False),
         selection=sel,
         max_steps_per_epoch=ctx.typed(d, "max_steps_per_epoch", path, (int,), "an integer",
-                                      base.max_steps_per_epoch, minimum=1),
+                                      base.max_steps_per_epoch, minimum=1, maximum=MAX_STEPS),
         loss=ctx.typed(d, "loss", path, (str,), "a loss name", base.loss),
     )
 
@@ -330,6 +360,7 @@ def validate_protocol_dict(data: dict, marks: Marks, fname: str, *, stem: str | 
                            files: tuple[str, ...] = ()) -> Protocol:
     """Validate a resolved protocol mapping. ``stem`` (the file stem) must equal ``protocol`` when given."""
     ctx = _Ctx(marks, fname)
+    _check_numbers(ctx, data)
     top = ("protocol", "version", "description", "citation", "datasets", "splits", "models", "training",
            "evaluation", "reference")
     ctx.keys(data, (), top, ("protocol", "version", "citation", "datasets", "splits", "models"))
@@ -406,7 +437,8 @@ def validate_protocol_dict(data: dict, marks: Marks, fname: str, *, stem: str | 
     if hr_method not in ("fft", "peak"):
         raise ctx.error(("evaluation", "hr_method"), f"evaluation.hr_method must be 'fft' or 'peak'; got {hr_method!r}")
     window = ctx.typed(ed, "window_s", ("evaluation",), (int, float), "a number of seconds or null",
-                       ev_default.window_s, minimum=1e-9) if "window_s" in ed else ev_default.window_s
+                       ev_default.window_s, minimum=1e-9, maximum=MAX_WINDOW_S) if "window_s" in ed \
+        else ev_default.window_s
     metrics = ed.get("metrics", list(ev_default.metrics))
     if not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) for m in metrics):
         raise ctx.error(("evaluation", "metrics"),
@@ -432,9 +464,24 @@ def validate_protocol_dict(data: dict, marks: Marks, fname: str, *, stem: str | 
                     path=fname, files=tuple(files))
 
 
-def load_protocol_file(path: str | Path) -> Protocol:
-    """Load, include-resolve and validate one protocol file."""
+def include_roots(path: str | Path, root: str | Path | None = None) -> tuple[Path, ...]:
+    """Folders the includes of protocol file ``path`` may read from: the protocols root (``root``, default
+    :func:`rppgbench.protocols.protocols_root`), the file's own folder, and the working directory when the file
+    lies below it (a user's own protocol tree, e.g. ``myprotocols/<family>/x.yaml`` including ``../_base/y.yaml``).
+    Anything else (``include: ../../etc/passwd``) is refused."""
+    from rppgbench.protocols import protocols_root
+
+    p = Path(path).resolve()
+    roots = [protocols_root(root).resolve(), p.parent]
+    cwd = Path.cwd().resolve()
+    if cwd in p.parents and cwd != Path(cwd.anchor):
+        roots.append(cwd)
+    return tuple(roots)
+
+
+def load_protocol_file(path: str | Path, root: str | Path | None = None) -> Protocol:
+    """Load, include-resolve and validate one protocol file (includes limited to :func:`include_roots`)."""
     from rppgbench.protocols.loader import load_resolved
 
-    data, marks, files = load_resolved(path)
+    data, marks, files = load_resolved(path, roots=include_roots(path, root))
     return validate_protocol_dict(data, marks, files[0], stem=Path(path).stem, files=tuple(files))

@@ -120,12 +120,10 @@ def write_predictions(path: str | os.PathLike, fs: float, signals: Mapping[str, 
 
 def read_predictions(path: str | os.PathLike) -> dict[str, Any]:
     """Read a predictions npz: ``{"fs", "recording_ids", "signals": {id: (pred, label)}, "hr": {id: (p, r)}}``."""
+    from rppgbench._npz import open_npz
+
     path = Path(path)
-    try:
-        z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read predictions npz: {exc}", path=path) from exc
-    with z:
+    with open_npz(path) as z:  # budgets, zip/npy headers checked first; errors name the file and key
         files = set(z.files)
         for k in ("fs", "recording_ids"):
             if k not in files:

@@ -6,17 +6,20 @@ from functools import lru_cache
 import numpy as np
 from scipy.signal import butter, filtfilt
 
+from rppgbench._checks import shown
+
 __all__ = ["bandpass", "butter_bandpass_coeffs"]
 
 
 def butter_bandpass_coeffs(fs: float, lo: float, hi: float, order: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(b, a) of a digital Butterworth band-pass of ``order`` with edges ``lo``..``hi`` Hz at rate ``fs``."""
     if not fs > 0:
-        raise ValueError(f"fs must be > 0 Hz; got {fs!r}")
+        raise ValueError(f"fs must be > 0 Hz; got {shown(fs)}")
     if not (0 < lo < hi < fs / 2):
-        raise ValueError(f"band-pass edges must satisfy 0 < lo < hi < fs/2 = {fs / 2:g} Hz; got lo={lo!r}, hi={hi!r}")
+        raise ValueError(f"band-pass edges must satisfy 0 < lo < hi < fs/2 = {fs / 2:g} Hz; got lo={shown(lo)}, "
+                         f"hi={shown(hi)}")
     if int(order) != order or order < 1:
-        raise ValueError(f"filter order must be a positive integer; got {order!r}")
+        raise ValueError(f"filter order must be a positive integer; got {shown(order)}")
     return _coeffs(float(fs), float(lo), float(hi), int(order))
 
 

@@ -16,6 +16,8 @@ import numpy as np
 from scipy.fft import next_fast_len
 from scipy.signal import find_peaks, welch
 
+from rppgbench._checks import shown
+
 __all__ = ["HREstimate", "next_pow2", "nfft_for_resolution", "band_argmax", "psd", "periodogram_hr", "welch_hr",
            "peak_hr", "HR_METHODS", "SignalWarning"]
 
@@ -44,7 +46,7 @@ def nfft_for_resolution(n: int, fs: float, resolution_bpm: float) -> int:
     9000 at 30 fps and 0.2 bpm, i.e. bins of exactly 0.2 bpm.
     """
     if not resolution_bpm > 0:
-        raise ValueError(f"resolution_bpm must be > 0; got {resolution_bpm!r}")
+        raise ValueError(f"resolution_bpm must be > 0; got {shown(resolution_bpm)}")
     m = fs * 60.0 / resolution_bpm
     return int(next_fast_len(max(int(n), int(math.ceil(m * (1 - 1e-12)))), real=True))
 
@@ -56,9 +58,9 @@ def _check(x: np.ndarray, fs: float, lo: float, hi: float) -> np.ndarray:
     if z.size < 2:
         raise ValueError(f"signal needs at least 2 samples; got {z.size}")
     if not fs > 0:
-        raise ValueError(f"fs must be > 0 Hz; got {fs!r}")
+        raise ValueError(f"fs must be > 0 Hz; got {shown(fs)}")
     if not (0 <= lo < hi):
-        raise ValueError(f"HR band must satisfy 0 <= lo < hi; got lo={lo!r}, hi={hi!r}")
+        raise ValueError(f"HR band must satisfy 0 <= lo < hi; got lo={shown(lo)}, hi={shown(hi)}")
     return z
 
 

@@ -34,6 +34,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.signal import get_window, periodogram
 
+from rppgbench._checks import shown
 from rppgbench.signal.detrend import detrend
 from rppgbench.signal.filters import bandpass
 
@@ -56,7 +57,7 @@ def check_rgb(rgb: np.ndarray, fs: float, min_len: int = 2) -> np.ndarray:
         bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
         raise ValueError(f"rgb must be finite; {bad.size} frame(s) contain NaN/inf, first at frame {int(bad[0])}")
     if not (isinstance(fs, (int, float, np.floating, np.integer)) and fs > 0):
-        raise ValueError(f"fs must be > 0 Hz; got {fs!r}")
+        raise ValueError(f"fs must be > 0 Hz; got {shown(fs)}")
     return x
 
 

@@ -20,7 +20,9 @@ def snr(pred: np.ndarray, fs: float, hr_ref_bpm: float, lo: float, hi: float, *,
     With f0 = hr_ref/60, the signal bins are those within ``[f0 - h, f0 + h]`` or ``[2 f0 - h, 2 f0 + h]`` (h =
     ``halfwidth_hz``, inclusive, not clipped to the band); the rest are the bins with ``lo <= f <= hi`` outside
     both. The PSD is the periodogram (boxcar, density, no detrending, ``nfft`` default next power of two >= N).
-    If the rest sums to zero the SNR is 0 (rPPG-Toolbox's guard). A NaN reference HR gives NaN.
+    If the rest sums to zero the SNR is 0 (rPPG-Toolbox's guard); if the signal bins do too, the prediction has
+    no power at all and the SNR is NaN (the toolbox's 0 dB would rank a flat prediction above every real one). A
+    NaN reference HR gives NaN.
     """
     z = np.asarray(pred, dtype=np.float64)
     nfft = next_pow2(z.size) if nfft is None else int(nfft)
@@ -44,6 +46,8 @@ def snr_from_psd(freqs: np.ndarray, power: np.ndarray, hr_ref_bpm: float, lo: fl
         p = p ** 2
     sig = float(np.sum(p[h1]) + np.sum(p[h2]))
     noise = float(np.sum(p[rest]))
+    if sig == 0.0 and noise == 0.0:  # no power at all: nothing predicted (rPPG-Toolbox would say 0 dB)
+        return float("nan")
     if noise == 0.0:
         return 0.0
     ratio = sig / noise
@@ -109,5 +113,6 @@ def snr_columns(freqs: np.ndarray, power: np.ndarray, hr_ref_bpm: np.ndarray, lo
     safe = np.where(noise == 0.0, 1.0, noise)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(noise == 0.0, 0.0, db * np.log10(sig / safe))
+    out = np.where((sig == 0.0) & (noise == 0.0), np.nan, out)  # no power at all: nothing predicted
     out = np.where(np.isfinite(f0[0]), out, np.nan)
     return out

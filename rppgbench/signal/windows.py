@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+from rppgbench._checks import shown
 from rppgbench._logging import logger
 
 __all__ = ["whole", "nonoverlapping", "sliding", "window_samples"]
@@ -17,9 +18,9 @@ __all__ = ["whole", "nonoverlapping", "sliding", "window_samples"]
 def window_samples(window_s: float, fs: float) -> int:
     """Window length in samples, ``round(window_s * fs)`` (>= 1)."""
     if not fs > 0:
-        raise ValueError(f"fs must be > 0 Hz; got {fs!r}")
+        raise ValueError(f"fs must be > 0 Hz; got {shown(fs)}")
     if not window_s > 0:
-        raise ValueError(f"window_s must be > 0 s; got {window_s!r}")
+        raise ValueError(f"window_s must be > 0 s; got {shown(window_s)}")
     return max(1, int(round(window_s * fs)))
 
 

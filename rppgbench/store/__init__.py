@@ -5,7 +5,7 @@ imports torch (only :mod:`rppgbench.store.torchdata` does) nor dask (only when p
 from rppgbench.store.layout import CHUNK_FRAMES, FORMAT_VERSION
 from rppgbench.store.reader import Store, open_store
 from rppgbench.store.views import VIEWS
-from rppgbench.store.writer import PrepareSummary, prepare, store_path
+from rppgbench.store.writer import PreparePlan, PrepareSummary, plan_prepare, prepare, store_path
 
-__all__ = ["Store", "open_store", "store_path", "prepare", "PrepareSummary", "VIEWS", "FORMAT_VERSION",
-           "CHUNK_FRAMES"]
+__all__ = ["Store", "open_store", "store_path", "prepare", "plan_prepare", "PrepareSummary", "PreparePlan", "VIEWS",
+           "FORMAT_VERSION", "CHUNK_FRAMES"]

@@ -6,6 +6,9 @@ clip read. The arrays written by :mod:`rppgbench.store.recording` have the simpl
 assembled by reading the chunk files ``c/<i>/0/0/0`` and decompressing them with Blosc directly. The reader
 uses this path only after checking that an array's ``zarr.json`` has exactly that layout; anything else (or
 a store written by other software) goes through zarr-python. Tests compare both paths.
+
+A missing chunk file is an error here (the writer writes every chunk, also those holding only the fill value),
+never the fill value: lost data must not read back as plausible zeros.
 """
 from __future__ import annotations
 
@@ -28,7 +31,6 @@ class DirectFrames:
         self.shape = tuple(meta["shape"])
         self.chunks = tuple(meta["chunk_grid"]["configuration"]["chunk_shape"])
         self.dtype = np.dtype(meta["data_type"])
-        self.fill_value = meta.get("fill_value", 0) or 0
         self._blosc = numcodecs.Blosc()
         self._rest = "/".join("0" for _ in self.shape[1:])
 
@@ -36,8 +38,14 @@ class DirectFrames:
         p = self.path / "c" / str(i) / self._rest
         try:
             data = p.read_bytes()
-        except FileNotFoundError:  # zarr omits chunks that hold only the fill value
-            return np.full(self.chunks, self.fill_value, dtype=self.dtype)
+        except FileNotFoundError:
+            from rppgbench._checks import DataError
+
+            c = self.chunks[0]
+            raise DataError(f"chunk file {p.relative_to(self.path).as_posix()} (frames {i * c}-"
+                            f"{min((i + 1) * c, self.shape[0]) - 1}) is missing: the store is damaged; prepare the "
+                            "recording again (delete its group and re-run `rppgbench prepare`)",
+                            path=self.path) from None
         return np.frombuffer(self._blosc.decode(data), dtype=self.dtype).reshape(self.chunks)
 
     def read(self, start: int, stop: int) -> np.ndarray:

@@ -16,8 +16,26 @@ def _crash_reason(exc: BaseException) -> str:
             f"cluster (e.g. a decoder crash or out of memory; {type(exc).__name__}: {first})")
 
 
+#: seconds to wait for an existing scheduler before giving up with an error naming its address
+CONNECT_TIMEOUT_S = 10.0
+
+
+def _connect(scheduler: str) -> Any:
+    from distributed import Client
+
+    from rppgbench._checks import DataError
+
+    try:
+        return Client(scheduler, set_as_default=False, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise DataError(f"cannot reach the dask scheduler at {scheduler!r} within {CONNECT_TIMEOUT_S:g} s "
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); expected a "
+                        "running `dask scheduler` at that address (tcp://HOST:PORT)") from None
+
+
 def run_on_dask(task: Callable[..., dict[str, Any]], adapter: Any, recs: list[Any], args: tuple,
-                *, workers: int, scheduler: str | None, report: Callable[[dict[str, Any]], None]) -> None:
+                *, workers: int, scheduler: str | None, report: Callable[[dict[str, Any]], None],
+                run_id: str = "") -> None:
     """Submit one ``task(adapter, rec, *args)`` per recording and ``report`` each result as it completes.
 
     A local cluster is created with ``allowed-failures = 0`` so that a crashing recording is given up at once;
@@ -29,7 +47,7 @@ def run_on_dask(task: Callable[..., dict[str, Any]], adapter: Any, recs: list[An
 
     cluster = None
     if scheduler is not None:
-        client = Client(scheduler, set_as_default=False)
+        client = _connect(scheduler)
     else:
         if workers < 1:
             raise ValueError(f"workers must be >= 1 for a local cluster (0 runs without dask); got {workers}")
@@ -46,8 +64,9 @@ def run_on_dask(task: Callable[..., dict[str, Any]], adapter: Any, recs: list[An
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=logging.CRITICAL)
         client = Client(cluster, set_as_default=False)
+    tag = run_id or str(id(recs))
     try:
-        futures = {client.submit(task, adapter, rec, *args, key=f"prepare-{rec.recording_id}-{id(recs)}",
+        futures = {client.submit(task, adapter, rec, *args, key=f"prepare-{rec.recording_id}-{tag}",
                                  pure=False, retries=0): rec for rec in recs}
         crashed = []
         for fut in as_completed(list(futures), loop=client.loop):
@@ -61,7 +80,7 @@ def run_on_dask(task: Callable[..., dict[str, Any]], adapter: Any, recs: list[An
                 continue
             report(res)
         for rec in crashed:
-            fut = client.submit(task, adapter, rec, *args, key=f"prepare-retry-{rec.recording_id}-{id(recs)}",
+            fut = client.submit(task, adapter, rec, *args, key=f"prepare-retry-{rec.recording_id}-{tag}",
                                 pure=False, retries=0)
             try:
                 report(fut.result())

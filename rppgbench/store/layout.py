@@ -2,7 +2,7 @@
 
 ::
 
-    <recipe_id[:16]>.zarr/
+    <store_key[:16]>.zarr/
       zarr.json                   group; attributes["rppgbench"] = store attributes (STORE_KEYS)
       recordings/                 group
         <recording_id>/           group; attributes["rppgbench"] = recording attributes (RECORDING_KEYS)
@@ -16,11 +16,16 @@
           skin_pixels  int32   (T,)          format 2: number of source pixels in the skin ROI
           skin_polygons float32 (T, R, 4, 2) format 2: ROI polygons (x, y) in source pixels
           extra/<name> float32 (T,)          further label columns aligned like ppg (e.g. iBVP ``sq``)
-      _staging/                   plain directory, not a Zarr node: recordings being written
+    .<store_key[:16]>.zarr.work/  next to the store, outside the Zarr hierarchy: lock, staging, caches
+                                  (``rppgbench.store._publish``)
 
-A recording becomes visible only when its finished group is renamed from ``_staging/`` into
-``recordings/`` (an atomic directory rename on one filesystem) with ``attributes["rppgbench"]["complete"]``
-already true. A killed run leaves at most a staging directory, which the next run deletes.
+A recording becomes visible only when the driver has checked its staged group (every array, every chunk) and
+renamed it into ``recordings/`` (an atomic directory rename on one filesystem) with
+``attributes["rppgbench"]["complete"]`` true. Every chunk is written (also all-zero ones), so a missing chunk
+file is an error, never zeros.
+
+The store key (:func:`store_key`) hashes everything that determines a store's bytes: the recipe, the dataset
+adapter's version and, for generated data, the identity of the raw folder (the synthetic manifest).
 
 Chunk length along time: :data:`CHUNK_FRAMES` = 32. Training reads random clips of 128–240 frames; a clip
 of L frames starting anywhere touches ``ceil(L/32) + 1`` chunks, so at most 31 frames (≤ 25 % of a
@@ -36,8 +41,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["FORMAT_VERSION", "LEGACY_FORMAT_VERSION", "format_version_for", "SKIN_ARRAYS", "CHUNK_FRAMES",
-           "ATTR_KEY", "RECORDINGS", "STAGING", "BOX_SOURCES",
-           "frames_codec", "jsonable", "STORE_KEYS", "RECORDING_KEYS"]
+           "ATTR_KEY", "RECORDINGS", "BOX_SOURCES", "frames_codec", "jsonable", "STORE_KEYS", "RECORDING_KEYS",
+           "store_key"]
 
 #: format written by recipes that use tracking/roi (skin ROI arrays, box-jitter and skin QC); a recipe whose new
 #: fields all hold their legacy value writes :data:`LEGACY_FORMAT_VERSION`, byte for byte as before
@@ -47,14 +52,23 @@ CHUNK_FRAMES = 32
 #: all rppgbench metadata sits under this key of a node's Zarr attributes
 ATTR_KEY = "rppgbench"
 RECORDINGS = "recordings"
-STAGING = "_staging"
 BOX_SOURCES = ("detected", "held", "carried", "carried_back", "whole", "median")
 
-STORE_KEYS = ("kind", "format_version", "dataset", "recipe", "recipe_json", "recipe_id", "package_versions",
-              "chunk_frames", "selected", "qc")
+STORE_KEYS = ("kind", "format_version", "dataset", "recipe", "recipe_json", "recipe_id", "adapter_version", "source",
+              "store_key", "package_versions", "chunk_frames", "selected", "discovered", "limit", "qc")
 RECORDING_KEYS = ("kind", "format_version", "complete", "recording_id", "dataset", "subject", "session", "metadata",
                   "fps", "fps_measured", "n_frames", "duration_s", "source_shape", "source_files", "qc", "stats",
                   "extra")
+
+
+def store_key(recipe_id: str, adapter_version: int | str, source: dict[str, Any] | None) -> str:
+    """sha256 of everything that determines a store's bytes: recipe, adapter version, raw-folder identity."""
+    import hashlib
+    import json
+
+    text = json.dumps({"adapter_version": str(adapter_version), "recipe_id": recipe_id, "source": source},
+                      sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 SKIN_ARRAYS = ("skin_rgb", "skin_pixels", "skin_polygons")

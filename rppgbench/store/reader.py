@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from rppgbench._checks import DataError, check_option
+from rppgbench.store._publish import missing_chunks
 from rppgbench.store.layout import ATTR_KEY, RECORDINGS
 from rppgbench.store.views import VIEWS, frames_view
 from rppgbench.store.views import label_view as _label_view
@@ -96,15 +97,26 @@ class Store:
         return sorted(self._rec_attrs)
 
     def missing(self) -> dict[str, str]:
-        """Recordings selected by a prepare run but absent: id → reason (failed/skipped/not yet written)."""
+        """Recordings of the raw folder that are absent: id → reason (failed/skipped/not yet written, or not
+        selected because the last prepare ran with ``--limit``)."""
         qc = self.attrs.get("qc") or {}
         out = {}
-        for rid in self.attrs.get("selected") or []:
+        selected = self.attrs.get("selected") or []
+        for rid in selected:
             if rid in self._rec_attrs:
                 continue
             why = (qc.get("skipped") or {}).get(rid) or (qc.get("failed") or {}).get(rid) or "not written yet"
             out[rid] = why
+        chosen = set(selected)
+        for rid in self.attrs.get("discovered") or []:
+            if rid not in chosen and rid not in self._rec_attrs:
+                out[rid] = f"not prepared: the store was made with --limit {self.attrs.get('limit')}"
         return out
+
+    def limited(self) -> list[str]:
+        """Recordings of the raw folder left out because the store was prepared with ``--limit``."""
+        chosen = set(self.attrs.get("selected") or []) | set(self._rec_attrs)
+        return [rid for rid in self.attrs.get("discovered") or [] if rid not in chosen]
 
     def recordings(self):  # -> pandas.DataFrame
         """One row per complete recording, sorted by recording_id: ids, subject, session, n_frames, fps,
@@ -165,6 +177,11 @@ class Store:
             p = self.path / RECORDINGS / rid / name
             if not (p / "zarr.json").is_file():
                 raise DataError(f"array {name!r} missing", path=p, recording=rid)
+            lost = missing_chunks(p)
+            if lost:  # zarr would return its fill value for them: lost data must never read back as data
+                raise DataError(f"array {name!r} lacks {len(lost)} chunk file(s) ({', '.join(lost[:5])}"
+                                f"{', ...' if len(lost) > 5 else ''}): the store is damaged; prepare the recording "
+                                "again", path=p, recording=rid)
             self._arrays[key] = zarr.open_array(str(p), mode="r", zarr_format=3)
         return self._arrays[key]
 

@@ -1,7 +1,8 @@
-"""Prepare one recording: decode → crop → align label → mask → statistics → atomic write into a store.
+"""Prepare one recording: decode → crop → align label → mask → statistics → write into a staging folder.
 
-Runs inside a dask worker (or in the calling process when ``workers=0``). Nothing here touches the
-store-level attributes; only the driver in :mod:`rppgbench.store.writer` does.
+Runs inside a dask worker (or in the calling process when ``workers=0``). Nothing here touches the store itself:
+the group is written under the run's staging folder with ``complete: false`` and the driver
+(:mod:`rppgbench.store.writer`) verifies and publishes it (:mod:`rppgbench.store._publish`).
 """
 from __future__ import annotations
 
@@ -19,16 +20,16 @@ import numpy as np
 
 from rppgbench._checks import DataError, RppgbenchError
 from rppgbench._logging import logger
+from rppgbench.datasets._io import check_frame_clock
 from rppgbench.datasets.base import DatasetAdapter, LabelTrack, RawRecording
 from rppgbench.preprocess.align import align_label
 from rppgbench.preprocess.face import make_detector
 from rppgbench.preprocess.face.track import FaceTracker
 from rppgbench.preprocess.recipe import Recipe
+from rppgbench.store._publish import group_files
 from rppgbench.store.layout import (
     ATTR_KEY,
     CHUNK_FRAMES,
-    RECORDINGS,
-    STAGING,
     format_version_for,
     frames_codec,
     jsonable,
@@ -71,10 +72,13 @@ def _rel(path: Path, root: Path | None) -> str:
     return path.name
 
 
-def process_recording(adapter: DatasetAdapter, rec: RawRecording, recipe: Recipe, store_dir: str | Path,
+def process_recording(adapter: DatasetAdapter, rec: RawRecording, recipe: Recipe, staging: str | Path,
                       raw_root: str | Path | None = None) -> dict[str, Any]:
-    """Prepare ``rec`` and write it into the store at ``store_dir``; returns {recording_id, n_frames, seconds}.
+    """Prepare ``rec`` and write it as a group under the folder ``staging`` (not yet part of any store).
 
+    Returns ``{recording_id, n_frames, seconds, staged, files, arrays, sources, warnings}``: the staged group, the
+    files written with their sizes, the array names, ``{source file: [size, mtime_ns, sha256]}`` and the QC
+    warnings (:mod:`rppgbench.store.qc`).
     Raises :class:`DataError` (naming the recording and file) on bad input.
     """
     t0 = time.perf_counter()
@@ -104,6 +108,9 @@ def process_recording(adapter: DatasetAdapter, rec: RawRecording, recipe: Recipe
                         path=video, recording=rid)
     if not np.all(np.isfinite(ft)):
         raise DataError("frame timestamps hold NaN/inf", path=video, recording=rid)
+    fps_nominal = float(rec.metadata.get("fps", adapter.info.fps)) if isinstance(rec.metadata, dict) \
+        else float(adapter.info.fps)
+    check_frame_clock(ft, fps_nominal, video, rid)
     try:
         track = adapter.read_label(rec)
     except RppgbenchError:
@@ -120,6 +127,9 @@ def process_recording(adapter: DatasetAdapter, rec: RawRecording, recipe: Recipe
                         f"{label_path} lasts {ratio:.3f}× as long ({aqc['label_samples']} samples); expected a "
                         f"ratio within 1 ± {recipe.duration_tolerance} (truncated video or label?)", recording=rid)
     extra = aqc.pop("extra")
+    if n > 1 and np.ptp(ppg) == 0.0:
+        raise DataError(f"the label is constant ({float(ppg[0]):g}) over all {n} frames: a dead or disconnected "
+                        "sensor; expected a pulsatile PPG", path=label_path, recording=rid)
     mask = adapter.frame_mask(rec, {"ppg": ppg, **extra})
     frame_index = np.arange(n, dtype=np.int32)
     frames, boxes, sources = crop.frames, crop.boxes, crop.sources
@@ -143,9 +153,11 @@ def process_recording(adapter: DatasetAdapter, rec: RawRecording, recipe: Recipe
     if masked:
         qc["ranges_masked"] = [[int(a), int(b)] for a, b in _ranges(~mask)]
     root = Path(raw_root) if raw_root is not None else None
-    checksums = {_rel(Path(p), root): sha256_file(p) for p in adapter.source_files(rec)}
-    fps_nominal = float(rec.metadata.get("fps", adapter.info.fps)) if isinstance(rec.metadata, dict) \
-        else float(adapter.info.fps)
+    src_stats = {}
+    for p in adapter.source_files(rec):
+        st = os.stat(p)
+        src_stats[_rel(Path(p), root)] = [int(st.st_size), int(st.st_mtime_ns), sha256_file(p)]
+    checksums = {k: v[2] for k, v in src_stats.items()}
     med = qc.get("frame_interval_median_s")
     T = len(frames)
     attrs = {
@@ -158,13 +170,16 @@ def process_recording(adapter: DatasetAdapter, rec: RawRecording, recipe: Recipe
     }
     arrays = {"frames": frames, "ppg": ppg32, "timestamps": ft, "boxes": boxes.astype(np.int32),
               "box_source": sources.astype(np.uint8), "frame_index": frame_index, **skin}
-    write_recording_group(store_dir, rid, arrays, {k: v.astype(np.float32) for k, v in extra.items()}, attrs)
+    extra32 = {k: v.astype(np.float32) for k, v in extra.items()}
+    staged = write_recording_group(staging, rid, arrays, extra32, attrs)
     secs = time.perf_counter() - t0
     warnings = recording_warnings(qc, T, boxes)
     for w in warnings:
         logger.warning("recording %s: %s", rid, w)
-    logger.info("prepared %s: %d frames in %.1f s", rid, T, secs)
-    return {"recording_id": rid, "n_frames": T, "seconds": secs, "warnings": warnings}
+    logger.info("prepared %s: %d frames in %.1f s (staged in %s)", rid, T, secs, staged)
+    return {"recording_id": rid, "n_frames": T, "seconds": secs, "staged": str(staged), "files": group_files(staged),
+            "arrays": sorted(arrays) + [f"extra/{k}" for k in sorted(extra32)], "sources": src_stats,
+            "warnings": warnings}
 
 
 class _Counter:
@@ -185,15 +200,19 @@ def _ranges(flags: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
 
 
-def write_recording_group(store_dir: str | Path, rid: str, arrays: dict[str, np.ndarray],
+def write_recording_group(staging_root: str | Path, rid: str, arrays: dict[str, np.ndarray],
                           extra: dict[str, np.ndarray], attrs: dict[str, Any]) -> Path:
-    """Write a recording group under ``_staging/`` and rename it into ``recordings/<rid>`` (atomic)."""
+    """Write a recording group as ``<staging_root>/<rid>.<attempt>`` with ``complete: false``; returns its path.
+
+    Every chunk is written, also chunks holding only the fill value (``write_empty_chunks``), so that a missing
+    chunk file is always an error: the driver checks every chunk before publishing and the reader before reading
+    (the fill value 0 is kept as before, so stores of the legacy recipes stay byte-identical).
+    """
     import zarr
 
-    store_dir = Path(store_dir)
-    final = store_dir / RECORDINGS / rid
-    staging = store_dir / STAGING / f"{rid}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    staging = Path(staging_root) / f"{rid}.{uuid.uuid4().hex[:12]}"
     staging.parent.mkdir(parents=True, exist_ok=True)
+    cfg = {"write_empty_chunks": True}
     try:
         g = zarr.open_group(str(staging), mode="w", zarr_format=3)
         for name, data in arrays.items():
@@ -204,20 +223,19 @@ def write_recording_group(store_dir: str | Path, rid: str, arrays: dict[str, np.
                 chunks = (max(CHUNK_FRAMES, min(len(data), 8192)),) + data.shape[1:]
                 comp = label_codec()
             a = g.create_array(name, shape=data.shape, chunks=chunks, dtype=data.dtype, compressors=comp,
-                               fill_value=0)
+                               fill_value=0, config=cfg)
             a[...] = data
         if extra:
             eg = g.create_group("extra")
             for name, data in extra.items():
                 a = eg.create_array(name, shape=data.shape, chunks=(max(CHUNK_FRAMES, min(len(data), 8192)),),
-                                    dtype=np.float32, compressors=label_codec(), fill_value=0)
+                                    dtype=np.float32, compressors=label_codec(), fill_value=0, config=cfg)
                 a[...] = data
-        g.attrs[ATTR_KEY] = jsonable(attrs)
-        if final.exists():  # the driver removes incomplete leftovers first; this is a concurrent duplicate
-            raise DataError("recording group already exists in the store (two runs writing at once?)",
-                            path=final, recording=rid)
-        os.replace(staging, final)
+        g.attrs[ATTR_KEY] = jsonable({**attrs, "complete": False})
+    except OSError as exc:  # e.g. disk full: name the place, not only the errno
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DataError(f"cannot write the recording: {exc.strerror or exc}", path=staging, recording=rid) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return final
+    return staging

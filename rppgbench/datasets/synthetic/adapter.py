@@ -131,6 +131,19 @@ class SyntheticAdapter(DatasetAdapter):
         recs.sort(key=lambda r: tuple(int(v) for v in RECORDING_ID_RE.match(r.recording_id).groups()))
         return recs
 
+    def source_identity(self, root: str | Path) -> dict[str, Any]:
+        """sha256 over ``manifest.csv`` and every recording's ``meta.json`` (all generator parameters): two
+        generated sets share a store only when they were generated alike."""
+        import hashlib
+
+        root = Path(root).expanduser()
+        h = hashlib.sha256()
+        files = [root / "manifest.csv"] + sorted(root.glob("*/meta.json"))
+        for f in files:
+            if f.is_file():
+                h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+        return {"synthetic_manifest_sha256": h.hexdigest()}
+
     def _frame_times(self, rec: RawRecording) -> np.ndarray:
         return _read_column_csv(Path(rec.paths["frames"]), ("time_s",), rec.recording_id)[:, 0]
 
