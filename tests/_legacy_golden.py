@@ -34,6 +34,9 @@ LEGACY_RECIPES: dict[str, object] = {
 #: the tiny raw set: 2 recordings x 3 s at 160x120 (Haar finds these skin types at this size)
 RAW = dict(recordings=2, seconds=3, preset="mixed", seed=16, width=160, height=120, recordings_per_subject=1)
 VERSIONED = ("numpy", "zarr", "numcodecs", "opencv-python-headless")
+#: store attributes added after the golden digests were written (issue 14: the store key and what the raw folder
+#: held); they say where a store came from, not what preprocessing wrote, so the comparison leaves them out
+LATER_STORE_KEYS = ("adapter_version", "source", "store_key", "discovered", "limit")
 
 
 def _canon(obj) -> bytes:
@@ -48,7 +51,8 @@ def store_digests(path: Path) -> dict[str, str]:
     content = hashlib.sha256()
     root = json.loads((path / "zarr.json").read_text())
     attrs = dict(root["attributes"]["rppgbench"])
-    attrs.pop("package_versions", None)
+    for k in ("package_versions",) + LATER_STORE_KEYS:
+        attrs.pop(k, None)
     content.update(_canon(attrs))
     g = zarr.open_group(str(path / "recordings"), mode="r")
     for rid in sorted(g.group_keys()):
@@ -67,7 +71,8 @@ def store_digests(path: Path) -> dict[str, str]:
         data = p.read_bytes()
         if rel == "zarr.json":
             meta = json.loads(data)
-            meta["attributes"]["rppgbench"].pop("package_versions", None)
+            for k in ("package_versions",) + LATER_STORE_KEYS:
+                meta["attributes"]["rppgbench"].pop(k, None)
             data = _canon(meta)
         files.update(rel.encode() + b"\0" + data)
     return {"content": content.hexdigest(), "files": files.hexdigest()}
