@@ -222,15 +222,15 @@ def build_model(cls: type, cfg: Any, kwargs: dict[str, Any], **arch_defaults: An
     """Build ``cls`` for a registered entrypoint ``fn(cfg, **kwargs)``.
 
     ``cfg`` is the effective :class:`~rppgbench.models.ModelCfg`: its ``clip_len``, ``frame_size`` and
-    ``channels`` are passed to ``cls``, and so are ``frame_multiple`` and ``extra_frames`` when ``cls`` takes them
-    (contract fields are set through the contract, never as options). ``kwargs`` are constructor arguments of
+    ``channels`` are passed to ``cls``, and so is ``frame_multiple`` when ``cls`` takes it (contract fields are set
+    through the contract, never as options). ``kwargs`` are constructor arguments of
     ``cls`` that override ``arch_defaults``. Unknown keys raise ValueError naming them. The model carries ``cfg``
     as ``model.cfg``.
     """
     import inspect
 
     params = set(inspect.signature(cls).parameters)
-    from_cfg = {"clip_len", "frame_size", "channels"} | ({"frame_multiple", "extra_frames"} & params)
+    from_cfg = {"clip_len", "frame_size", "channels"} | ({"frame_multiple"} & params)
     accepted = params - from_cfg
     unknown = sorted(set(kwargs) - accepted)
     if unknown:

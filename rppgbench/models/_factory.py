@@ -29,6 +29,10 @@ MODEL_MODULES: list[str] = [
     "rppgbench.models.phasenet",
     "rppgbench.models.physfsunet",
     "rppgbench.models.baseline",
+    "rppgbench.models.tscan",
+    "rppgbench.models.deepphys",
+    "rppgbench.models.efficientphys",
+    "rppgbench.models.rhythmformer",
 ]
 
 VIEWS = ("raw", "diffnormalized", "standardized")

@@ -14,6 +14,10 @@ a per-frame 2-D model sees the batch's clips flattened into one frame sequence, 
 the rPPG-Toolbox trainers feed it) and the output regrouped per clip by
 :func:`~rppgbench.training.data.model_output`. With ``cfg.output_norm == "zscore"`` every clip's output is
 z-scored (unbiased std) before the recording's clips are joined, as the toolbox's RhythmFormer trainer does.
+A ``frames`` model with extra frames (EfficientPhys differences consecutive frames across the whole batch) gets
+batches of consecutive clips only: the end-aligned tail clip, which overlaps the clip before it, runs in a batch
+of its own, so every difference but the batch's last (the repeated frame, as in the toolbox) is between
+neighbouring frames of the recording.
 """
 from __future__ import annotations
 
@@ -52,13 +56,25 @@ def _normalise(y: np.ndarray, mode: str) -> np.ndarray:
     return np.divide(y, std, out=np.zeros_like(y), where=std > 0)
 
 
+def _batches(segs: list[tuple[int, int, int]], batch_size: int, clip_len: int, consecutive: bool
+             ) -> list[list[tuple[int, int, int]]]:
+    """``segs`` in order, ``batch_size`` at a time; with ``consecutive`` a clip that does not start where the
+    previous one ended opens a new batch."""
+    out: list[list[tuple[int, int, int]]] = []
+    for seg in segs:
+        if not out or len(out[-1]) == batch_size or (consecutive and seg[0] != out[-1][-1][0] + clip_len):
+            out.append([])
+        out[-1].append(seg)
+    return out
+
+
 def _run_clips(model: torch.nn.Module, cfg: Any, get_clip: Callable[[int], torch.Tensor],
                segs: list[tuple[int, int, int]], device: torch.device, batch_size: int) -> np.ndarray:
     out: list[np.ndarray] = []
     norm = getattr(cfg, "output_norm", "none")
+    consecutive = getattr(cfg, "layout", "ncdhw") == "frames" and int(getattr(cfg, "extra_frames", 0)) > 0
     with torch.no_grad():
-        for i in range(0, len(segs), batch_size):
-            chunk = segs[i:i + batch_size]
+        for chunk in _batches(segs, batch_size, int(cfg.clip_len), consecutive):
             x = torch.stack([get_clip(s) for s, _, _ in chunk]).to(device=device, dtype=torch.float32)
             y = model(model_input(x, cfg))
             if isinstance(y, dict):
