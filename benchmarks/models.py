@@ -21,7 +21,9 @@ latency_ms_median / _min : per clip (batch 1), after ``--warmup`` runs, over ``-
 peak_mem_mb : CPU: growth of the process peak RSS during the timed forwards over the RSS before them (each
     model runs in its own subprocess); CUDA: ``torch.cuda.max_memory_allocated`` during the forwards.
 
-Models at their paper sizes: FactorizePhys 1x3x161x72x72, PHASE-Net 1x3x128x128x128, physFSUNet as its cfg says.
+Models at their paper sizes, in their layouts (``ModelCfg.input_shape``): FactorizePhys 1x3x161x72x72, PHASE-Net
+1x3x128x128x128, TS-CAN and DeepPhys 180x6x72x72 frames, EfficientPhys 181x3x72x72, RhythmFormer 1x160x3x128x128,
+physFSUNet as its cfg says.
 A ``factorizephys[fsam_inference=True]`` row measures FSAM on vs off: ``latency_ratio_vs_default`` is the
 ratio of median latencies of the variant and the default model timed **interleaved in the same process**
 (ratios survive the noise of a shared machine far better than absolute times; ``loadavg_1min`` records the load).
@@ -69,8 +71,8 @@ def measure(name: str, overrides: dict, device: str, warmup: int, repeats: int) 
     torch.manual_seed(0)
     model = create_model(name, **overrides).eval()
     cfg = model.cfg
-    shape = (1, cfg.channels, cfg.clip_len + cfg.extra_frames, cfg.frame_size, cfg.frame_size)
-    x = torch.rand(*shape) * 255.0 if cfg.input_view == "raw" else torch.randn(*shape)
+    shape = cfg.input_shape(1)  # one clip in the model's layout (TS-CAN: 180 x 6 x 72 x 72 frames)
+    x = torch.rand(*shape) * 255.0 if cfg.input_views == ("raw",) else torch.randn(*shape)
     counts = param_counts(model) if isinstance(model, ContractMixin) else {
         "exact": n_params(model), "inference": "", "thop": ""}
     macs = count_macs(model, x)  # also serves as the first warm-up run (on CPU)

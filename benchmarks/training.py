@@ -31,6 +31,7 @@ import torch
 
 from rppgbench.models import create_model, list_models
 from rppgbench.training import ArrayClipDataset, TrainConfig, Trainer, predict_array
+from rppgbench.training.data import clip_extra_frames, model_input, model_output
 from rppgbench.training.losses import get_loss
 from rppgbench.training.trainer import build_optimizer
 
@@ -50,7 +51,7 @@ def bench(name: str, steps: int, batch: int) -> dict[str, float]:
     model = create_model(name)
     cfg = model.cfg
     videos, labels = synthetic(cfg, steps * batch)
-    ds = ArrayClipDataset(videos, labels, cfg.clip_len, extra_frames=cfg.extra_frames)
+    ds = ArrayClipDataset(videos, labels, cfg.clip_len, extra_frames=clip_extra_frames(cfg))
     init = {k: v.clone() for k, v in model.state_dict().items()}
 
     # bare loop: same batches, same loss, same optimiser, no scheduler/checkpoint/RNG bookkeeping
@@ -62,8 +63,8 @@ def bench(name: str, steps: int, batch: int) -> dict[str, float]:
         items = [ds[j] for j in range(i * batch, (i + 1) * batch)]
         x, y = torch.stack([it[0] for it in items]), torch.stack([it[1] for it in items])
         t0 = time.perf_counter()
-        out = model(x)
-        out = out["bvp"] if isinstance(out, dict) else out
+        out = model(model_input(x, cfg))
+        out = model_output(out["bvp"] if isinstance(out, dict) else out, cfg, len(x))
         loss = loss_fn(out, y, epoch=0, epochs=1, fs=cfg.fps)
         opt.zero_grad()
         loss.backward()

@@ -49,7 +49,7 @@ def models_table() -> str:
             f"+{c.extra_frames}" if c.extra_frames else "")
         size = "-" if c.frame_size is None else f"{c.frame_size}×{c.frame_size}"
         params = "-" if c.published_params is None else f"{c.published_params:,}"
-        rows.append([f"`{name}`", c.kind, clip, size, c.input_view, c.label_view, params,
+        rows.append([f"`{name}`", c.kind, clip, size, c.view_label, c.label_view, params,
                      c.paper or "-"])
     return _table(["name", "kind", "clip (frames)", "input size", "input view", "label view",
                    "published params", "paper"], rows)

@@ -24,6 +24,8 @@ __all__ = ["RunOptions", "ModelPlan", "RunPlan", "plan_run", "validate_protocol"
 
 #: written into an output folder when a run starts; identifies which protocol the folder belongs to
 RUN_MARKER = "run.json"
+#: channels of a store's frames (RGB); a model reads this many per input view
+STORE_CHANNELS = 3
 
 
 @dataclass
@@ -103,6 +105,12 @@ def _merged_training(protocol: Protocol, overrides: dict[str, Any]) -> Any:
 
 def _check_contract(protocol: Protocol, mp: ModelPlan, recipes: dict[str, Any], fps: dict[str, float | None]) -> None:
     cfg = mp.cfg
+    views = cfg.input_views
+    if cfg.kind == "neural" and cfg.channels != STORE_CHANNELS * len(views):
+        raise RecipeMismatchError(
+            f"{protocol.path}: model {mp.id} ({mp.name}) takes channels={cfg.channels}, but its input_view "
+            f"{'+'.join(views)} gives {STORE_CHANNELS * len(views)} channels from a store's RGB frames "
+            f"({STORE_CHANNELS} per view)")
     for ds, recipe in mp.recipes.items():
         if cfg.frame_size is not None and int(cfg.frame_size) != int(recipe.size):
             raise RecipeMismatchError(

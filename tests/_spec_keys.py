@@ -1,14 +1,34 @@
-"""Key/shape lists of the released checkpoints (from shared/spec/*_state_dict.txt), shared by the model tests."""
+"""Key/shape lists of the released checkpoints, shared by the model tests: inline lists (from
+shared/spec/*_state_dict.txt) and the files of ``tests/spec/`` (copies of shared/spec/checkpoints/<Model>.txt:
+a ``#`` header, then ``key<TAB>shape<TAB>dtype`` lines in ``state_dict()`` order, ``()`` for a scalar)."""
 from __future__ import annotations
+
+from pathlib import Path
+
+SPEC_DIR = Path(__file__).parent / "spec"
+
+
+def parse_entries(text: str) -> list[tuple[str, tuple[int, ...], str]]:
+    """``key dims [dtype]`` lines (dims comma-separated, ``()`` a scalar; ``#`` lines skipped) → [(key, shape,
+    dtype)] in file order; the dtype defaults to float32."""
+    out = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        key, dims, *rest = line.split()
+        shape = () if dims == "()" else tuple(int(d) for d in dims.split(","))
+        out.append((key, shape, rest[0] if rest else "float32"))
+    return out
 
 
 def parse_shapes(text: str) -> dict[str, tuple[int, ...]]:
-    """``key dims`` lines (dims comma-separated) → {key: shape}."""
-    out = {}
-    for line in text.splitlines():
-        key, dims = line.split()
-        out[key] = tuple(int(d) for d in dims.split(","))
-    return out
+    """``key dims`` lines → {key: shape} (see :func:`parse_entries`)."""
+    return {key: shape for key, shape, _ in parse_entries(text)}
+
+
+def spec_entries(model: str) -> list[tuple[str, tuple[int, ...], str]]:
+    """The entries of ``tests/spec/<model>.txt`` (e.g. ``"TSCAN"``)."""
+    return parse_entries((SPEC_DIR / f"{model}.txt").read_text(encoding="utf-8"))
 
 
 # keys and shapes of the released PURE_FactorizePhys_FSAM_Res.pth (shared/spec/factorizephys_state_dict.txt)

@@ -38,7 +38,10 @@ def models() -> None:
         clip = "whole recording" if c.clip_len is None else f"clip {c.clip_len}+{c.extra_frames}"
         size = "" if c.frame_size is None else f", {c.frame_size}x{c.frame_size}"
         params = f", {c.published_params:,} params (published)" if c.published_params else ""
-        click.echo(f"{name}: {c.kind}, {clip}{size}, input {c.input_view}, label {c.label_view}{params}")
+        layout = "" if c.layout == "ncdhw" else f", layout {c.layout}"
+        multiple = f", frames a multiple of {c.frame_multiple}" if c.frame_multiple > 1 else ""
+        click.echo(f"{name}: {c.kind}, {clip}{size}, input {c.view_label}, label {c.label_view}{layout}{multiple}"
+                   f"{params}")
 
 
 @ls.command("protocols", epilog="Example: rppgbench ls protocols")

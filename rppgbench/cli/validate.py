@@ -10,7 +10,8 @@ Example:
 
 \b
 Checks the schema (unknown keys and wrong types name file and line), includes, model names, each model's
-input contract against the dataset recipes (frame size, fps), the evaluation profile and metric names, and names
+input contract against the dataset recipes (frame size, fps, 3 channels per input view; a clip length off a
+model's frame_multiple is refused with the model's overrides), the evaluation profile and metric names, and names
 the null baseline every run adds (null.train_mean_hr, or null.constant_hr without a train split). Torch is not
 imported; --build also instantiates every model once with its overrides (imports torch; `run` always does).
 """

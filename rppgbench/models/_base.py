@@ -1,9 +1,10 @@
 """Small helpers shared by the neural models: the input-contract check and parameter/MAC counting.
 
-The input contract of every neural model is ``B x C x (clip_len + extra_frames) x H x W`` (see
-:class:`rppgbench.models.ModelCfg`). :class:`ContractMixin` checks it at the top of ``forward`` so that a
-mis-shaped batch fails with a message that names the expected and the found shape, instead of a shape error
-deep inside a convolution (or, worse, a silently mis-viewed output).
+The input contract of a neural model is ``B x C x (clip_len + extra_frames) x H x W`` (layout ``ncdhw``),
+``B x T x C x H x W`` (``ntchw``) or ``N x C x H x W`` frames (``frames``: the clips of a batch flattened, for
+per-frame 2-D models), see :class:`rppgbench.models.ModelCfg`. :class:`ContractMixin` checks it at the top of
+``forward`` so that a mis-shaped batch fails with a message that names the expected and the found shape,
+instead of a shape error deep inside a convolution (or, worse, a silently mis-viewed output).
 
 Counting conventions (used by ``benchmarks/models.py`` and the tests):
 
@@ -28,34 +29,56 @@ from torch import nn
 __all__ = ["ContractMixin", "n_params", "param_counts", "count_macs", "THOP_PARAM_TYPES", "build_model"]
 
 
-class ContractMixin:
-    """Mixin for ``nn.Module`` models: ``self.check_input(x)`` validates the 5-D input contract.
+_AXES = {"ncdhw": ("B", "C", "T", "H", "W"), "ntchw": ("B", "T", "C", "H", "W"), "frames": ("N", "C", "H", "W")}
 
-    Subclasses set ``self.contract = (channels, frames, height, width)`` in ``__init__``; ``None`` in a slot
-    means "any size".
+
+class ContractMixin:
+    """Mixin for ``nn.Module`` models: ``self.check_input(x)`` validates the input contract.
+
+    Subclasses set ``self.contract`` in ``__init__``: the sizes after the leading axis, in the order of
+    ``self.layout`` -- ``(channels, frames, height, width)`` for ``ncdhw`` (the default), ``(frames, channels,
+    height, width)`` for ``ntchw``, ``(channels, height, width)`` for ``frames``; ``None`` in a slot means "any
+    size". A ``frames`` model also sets ``frame_multiple`` and ``frame_extra``: its frame count ``N`` must be
+    ``frame_extra`` plus a positive multiple of ``frame_multiple``.
     """
 
-    contract: tuple[int | None, int | None, int | None, int | None] = (None, None, None, None)
+    layout: str = "ncdhw"
+    contract: tuple[int | None, ...] = (None, None, None, None)
+    frame_multiple: int = 1
+    frame_extra: int = 0
     #: (frames, side) of the smallest input every module still runs on (used for cheap parameter counting)
     small_input: tuple[int, int] = (4, 16)
 
     def small_example(self, batch: int = 1) -> torch.Tensor:
-        """A random raw-pixel input of the small shape :attr:`small_input` (channels from the contract)."""
+        """A random raw-pixel input of the small shape :attr:`small_input`, in the model's layout."""
         t, side = self.small_input
+        if self.layout == "frames":
+            c = self.contract[0] or 3
+            return torch.rand(batch * t + self.frame_extra, c, side, side) * 255.0
+        if self.layout == "ntchw":
+            return torch.rand(batch, t, self.contract[1] or 3, side, side) * 255.0
         return torch.rand(batch, self.contract[0] or 3, t, side, side) * 255.0
 
     def check_input(self, x: torch.Tensor) -> None:
         name = type(self).__name__
-        expected = ("B",) + tuple("*" if c is None else c for c in self.contract)
+        axes = _AXES[self.layout]
+        expected = (axes[0],) + tuple("*" if c is None else c for c in self.contract)
+        names = " x ".join(axes)
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{name}: input must be a torch.Tensor of shape {_fmt(expected)}; got {type(x).__name__}")
-        if x.ndim != 5:
-            raise ValueError(f"{name}: input must be a 5-D tensor B x C x T x H x W = {_fmt(expected)}; "
+        if x.ndim != len(axes):
+            raise ValueError(f"{name}: input must be a {len(axes)}-D tensor {names} = {_fmt(expected)}; "
                              f"got {x.ndim}-D shape {tuple(x.shape)}")
         for axis, (want, got) in enumerate(zip(self.contract, x.shape[1:], strict=True), start=1):
             if want is not None and want != got:
-                raise ValueError(f"{name}: input shape must be {_fmt(expected)} (B x C x T x H x W); got "
+                raise ValueError(f"{name}: input shape must be {_fmt(expected)} ({names}); got "
                                  f"{tuple(x.shape)} (axis {axis} is {got}, expected {want})")
+        if self.layout == "frames":
+            n = x.shape[0] - self.frame_extra
+            if n < 1 or n % self.frame_multiple:
+                extra = f" plus {self.frame_extra}" if self.frame_extra else ""
+                raise ValueError(f"{name}: the number of frames must be a positive multiple of frame_multiple="
+                                 f"{self.frame_multiple}{extra}; got {x.shape[0]} frames (shape {tuple(x.shape)})")
         if not x.is_floating_point():
             raise ValueError(f"{name}: input must be floating point (float32 pixels); got dtype {x.dtype}")
 
@@ -198,18 +221,21 @@ def count_macs(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
 def build_model(cls: type, cfg: Any, kwargs: dict[str, Any], **arch_defaults: Any) -> nn.Module:
     """Build ``cls`` for a registered entrypoint ``fn(cfg, **kwargs)``.
 
-    ``cfg`` is the effective :class:`~rppgbench.models.ModelCfg` (its ``clip_len``, ``frame_size`` and
-    ``channels`` are passed to ``cls``); ``kwargs`` are constructor arguments of ``cls`` that override
-    ``arch_defaults``. Unknown keys raise ValueError naming them. The model carries ``cfg`` as ``model.cfg``.
+    ``cfg`` is the effective :class:`~rppgbench.models.ModelCfg`: its ``clip_len``, ``frame_size`` and
+    ``channels`` are passed to ``cls``, and so is ``frame_multiple`` when ``cls`` takes it (contract fields are set
+    through the contract, never as options). ``kwargs`` are constructor arguments of
+    ``cls`` that override ``arch_defaults``. Unknown keys raise ValueError naming them. The model carries ``cfg``
+    as ``model.cfg``.
     """
     import inspect
 
-    accepted = set(inspect.signature(cls).parameters) - {"clip_len", "frame_size", "channels"}
+    params = set(inspect.signature(cls).parameters)
+    from_cfg = {"clip_len", "frame_size", "channels"} | ({"frame_multiple"} & params)
+    accepted = params - from_cfg
     unknown = sorted(set(kwargs) - accepted)
     if unknown:
         raise ValueError(f"model {cfg.name}: unknown option(s) {', '.join(unknown)}; expected ModelCfg fields or "
                          f"{cls.__name__} arguments: {', '.join(sorted(accepted))}")
-    model = cls(clip_len=cfg.clip_len, frame_size=cfg.frame_size, channels=cfg.channels,
-                **{**arch_defaults, **kwargs})
+    model = cls(**{k: getattr(cfg, k) for k in sorted(from_cfg)}, **{**arch_defaults, **kwargs})
     model.cfg = cfg
     return model

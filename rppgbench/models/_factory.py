@@ -29,22 +29,53 @@ MODEL_MODULES: list[str] = [
     "rppgbench.models.phasenet",
     "rppgbench.models.physfsunet",
     "rppgbench.models.baseline",
+    "rppgbench.models.tscan",
+    "rppgbench.models.deepphys",
+    "rppgbench.models.efficientphys",
+    "rppgbench.models.rhythmformer",
 ]
 
 VIEWS = ("raw", "diffnormalized", "standardized")
 #: model kinds: trained networks, parameter-free methods, null baselines (rppgbench.models.baseline)
 KINDS = ("neural", "unsupervised", "baseline")
+#: input layouts (see ModelCfg): 3-D clips, frames-before-channels clips, flattened per-frame batches
+LAYOUTS = ("ncdhw", "ntchw", "frames")
+OUTPUT_NORMS = ("none", "zscore")
 
 
 @dataclass(frozen=True)
 class ModelCfg:
     """What a model needs from the data, how it trains by default, and where it comes from.
 
-    Contract fields (checked against the preprocessing recipe by the runner):
-    ``clip_len`` frames per clip (None = whole recording, e.g. unsupervised methods); ``extra_frames``
-    additional trailing frames the model consumes (FactorizePhys takes T+1 frames and returns T);
-    ``frame_size`` square crop side in pixels; ``input_view`` / ``label_view`` one of
-    raw / diffnormalized / standardized (see docs/store_format.md); ``fps``; ``channels``.
+    Contract fields (checked against the preprocessing recipe by the runner; see docs/models.md):
+
+    ``clip_len``
+        frames per clip (None = whole recording, e.g. unsupervised methods);
+    ``extra_frames``
+        additional trailing frames the model consumes. In the clip layouts (``ncdhw``, ``ntchw``) every clip
+        carries them (FactorizePhys takes T+1 frames and returns T; they come from the recording, or the last
+        frame is repeated at its end). In the ``frames`` layout they follow the whole flattened batch, as the
+        last frame repeated (EfficientPhys takes N*T+1 frames and returns N*T, as the toolbox trainer feeds it);
+    ``frame_size``
+        square crop side in pixels;
+    ``input_view`` / ``label_view``
+        one of raw / diffnormalized / standardized (see docs/store_format.md); ``input_view`` may be a tuple of
+        views, which are concatenated on the channel axis in that order (TS-CAN: ``("diffnormalized",
+        "standardized")``, 6 channels);
+    ``fps``
+    ``channels``
+        channels of the model input: 3 (RGB) per input view;
+    ``layout``
+        how a batch of clips is laid out for the model: ``ncdhw`` (B x C x T x H x W, 3-D models),
+        ``ntchw`` (B x T x C x H x W, frames before channels: RhythmFormer) or ``frames`` (the clips of a batch
+        flattened into one sequence of B*T frames, (B*T [+ extra_frames]) x C x H x W, for per-frame 2-D
+        models: TS-CAN, DeepPhys, EfficientPhys); a ``frames`` model returns B*T values, one per frame;
+    ``frame_multiple``
+        ``clip_len`` must be a multiple of it (TS-CAN's temporal shift works on segments of frame_depth = 10
+        frames); a contract that violates it cannot be built;
+    ``output_norm``
+        ``none`` or ``zscore``: normalisation of each clip's eval-mode output before a recording's clips are
+        joined (RhythmFormer's trainer z-scores every predicted clip with its unbiased std).
     """
 
     name: str
@@ -57,10 +88,13 @@ class ModelCfg:
     clip_len: int | None = 160
     extra_frames: int = 0
     frame_size: int | None = 72
-    input_view: str = "raw"
+    input_view: str | tuple[str, ...] = "raw"
     label_view: str = "standardized"
     fps: float = 30.0
     channels: int = 3
+    layout: str = "ncdhw"
+    frame_multiple: int = 1
+    output_norm: str = "none"
     # training defaults (a protocol may override)
     loss: str = "neg_pearson"
     loss_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -74,11 +108,64 @@ class ModelCfg:
     weights: str | None = None  # where released weights come from (a URL or a note), never fetched
 
     def __post_init__(self) -> None:
-        for attr in ("input_view", "label_view"):
-            if getattr(self, attr) not in VIEWS:
-                raise ValueError(f"ModelCfg {self.name}: {attr} must be one of {VIEWS}; got {getattr(self, attr)!r}")
+        if isinstance(self.input_view, list):  # YAML/JSON give lists; the contract holds a tuple
+            object.__setattr__(self, "input_view", tuple(self.input_view))
+        views = self.input_views
+        if not views or any(v not in VIEWS for v in views):
+            raise ValueError(f"ModelCfg {self.name}: input_view must be one of {VIEWS} or a tuple of them; got "
+                             f"{self.input_view!r}")
+        if len(set(views)) != len(views):
+            raise ValueError(f"ModelCfg {self.name}: input_view lists a view twice: {self.input_view!r}")
+        if self.label_view not in VIEWS:
+            raise ValueError(f"ModelCfg {self.name}: label_view must be one of {VIEWS}; got {self.label_view!r}")
         if self.kind not in KINDS:
             raise ValueError(f"ModelCfg {self.name}: kind must be one of {KINDS}; got {self.kind!r}")
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"ModelCfg {self.name}: layout must be one of {LAYOUTS}; got {self.layout!r}")
+        if self.output_norm not in OUTPUT_NORMS:
+            raise ValueError(f"ModelCfg {self.name}: output_norm must be one of {OUTPUT_NORMS}; got "
+                             f"{self.output_norm!r}")
+        for attr, low in (("frame_multiple", 1), ("extra_frames", 0), ("channels", 1)):
+            v = getattr(self, attr)
+            if not isinstance(v, int) or isinstance(v, bool) or v < low:
+                raise ValueError(f"ModelCfg {self.name}: {attr} must be an integer >= {low}; got {v!r}")
+        if self.channels % len(views):
+            raise ValueError(f"ModelCfg {self.name}: channels={self.channels} cannot be split evenly over the "
+                             f"{len(views)} input views {self.input_view!r}")
+        if self.clip_len is not None and self.clip_len % self.frame_multiple:
+            raise ValueError(f"model {self.name}: clip_len={self.clip_len} is not a multiple of "
+                             f"frame_multiple={self.frame_multiple} (the model processes frames in groups of "
+                             f"{self.frame_multiple}); use a clip_len such as "
+                             f"{max(1, round(self.clip_len / self.frame_multiple)) * self.frame_multiple}")
+
+    @property
+    def input_views(self) -> tuple[str, ...]:
+        """The input view(s) as a tuple, in channel order."""
+        return (self.input_view,) if isinstance(self.input_view, str) else tuple(self.input_view)
+
+    @property
+    def view_label(self) -> str:
+        """The input view(s) for display: ``diffnormalized+standardized``."""
+        return "+".join(self.input_views)
+
+    @property
+    def clip_extra_frames(self) -> int:
+        """Trailing frames every dataset clip carries (``extra_frames``, except in the ``frames`` layout, where
+        they are added once per batch)."""
+        return 0 if self.layout == "frames" else int(self.extra_frames)
+
+    def input_shape(self, batch: int = 1, clip_len: int | None = None) -> tuple[int, ...]:
+        """Shape of the model input for ``batch`` clips of ``clip_len`` (default ``self.clip_len``) frames."""
+        t = self.clip_len if clip_len is None else clip_len
+        if t is None or self.frame_size is None:
+            raise ValueError(f"model {self.name}: no fixed input shape (clip_len={self.clip_len}, "
+                             f"frame_size={self.frame_size})")
+        s, c = int(self.frame_size), int(self.channels)
+        if self.layout == "frames":
+            return (batch * t + int(self.extra_frames), c, s, s)
+        if self.layout == "ntchw":
+            return (batch, t + int(self.extra_frames), c, s, s)
+        return (batch, c, t + int(self.extra_frames), s, s)
 
     def replace(self, **changes: Any) -> ModelCfg:
         return dataclasses.replace(self, **changes)

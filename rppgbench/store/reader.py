@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import numpy as np
 from rppgbench._checks import DataError, check_option
 from rppgbench.store._publish import missing_chunks
 from rppgbench.store.layout import ATTR_KEY, RECORDINGS
-from rppgbench.store.views import VIEWS, frames_view
+from rppgbench.store.views import VIEWS, as_views, frames_view
 from rppgbench.store.views import label_view as _label_view
 
 __all__ = ["Store", "open_store"]
@@ -219,16 +220,17 @@ class Store:
         start, stop, _ = self._bounds(rid, start, stop)
         return self._frames(rid, start, stop)
 
-    def read_clip(self, rid: str, start: int = 0, stop: int | None = None, view: str = "raw",
+    def read_clip(self, rid: str, start: int = 0, stop: int | None = None, view: str | Sequence[str] = "raw",
                   label_view: str = "raw") -> tuple[np.ndarray, np.ndarray]:
-        """float32 frames (t, H, W, 3) and label (t,) in the requested views (see ``store.views``)."""
-        check_option("view", view, VIEWS)
+        """float32 frames (t, H, W, 3) and label (t,) in the requested views (see ``store.views``). A sequence
+        of views gives frames (t, H, W, 3 x number of views), the views' channels concatenated in that order."""
+        views = as_views(view)
         check_option("label_view", label_view, VIEWS)
         start, stop, T = self._bounds(rid, start, stop)
         n = stop - start
         st = self.stats(rid)
-        nxt = min(stop + 1, T) if view == "diffnormalized" else stop
-        x = frames_view(self._frames(rid, start, nxt), view, st, n)
+        nxt = min(stop + 1, T) if "diffnormalized" in views else stop
+        x = frames_view(self._frames(rid, start, nxt), views, st, n)
         lnxt = min(stop + 1, T) if label_view == "diffnormalized" else stop
         y = _label_view(self._ppg(rid)[start:lnxt], label_view, st, n)
         return x, y

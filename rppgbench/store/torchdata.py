@@ -2,7 +2,9 @@
 
 Items are ``(clip float32 (C, T', H, W), label float32 (T,), recording_id, start)`` with
 ``T' = clip_len + extra_frames``; views are computed on read with whole-recording statistics
-(:mod:`rppgbench.store.views`).
+(:mod:`rppgbench.store.views`). With several input views, ``C`` holds their channels concatenated in order
+(3 per view). The item layout is the same for every model; :func:`rppgbench.training.data.model_input` lays a
+batch out for a model's ``layout``.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from torch.utils.data import Dataset
 
 from rppgbench._checks import DataError, check_option, check_range
 from rppgbench.store.reader import Store, open_store
-from rppgbench.store.views import VIEWS
+from rppgbench.store.views import VIEWS, as_views
 
 __all__ = ["ClipDataset", "clip_starts"]
 
@@ -44,7 +46,9 @@ class ClipDataset(Dataset):
         Every id must be a complete recording of the store; a recording shorter than ``clip_len`` is an
         error (never dropped silently).
     clip_len : int
-    input_view, label_view : {"raw", "diffnormalized", "standardized"}
+    input_view : {"raw", "diffnormalized", "standardized"} or a sequence of them
+        Several views are concatenated on the channel axis in the given order.
+    label_view : {"raw", "diffnormalized", "standardized"}
     extra_frames : int
         Trailing frames beyond the label (FactorizePhys consumes T+1 frames); read from the recording,
         or the last frame repeated at the recording's end (as rPPG-Toolbox does).
@@ -55,13 +59,14 @@ class ClipDataset(Dataset):
     """
 
     def __init__(self, store: Store | str | Path, recording_ids: Sequence[str], clip_len: int,
-                 input_view: str = "raw", label_view: str = "raw", extra_frames: int = 0,
+                 input_view: str | Sequence[str] = "raw", label_view: str = "raw", extra_frames: int = 0,
                  stride: int | None = None, drop_tail: bool = True) -> None:
         self.store = store if isinstance(store, Store) else open_store(store)
         self.clip_len = int(clip_len)
         self.extra_frames = int(extra_frames)
         check_range("extra_frames", self.extra_frames, 0, None)
-        self.input_view = check_option("input_view", input_view, VIEWS)
+        views = as_views(input_view, "input_view")
+        self.input_view = views[0] if len(views) == 1 else views
         self.label_view = check_option("label_view", label_view, VIEWS)
         self.recording_ids = list(recording_ids)
         self.index: list[tuple[str, int]] = []

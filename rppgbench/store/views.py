@@ -10,18 +10,30 @@ recording** computed once at write time (:func:`recording_stats`):
 * labels: ``raw``; ``standardized`` z-score; ``diffnormalized`` ``diff(l) / std(diff(l))`` with a 0 appended.
 
 A zero std gives zeros (rPPG-Toolbox would give NaN and then set it to 0).
+
+Several views can be read at once (``view=("diffnormalized", "standardized")``): they are concatenated on the
+channel axis in that order, as rPPG-Toolbox stacks the types of a multi-type ``DATA_TYPE`` (TS-CAN, DeepPhys).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["VIEWS", "recording_stats", "frames_view", "label_view", "diffnorm_frames"]
+__all__ = ["VIEWS", "recording_stats", "frames_view", "label_view", "diffnorm_frames", "as_views"]
 
 VIEWS = ("raw", "diffnormalized", "standardized")
 _EPS = 1e-7
 _BLOCK = 256
+
+
+def as_views(view: str | Sequence[str], name: str = "view") -> tuple[str, ...]:
+    """``view`` as a non-empty tuple of distinct views (a string is one view); ValueError naming ``name``."""
+    views = (view,) if isinstance(view, str) else tuple(view)
+    if not views or any(v not in VIEWS for v in views) or len(set(views)) != len(views):
+        raise ValueError(f"{name} must be one of {VIEWS} or a sequence of distinct ones; got {view!r}")
+    return views
 
 
 def diffnorm_frames(f: np.ndarray) -> np.ndarray:
@@ -78,12 +90,18 @@ def _safe_div(x: np.ndarray, s: Any) -> np.ndarray:
     return out
 
 
-def frames_view(block: np.ndarray, view: str, stats: dict[str, Any], n_out: int) -> np.ndarray:
-    """View of ``n_out`` frames from uint8 ``block``.
+def frames_view(block: np.ndarray, view: str | Sequence[str], stats: dict[str, Any], n_out: int) -> np.ndarray:
+    """View of ``n_out`` frames from uint8 ``block``; (n_out, H, W, 3 x number of views) float32.
 
     For ``diffnormalized`` the block holds the ``n_out`` frames plus the next frame when one exists (a
     block of exactly ``n_out`` frames means the last one is the recording's last frame, whose view is 0).
+    A sequence of views gives their channels concatenated in that order.
     """
+    if not isinstance(view, str):
+        views = as_views(view)
+        if len(views) > 1:
+            return np.concatenate([frames_view(block, v, stats, n_out) for v in views], axis=-1)
+        view = views[0]
     if view == "raw":
         return block[:n_out].astype(np.float32)
     if view == "standardized":

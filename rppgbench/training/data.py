@@ -6,6 +6,15 @@ The trainer accepts any ``torch.utils.data.Dataset`` whose items are
 such datasets for a model's contract (:func:`clip_dataset`) and the seeded ``DataLoader`` the trainer
 uses (:func:`make_loader`). :class:`ArrayClipDataset` serves the same items from in-memory arrays
 (tests, notebooks, a user's own data).
+
+Items have the same layout for every model; :func:`model_input` lays a batch ``B x C x T' x H x W`` out as the
+model's ``cfg.layout`` asks and :func:`model_output` turns the model's output back into ``(B, T)``:
+
+* ``ncdhw``: unchanged; the model returns ``(B, T)``;
+* ``ntchw``: ``B x T' x C x H x W`` (frames before channels); the model returns ``(B, T)``;
+* ``frames``: the clips flattened into one frame sequence ``(B*T) x C x H x W`` followed by ``extra_frames``
+  copies of its last frame (rPPG-Toolbox's 2-D trainers: TS-CAN, DeepPhys, EfficientPhys); the model returns
+  ``B*T`` values (``(B*T, 1)`` or ``(B*T,)``), one per frame.
 """
 from __future__ import annotations
 
@@ -21,7 +30,8 @@ from torch.utils.data.distributed import DistributedSampler
 from rppgbench._checks import DataError, check_range
 from rppgbench.store.torchdata import ClipDataset, clip_starts
 
-__all__ = ["ArrayClipDataset", "clip_dataset", "make_loader", "seed_worker", "clip_starts"]
+__all__ = ["ArrayClipDataset", "clip_dataset", "make_loader", "seed_worker", "clip_starts", "model_input",
+           "model_output", "check_clip_frames", "clip_extra_frames"]
 
 
 class ArrayClipDataset(Dataset):
@@ -75,11 +85,58 @@ class ArrayClipDataset(Dataset):
 
 def clip_dataset(store: Any, recording_ids: Sequence[str], cfg: Any, *, stride: int | None = None,
                  drop_tail: bool = True) -> Dataset:
-    """The store's ``ClipDataset`` for a model contract ``cfg`` (clip length, extra frames, views)."""
+    """The store's ``ClipDataset`` for a model contract ``cfg`` (clip length, per-clip extra frames, views)."""
     if cfg.clip_len is None:
         raise ValueError(f"model {cfg.name} has clip_len=None (whole recording); it is not trained on clips")
     return ClipDataset(store, list(recording_ids), cfg.clip_len, cfg.input_view, cfg.label_view,
-                       extra_frames=cfg.extra_frames, stride=stride, drop_tail=drop_tail)
+                       extra_frames=clip_extra_frames(cfg), stride=stride, drop_tail=drop_tail)
+
+
+def clip_extra_frames(cfg: Any) -> int:
+    """Trailing frames each dataset clip of ``cfg`` carries (``extra_frames``; 0 in the ``frames`` layout, where
+    :func:`model_input` adds them once per batch)."""
+    return 0 if getattr(cfg, "layout", "ncdhw") == "frames" else int(getattr(cfg, "extra_frames", 0))
+
+
+def check_clip_frames(cfg: Any, frames: int, where: str = "clips") -> int:
+    """The output length ``T`` of clips of ``frames`` frames (``T' = T + per-clip extra frames``) for ``cfg``;
+    ValueError naming the model, ``frame_multiple`` and both values when ``T`` is not a multiple of it."""
+    t = int(frames) - clip_extra_frames(cfg)
+    m = int(getattr(cfg, "frame_multiple", 1))
+    if t < 1 or t % m:
+        raise ValueError(f"model {cfg.name}: {where} of {t} frames (plus {clip_extra_frames(cfg)} extra) do not fit "
+                         f"frame_multiple={m}: the frame count must be a positive multiple of {m}")
+    return t
+
+
+def model_input(clips: torch.Tensor, cfg: Any) -> torch.Tensor:
+    """A batch of dataset clips ``B x C x T' x H x W`` laid out for the model (``cfg.layout``, module docstring)."""
+    layout = getattr(cfg, "layout", "ncdhw")
+    if layout == "ncdhw":
+        return clips
+    if clips.ndim != 5:
+        raise ValueError(f"model {cfg.name}: a batch of clips must be B x C x T x H x W; got {tuple(clips.shape)}")
+    if layout == "ntchw":
+        return clips.permute(0, 2, 1, 3, 4).contiguous()
+    b, c, t, h, w = clips.shape
+    check_clip_frames(cfg, t)
+    flat = clips.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)
+    extra = int(cfg.extra_frames)
+    if extra:
+        flat = torch.cat([flat, flat[-1:].expand(extra, -1, -1, -1)], dim=0)
+    return flat
+
+
+def model_output(out: torch.Tensor, cfg: Any, batch: int) -> torch.Tensor:
+    """The model's output as ``(batch, T)``: a ``frames`` model's ``B*T`` per-frame values are regrouped by clip."""
+    if getattr(cfg, "layout", "ncdhw") != "frames":
+        return out
+    if out.ndim == 2 and out.shape[1] == 1:
+        out = out[:, 0]
+    if out.ndim != 1 or out.shape[0] % batch:
+        raise ValueError(f"model {cfg.name} (layout 'frames') must return one value per frame, (B*T, 1) or (B*T,); "
+                         f"got shape {tuple(out.shape)} for a batch of {batch} clips")
+    return out.reshape(batch, -1)
 
 
 def seed_worker(worker_id: int) -> None:

@@ -182,14 +182,18 @@ def physfsunet_hybrid(pred: torch.Tensor, label: torch.Tensor, *, epoch: int = 0
       1e-15 || predicted normalised PSD)`` summed over the grid;
       ``hr_kl="argmax"`` (the paper's literal form): KL between two Gaussians of equal ``sigma`` placed at
       the argmax-PSD heart rates of label and prediction, ``(mu_gt - mu_pred)^2 / (2 sigma^2)``, which
-      carries **no gradient**.
+      carries **no gradient**;
+      ``hr_kl="none"``: ``L_HR = 0``. With ``alpha=0.2, lam=1, theta=1`` that is the loss the rPPG-Toolbox
+      RhythmFormer trainer optimises (its ``HR_loss`` compares one-element "distributions" and is identically 0,
+      shared/spec/architectures.md section 3.3; its PSD window is the symmetric ``np.hanning``, here the periodic
+      Hann window).
 
     Each term is computed per clip and averaged over the batch. ``zscore_mode`` normalises pred and
     label first (``"sample"``: each clip, as the RhythmFormer trainer does). With ``return_parts`` a dict
     ``{"loss", "time", "ce", "hr", "beta"}`` is returned instead of the scalar.
     """
     _check_pair(pred, label)
-    check_option("hr_kl", hr_kl, ("psd", "argmax"))
+    check_option("hr_kl", hr_kl, ("psd", "argmax", "none"))
     check_range("sigma", sigma, 0.0, None, low_inclusive=False)
     check_range("epochs", epochs, 1, None)
     pred = zscore(pred, zscore_mode)
@@ -200,7 +204,9 @@ def physfsunet_hybrid(pred: torch.Tensor, label: torch.Tensor, *, epoch: int = 0
     target = torch.as_tensor(np.clip(hr_gt.astype(np.int64) - 45, 0, len(BPM_GRID) - 1), device=pred.device)
     psd = psd_on_bpm_grid(pred.float(), fs)  # (B, K)
     l_ce = F.cross_entropy(psd, target, reduction="none")
-    if hr_kl == "psd":
+    if hr_kl == "none":
+        l_hr = torch.zeros_like(l_ce)
+    elif hr_kl == "psd":
         gauss = torch.as_tensor(_gauss_on_grid(hr_gt, sigma), dtype=psd.dtype, device=psd.device)
         l_hr = (gauss * (gauss.log() - torch.log(psd + 1e-15))).sum(dim=1)
     else:

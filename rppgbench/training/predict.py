@@ -8,6 +8,16 @@ rPPG-Toolbox, which drops that tail. A model that consumes ``extra_frames`` trai
 the recording when they exist, otherwise the clip's last frame is repeated (the toolbox's FactorizePhys
 convention). A recording shorter than ``clip_len`` raises :class:`~rppgbench._checks.DataError`: it is
 never skipped silently.
+
+Each batch of clips is laid out for the model by :func:`~rppgbench.training.data.model_input` (``cfg.layout``;
+a per-frame 2-D model sees the batch's clips flattened into one frame sequence, plus its extra frames once, as
+the rPPG-Toolbox trainers feed it) and the output regrouped per clip by
+:func:`~rppgbench.training.data.model_output`. With ``cfg.output_norm == "zscore"`` every clip's output is
+z-scored (unbiased std) before the recording's clips are joined, as the toolbox's RhythmFormer trainer does.
+A ``frames`` model with extra frames (EfficientPhys differences consecutive frames across the whole batch) gets
+batches of consecutive clips only: the end-aligned tail clip, which overlaps the clip before it, runs in a batch
+of its own, so every difference but the batch's last (the repeated frame, as in the toolbox) is between
+neighbouring frames of the recording.
 """
 from __future__ import annotations
 
@@ -18,7 +28,7 @@ import numpy as np
 import torch
 
 from rppgbench._checks import DataError
-from rppgbench.training.data import clip_starts
+from rppgbench.training.data import clip_extra_frames, clip_starts, model_input, model_output
 
 __all__ = ["predict_array", "predict_recordings", "eval_segments"]
 
@@ -36,17 +46,40 @@ def eval_segments(n_frames: int, clip_len: int, drop_tail: bool = False) -> list
     return segs
 
 
-def _run_clips(model: torch.nn.Module, get_clip: Callable[[int], torch.Tensor], segs: list[tuple[int, int, int]],
-               device: torch.device, batch_size: int) -> np.ndarray:
+def _normalise(y: np.ndarray, mode: str) -> np.ndarray:
+    """Per-row output normalisation (``cfg.output_norm``): ``zscore`` = (y - mean) / unbiased std (a constant
+    row becomes 0)."""
+    if mode == "none":
+        return y
+    y = y - y.mean(axis=1, keepdims=True)
+    std = y.std(axis=1, ddof=1, keepdims=True) if y.shape[1] > 1 else np.zeros((len(y), 1))
+    return np.divide(y, std, out=np.zeros_like(y), where=std > 0)
+
+
+def _batches(segs: list[tuple[int, int, int]], batch_size: int, clip_len: int, consecutive: bool
+             ) -> list[list[tuple[int, int, int]]]:
+    """``segs`` in order, ``batch_size`` at a time; with ``consecutive`` a clip that does not start where the
+    previous one ended opens a new batch."""
+    out: list[list[tuple[int, int, int]]] = []
+    for seg in segs:
+        if not out or len(out[-1]) == batch_size or (consecutive and seg[0] != out[-1][-1][0] + clip_len):
+            out.append([])
+        out[-1].append(seg)
+    return out
+
+
+def _run_clips(model: torch.nn.Module, cfg: Any, get_clip: Callable[[int], torch.Tensor],
+               segs: list[tuple[int, int, int]], device: torch.device, batch_size: int) -> np.ndarray:
     out: list[np.ndarray] = []
+    norm = getattr(cfg, "output_norm", "none")
+    consecutive = getattr(cfg, "layout", "ncdhw") == "frames" and int(getattr(cfg, "extra_frames", 0)) > 0
     with torch.no_grad():
-        for i in range(0, len(segs), batch_size):
-            chunk = segs[i:i + batch_size]
+        for chunk in _batches(segs, batch_size, int(cfg.clip_len), consecutive):
             x = torch.stack([get_clip(s) for s, _, _ in chunk]).to(device=device, dtype=torch.float32)
-            y = model(x)
+            y = model(model_input(x, cfg))
             if isinstance(y, dict):
                 y = y["bvp"]
-            y = y.detach().double().cpu().numpy()
+            y = _normalise(model_output(y, cfg, len(chunk)).detach().double().cpu().numpy(), norm)
             for row, (_, a, b) in zip(y, chunk, strict=True):
                 out.append(row[a:b])
     return np.concatenate(out) if out else np.zeros(0)
@@ -66,13 +99,13 @@ def predict_array(model: torch.nn.Module, cfg: Any, frames: Any, *, device: str 
     Parameters
     ----------
     frames : array or tensor (C, N, H, W)
-        Frames in the model's input view.
+        Frames in the model's input view(s) (several views: their channels concatenated, ``cfg.channels`` in all).
     Returns float64 ``(T_eval,)``.
     """
     x = torch.as_tensor(np.asarray(frames, dtype=np.float32))
     if x.ndim != 4:
         raise DataError(f"frames must be (C, N, H, W); got shape {tuple(x.shape)}", recording=recording)
-    n, L, extra = x.shape[1], int(cfg.clip_len), int(cfg.extra_frames)
+    n, L, extra = x.shape[1], int(cfg.clip_len), clip_extra_frames(cfg)
     if n < L:
         raise DataError(f"recording has {n} frames, fewer than the model's clip_len={L}", recording=recording)
 
@@ -85,7 +118,7 @@ def predict_array(model: torch.nn.Module, cfg: Any, frames: Any, *, device: str 
 
     model, dev, was_training = _prepare_model(model, device)
     try:
-        return _run_clips(model, get_clip, eval_segments(n, L, drop_tail), dev, batch_size)
+        return _run_clips(model, cfg, get_clip, eval_segments(n, L, drop_tail), dev, batch_size)
     finally:
         model.train(was_training)
 
@@ -122,7 +155,7 @@ def predict_recordings(model: torch.nn.Module, cfg: Any, store: Any, recording_i
     clip layout and the tail. Clips are read with ``store.read_clip(rid, start, stop, view, label_view)``
     in the model's input and label views.
     """
-    L, extra = int(cfg.clip_len), int(cfg.extra_frames)
+    L, extra = int(cfg.clip_len), clip_extra_frames(cfg)
     model, dev, was_training = _prepare_model(model, device)
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     try:
@@ -144,7 +177,7 @@ def predict_recordings(model: torch.nn.Module, cfg: Any, store: Any, recording_i
                 labels[s] = np.asarray(lab, dtype=np.float64)[:L]
                 return c
 
-            pred = _run_clips(model, get_clip, segs, dev, batch_size)
+            pred = _run_clips(model, cfg, get_clip, segs, dev, batch_size)
             label = np.concatenate([labels[s][a:b] for s, a, b in segs])
             out[rid] = (pred, label)
     finally:

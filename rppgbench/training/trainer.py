@@ -20,9 +20,12 @@ epochs, batch size); :class:`TrainConfig` overrides any of it explicitly.
   gradients averaged by ``DistributedDataParallel``, losses all-reduced, only rank 0 writes files. The
   validation loss then includes the few clips ``DistributedSampler`` repeats to give every rank the same count.
 
-Model contract: the input is float32 ``B x C x (clip_len + extra_frames) x H x W``. In training mode the
-model returns the ``(B, clip_len)`` tensor or ``{"bvp": (B, T), "aux_loss": scalar (already weighted),
-"logs": {...}}``; in eval mode the tensor.
+Model contract: dataset items are float32 ``C x (clip_len + extra_frames) x H x W`` clips; a batch is laid out
+for the model by :func:`~rppgbench.training.data.model_input` (``cfg.layout``: 3-D clips, frames before channels,
+or one flattened sequence of frames for per-frame 2-D models) and the output is brought back to ``(B, T)`` by
+:func:`~rppgbench.training.data.model_output`. In training mode the model returns that tensor or
+``{"bvp": ..., "aux_loss": scalar (already weighted), "logs": {...}}``; in eval mode the tensor. Before the
+first step ``fit`` checks that the clips' frame count fits ``cfg.frame_multiple``.
 """
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ from torch.utils.data import Dataset
 from rppgbench._checks import CheckpointError, check_option, check_range
 from rppgbench._logging import logger
 from rppgbench.training import distributed as D
-from rppgbench.training.data import make_loader
+from rppgbench.training.data import check_clip_frames, make_loader, model_input, model_output
 from rppgbench.training.losses import get_loss
 
 __all__ = ["TrainConfig", "Trainer", "build_optimizer", "build_scheduler", "resolve_device", "save_atomic",
@@ -260,7 +263,7 @@ class Trainer:
     def _forward_loss(self, model: torch.nn.Module, clip: torch.Tensor, label: torch.Tensor, epoch: int
                       ) -> tuple[torch.Tensor, dict[str, float]]:
         with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.use_amp):
-            out = model(clip)
+            out = model(model_input(clip, self.cfg))
         aux, logs = None, {}
         if isinstance(out, dict):
             if "bvp" not in out:
@@ -271,6 +274,7 @@ class Trainer:
         else:
             raise TypeError(f"model {self.cfg.name} must return a (B, T) tensor or a dict with 'bvp'; "
                             f"got {type(out).__name__}")
+        bvp = model_output(bvp, self.cfg, clip.shape[0])
         if bvp.shape != label.shape:
             raise ValueError(f"model {self.cfg.name} output shape {tuple(bvp.shape)} does not match label shape "
                              f"{tuple(label.shape)} (clip_len={self.cfg.clip_len}, "
@@ -303,6 +307,9 @@ class Trainer:
             raise ValueError("fit(resume=True) needs TrainConfig.out_dir (where last.pt is); got None")
         if len(train_dataset) == 0:
             raise ValueError("train_dataset is empty")
+        for name, ds in (("training", train_dataset), ("validation", valid_dataset)):
+            if ds is not None and len(ds) > 0 and getattr(self.cfg, "frame_multiple", 1) > 1:
+                check_clip_frames(self.cfg, ds[0][0].shape[1], f"the {name} clips")
         self.dist = D.init_distributed(self.device)
         self._seed_everything()
         model = self.model.to(self.device)

@@ -2,11 +2,12 @@
 
 Steps: decode the video (OpenCV), track the face and crop every frame to the model's ``frame_size``
 (:class:`rppgbench.preprocess.face.track.FaceTracker`, Haar cascade by default; unsupervised methods get
-72x72 crops), convert the crops to the model's input view with whole-video statistics (the same definitions
-as a prepared store, :mod:`rppgbench.store.views`), predict the BVP (a neural model clip by clip with
-:func:`~rppgbench.training.predict.predict_array`, tail included; an unsupervised method on the whole crop
-sequence), band-pass it (2nd-order Butterworth 0.6-3.3 Hz, zero phase) and estimate the heart rate per
-window and over the whole video from the periodogram peak (0.5 bpm zero-padded resolution).
+72x72 crops), convert the crops to the model's input view(s) with whole-video statistics (the same definitions
+as a prepared store, :mod:`rppgbench.store.views`; several views are concatenated on the channel axis), predict
+the BVP (a neural model clip by clip with :func:`~rppgbench.training.predict.predict_array`, tail included, each
+batch laid out for the model's ``layout``; an unsupervised method on the whole crop sequence), band-pass it
+(2nd-order Butterworth 0.6-3.3 Hz, zero phase) and estimate the heart rate per window and over the whole video
+from the periodogram peak (0.5 bpm zero-padded resolution).
 """
 from __future__ import annotations
 
