@@ -195,15 +195,16 @@ class Store:
         return self._frames(rid, start, stop)
 
     def read_clip(self, rid: str, start: int = 0, stop: int | None = None, view: str = "raw",
-                  label_view: str = "raw") -> tuple[np.ndarray, np.ndarray]:
-        """float32 frames (t, H, W, 3) and label (t,) in the requested views (see ``store.views``)."""
+                  label_view: str = "raw", channels_first: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """float32 frames (t, H, W, 3) — (3, t, H, W) with ``channels_first`` — and label (t,) in the requested
+        views (see ``store.views``)."""
         check_option("view", view, VIEWS)
         check_option("label_view", label_view, VIEWS)
         start, stop, T = self._bounds(rid, start, stop)
         n = stop - start
         st = self.stats(rid)
         nxt = min(stop + 1, T) if view == "diffnormalized" else stop
-        x = frames_view(self._frames(rid, start, nxt), view, st, n)
+        x = frames_view(self._frames(rid, start, nxt), view, st, n, channels_first=channels_first)
         lnxt = min(stop + 1, T) if label_view == "diffnormalized" else stop
         y = _label_view(self._ppg(rid)[start:lnxt], label_view, st, n)
         return x, y
