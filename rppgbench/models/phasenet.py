@@ -166,7 +166,8 @@ class PhaseNet(ContractMixin, nn.Module):
         z_raw = self.encode(x)
         velocity = torch.cat([torch.zeros_like(z_raw[:, :1]), z_raw[:, 1:] - z_raw[:, :-1]], dim=1)
         # without autograd the weight-norm parametrisation is evaluated once per forward, not once per call
-        with parametrize.cached() if not torch.is_grad_enabled() else contextlib.nullcontext():
+        cache = self.fast_cpu and not torch.is_grad_enabled() and not torch.jit.is_tracing()
+        with parametrize.cached() if cache else contextlib.nullcontext():
             z_clean = self.temporal_model(torch.cat([z_raw, velocity], dim=-1))
         out = {"bvp": self.regressor_head(z_clean), "z_raw": z_raw, "z_clean": z_clean, "recon": None}
         if self.training:
