@@ -173,12 +173,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--thp", action="store_true",
                     help="run the workers with THP_MEM_ALLOC_ENABLE=1 (PyTorch backs large CPU tensors with "
                          "transparent huge pages: fewer page faults for memory-bound models); recorded in 'thp'")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads in each worker (default: torch's)")
     ap.add_argument("--suffix", default="", help="added to the CSV name (e.g. _thp), to keep runs apart")
     ap.add_argument("--worker", default="", help=argparse.SUPPRESS)
     ap.add_argument("--overrides", default="{}", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.worker:  # child process: one measurement, JSON on the last stdout line
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
         row = measure(args.worker, json.loads(args.overrides), args.device, args.warmup, args.repeats)
         print(json.dumps(row))
         return 0
@@ -199,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for name, overrides in jobs:
             cmd = [sys.executable, __file__, "--worker", name, "--overrides", json.dumps(overrides),
-                   "--device", device, "--warmup", str(args.warmup), "--repeats", str(args.repeats)]
+                   "--device", device, "--warmup", str(args.warmup), "--repeats", str(args.repeats),
+                   "--threads", str(args.threads)]
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if proc.returncode != 0:
                 print(f"{name} on {device}: FAILED\n{proc.stderr[-2000:]}")
