@@ -2,7 +2,9 @@
 
 Prints: compressed bytes per 72×72 frame (target ≤ 12 KB; rPPG-Toolbox caches float64 frames:
 72·72·3·8 = 124,416 B per frame per data type), and clips per second for random 160-frame clips read with
-``Store.read_frames`` (uint8) and ``Store.read_clip`` (raw / diffnormalized float32 views) in one process.
+``Store.read_frames`` (uint8), ``Store.read_clip`` (every float32 view) and ``ClipDataset`` items (the
+DataLoader's ``(C, T, H, W)`` tensors, every view) in one process. Clips per CPU-second use
+``time.process_time`` (robust to other load on the machine); wall clips/s are printed beside.
 
     python benchmarks/store_size.py                       # 2 recordings × 30 s, 640×480
     python benchmarks/store_size.py --seconds 8 --width 320 --height 240 --clips 100   # quick check
@@ -33,6 +35,7 @@ def main() -> None:
     numcodecs.blosc.set_nthreads(1)  # "per core": no hidden decompression threads
     from rppgbench.datasets.synthetic import write_raw_dataset
     from rppgbench.store import open_store, prepare
+    from rppgbench.store.views import VIEWS
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.workdir or tmp)
@@ -63,17 +66,25 @@ def main() -> None:
         L = args.clip_len
         picks = [(rids[int(rng.integers(len(rids)))], None) for _ in range(args.clips)]
         picks = [(r, int(rng.integers(0, st.n_frames(r) - L))) for r, _ in picks]
-        for label, fn in [("read_frames uint8", lambda r, a: st.read_frames(r, a, a + L)),
-                          ("read_clip raw float32", lambda r, a: st.read_clip(r, a, a + L, "raw", "raw")),
-                          ("read_clip diffnormalized", lambda r, a: st.read_clip(r, a, a + L, "diffnormalized",
-                                                                                 "diffnormalized"))]:
-            fn(*picks[0])  # warm up (opens arrays)
+        from rppgbench.store.torchdata import ClipDataset
+
+        item_ds = {v: ClipDataset(st, rids, clip_len=L, input_view=v, label_view=v) for v in VIEWS}
+        index = {(r, a): i for i, (r, a) in enumerate(item_ds["raw"].index)}
+        item_picks = [index[k] for k in sorted(index)[:args.clips]]
+        cases = [("read_frames uint8", picks, lambda r, a: st.read_frames(r, a, a + L))]
+        for v in VIEWS:
+            cases.append((f"read_clip {v}", picks, lambda r, a, v=v: st.read_clip(r, a, a + L, v, v)))
+        for v in VIEWS:  # the DataLoader item: (C, T, H, W) float32 tensor + label
+            cases.append((f"ClipDataset item {v}", [(i, None) for i in item_picks],
+                          lambda i, _, v=v: item_ds[v][i]))
+        for label, items, fn in cases:
+            fn(*items[0])  # warm up (opens arrays)
             t, c = time.perf_counter(), time.process_time()
-            for r, a in picks:
+            for r, a in items:
                 fn(r, a)
             dt, dc = time.perf_counter() - t, time.process_time() - c
-            print(f"{label}: {args.clips / dc:,.0f} clips per CPU-second, {args.clips / dt:,.0f} clips/s wall "
-                  f"({L}x72x72, one process, Blosc single-threaded; target >= 150 per core)")
+            print(f"{label:<34}: {len(items) / dc:,.0f} clips per CPU-second, {len(items) / dt:,.0f} clips/s wall "
+                  f"({L}x72x72, one process, Blosc single-threaded; target >= 150 per core)", flush=True)
 
 
 if __name__ == "__main__":

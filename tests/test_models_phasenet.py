@@ -271,3 +271,84 @@ def test_contract_and_option_errors():
         PhaseNet(frame_size=36)
     with pytest.raises(ValueError, match="tcn_padding must be one of"):
         create_model("phasenet", tcn_padding="left")
+
+
+# -- the fast CPU inference path (channels-last encoder, in-place norms) against the module-by-module path --------
+
+def _both_paths(model: PhaseNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    model.eval()
+    with torch.no_grad():
+        model.fast_cpu = False
+        ref = model(x)
+        model.fast_cpu = True
+        fast = model(x)
+    return ref, fast
+
+
+@pytest.mark.parametrize("mixer,batch", [("tim_bugcompat", 1), ("tim_bugcompat", 2), ("tim", 1), ("zas", 2)])
+def test_fast_cpu_path_equals_reference_tiny(mixer, batch):
+    torch.manual_seed(1)
+    model = create_model("phasenet.tiny", mixer=mixer)
+    x = raw_clip(batch, 32, 32, seed=3)
+    with torch.no_grad():
+        feat_ref = model.base_encoder(x)
+        feat_fast = model.encode_fast(x)
+    assert feat_fast.is_contiguous(memory_format=torch.channels_last_3d)
+    torch.testing.assert_close(feat_fast, feat_ref, rtol=1e-5, atol=1e-5)
+    ref, fast = _both_paths(model, x)
+    assert (fast - ref).abs().max() <= 1e-5
+
+
+def test_fast_cpu_path_equals_reference_release_widths():
+    """The released widths (256 hidden channels, 4-level TCN) on a small input: same output to 1e-5."""
+    torch.manual_seed(2)
+    model = create_model("phasenet", clip_len=12, frame_size=32)
+    with torch.no_grad():  # random weights that are not the initialisation's symmetric ones
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    ref, fast = _both_paths(model, raw_clip(1, 12, 32, seed=4))
+    assert ref.shape == (1, 12) and (fast - ref).abs().max() <= 1e-5
+    assert len(model.state_dict()) == 82  # the flag is no state
+
+
+def test_fast_cpu_path_is_inference_only_and_counters_see_every_module():
+    from rppgbench.models._base import count_macs
+
+    torch.manual_seed(0)
+    model = create_model("phasenet.tiny")
+    x = raw_clip(1, 32, 32)
+    called = []
+    handle = model.base_encoder[0].register_forward_hook(lambda *a: called.append(1))
+    with torch.no_grad():
+        model.eval()(x)
+    assert not called  # the fast path ran (it bypasses the Conv3d modules) ...
+    model.train()(x)["bvp"].sum().backward()  # ... but never with autograd on
+    assert called and model.base_encoder[0].weight.grad is not None
+    handle.remove()
+    macs = count_macs(model, x)
+    model.fast_cpu = False
+    assert count_macs(model, x) == macs and macs["conv"] > 0
+    model.fast_cpu = True
+    assert param_counts(model) == param_counts(create_model("phasenet.tiny", fast_cpu=False))
+    assert model.fast_cpu is True  # restored
+
+
+@pytest.mark.parametrize("relu", [True, False])
+def test_instance_norm_relu_in_place_matches_instance_norm(relu):
+    from rppgbench.models import _phasenet_blocks as blocks
+
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(2, 5, 3, 40, 40, generator=g) * 0.5 + 30.0)  # a large mean: the statistics stay exact
+    want = torch.nn.functional.instance_norm(x)
+    want = want.relu() if relu else want
+    y = x.contiguous(memory_format=torch.channels_last_3d)
+    old = blocks._CHUNK_BYTES
+    blocks._CHUNK_BYTES = 4096  # many chunks
+    try:
+        means = blocks.instance_norm_relu_(y, relu=relu, want_mean=True)
+    finally:
+        blocks._CHUNK_BYTES = old
+    torch.testing.assert_close(y, want, rtol=0, atol=2e-5)
+    torch.testing.assert_close(means, want.mean(dim=(2, 3, 4)), rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="channels_last_3d"):
+        blocks.instance_norm_relu_(x)

@@ -179,3 +179,40 @@ def test_report_cli_error_is_one_line_and_exit_2(tmp_path, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("Error: ") and "no results.json" in err and str(tmp_path / "missing") in err
+
+
+def test_model_cost_section_from_the_benchmark_script_csv(tmp_path):
+    """A CSV written by benchmarks/models.py (its own columns, a variant row) gives the cost chart and table of
+    every benchmarked model, also those that are not in the runs."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("bench_models", Path(__file__).parents[1] / "benchmarks/models.py")
+    bench_models = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_models)
+    assert bench_models.default_devices(True) == ["cpu", "cuda"] and bench_models.default_devices(False) == ["cpu"]
+    row = bench_models.measure("factorizephys.tiny", {}, "cpu", warmup=0, repeats=1, amp=True)
+    assert row["macs_total"] > 0
+    assert row["ms_per_gmac"] == pytest.approx(row["latency_ms"] / (row["macs_total"] / 1e9), rel=1e-3)
+    assert row["latency_ms_per_frame"] == pytest.approx(row["latency_ms"] / 32, rel=1e-3)
+    assert row["amp_dtype"] == "bfloat16"
+    assert row["latency_ms_amp"] > 0 and row["params"] == row["params_inference"]
+    other = dict(row, model="physfsunet.tiny", params=22321, macs_total=149757568, latency_ms=50.0)
+    variant = dict(row, variant="fsam_inference=True", latency_ms=1e9)
+    path = tmp_path / "models_cpu.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=bench_models.FIELDS)
+        w.writeheader()
+        w.writerows([row, other, variant])
+    from rppgbench.reporting.report import read_model_benchmark
+
+    bench = read_model_benchmark(path)
+    assert sorted(bench) == ["factorizephys.tiny", "physfsunet.tiny"]
+    assert bench["factorizephys.tiny"]["latency_ms"] == row["latency_ms"]  # the variant row is not mixed in
+    r = write_results(tmp_path / "r", {"pos": ("unsupervised", 0, [0.0], 0.5)}, n_rec=3)
+    index = report(r, out=tmp_path / "rep", model_benchmark_csv=path)
+    summary = json.loads((index.parent / "report.json").read_text())
+    assert summary["model_cost"]["models"] == ["factorizephys.tiny", "physfsunet.tiny"]
+    assert (index.parent / summary["model_cost"]["figure"]).stat().st_size > 1000
+    html = index.read_text()
+    assert "Model cost" in html and "physfsunet.tiny" in html and "0.15" in html  # GMACs column

@@ -230,3 +230,36 @@ def test_clip_dataset_items(toy):
     import pickle
 
     assert len(pickle.loads(pickle.dumps(ds))) == 4  # DataLoader workers can receive it
+
+
+def _one_pass_float32_view(block: np.ndarray, view: str, stats: dict, n_out: int) -> np.ndarray:
+    """The view definitions as whole-clip float32 expressions (the reader's arithmetic before it was chunked)."""
+    a = block.astype(np.float32)
+    if view == "raw":
+        return a[:n_out]
+    if view == "standardized":
+        return (a[:n_out] - np.float32(stats["frames_mean"])) * np.float32(1.0 / stats["frames_std"])
+    out = np.zeros((n_out,) + block.shape[1:], np.float32)
+    m = min(len(block) - 1, n_out)
+    if m > 0:
+        den = (a[1:m + 1] + a[:m] + np.float32(1e-7)) * np.float32(stats["diffnorm_std"])
+        out[:m] = (a[1:m + 1] - a[:m]) / den
+    return out
+
+
+@pytest.mark.parametrize("view", ["raw", "diffnormalized", "standardized"])
+@pytest.mark.parametrize("n_frames,n_out", [(21, 20), (20, 20), (1, 1), (9, 8), (17, 17)])
+def test_chunked_view_arithmetic_is_bit_identical_in_both_layouts(view, n_frames, n_out):
+    from rppgbench.store.views import frames_view
+
+    rng = np.random.default_rng(n_frames)
+    block = rng.integers(0, 256, size=(n_frames, 6, 5, 3), dtype=np.uint8)
+    block[:, 0, 0] = 0  # 0 + 0 in the denominator: the epsilon keeps it finite
+    stats = {"frames_mean": 117.3, "frames_std": 41.2, "diffnorm_std": 0.37}
+    want = _one_pass_float32_view(block, view, stats, n_out)
+    got = frames_view(block, view, stats, n_out)
+    assert got.dtype == np.float32 and got.shape == want.shape and np.array_equal(got, want)
+    first = frames_view(block, view, stats, n_out, channels_first=True)
+    assert first.flags.c_contiguous and np.array_equal(first, want.transpose(3, 0, 1, 2))
+    zero = frames_view(block, view, {"frames_mean": 1.0, "frames_std": 0.0, "diffnorm_std": 0.0}, n_out)
+    assert np.array_equal(zero, want if view == "raw" else np.zeros_like(want))

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "sys-info": "rppgbench.cli.sys_info:sys_info",
     "metrics": "rppgbench.cli.metrics:metrics",
     "infer": "rppgbench.cli.infer:infer",
+    "export": "rppgbench.cli.export:export",
     "run": "rppgbench.cli.run:run",
     "validate": "rppgbench.cli.validate:validate",
     "report": "rppgbench.cli.report:report",

@@ -6,10 +6,13 @@ import click
 
 @click.command("infer", epilog=(
     "Example: rppgbench infer face.mp4 --model pos --out out/ --window 10\n\n"
-    "Example: rppgbench infer face.avi --model physfsunet --checkpoint run/model.pt"))
+    "Example: rppgbench infer face.avi --model physfsunet --checkpoint run/model.pt\n\n"
+    "Example: rppgbench infer face.avi --onnx physfsunet.onnx  (from rppgbench export; runs on onnxruntime)"))
 @click.argument("video", type=click.Path(dir_okay=False))
-@click.option("--model", "model_name", required=True,
+@click.option("--model", "model_name", default=None,
               help="Registered model: a neural one (with --checkpoint) or an unsupervised method (pos, chrom, ...).")
+@click.option("--onnx", "onnx_path", type=click.Path(dir_okay=False), default=None,
+              help="An ONNX file written by `rppgbench export` (instead of --model; run with onnxruntime).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Weights for a neural model (loaded with weights_only=True, strict keys).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
@@ -20,8 +23,8 @@ import click
 @click.option("--detector", default="haar", show_default=True, help="Face detector (rppgbench ls detectors).")
 @click.option("--device", default="cpu", show_default=True, help="torch device for a neural model.")
 @click.option("--no-plot", is_flag=True, help="Skip plot.png.")
-def infer(video: str, model_name: str, checkpoint: str | None, out_dir: str | None, window_s: float,
-          fps: float | None, detector: str, device: str, no_plot: bool) -> None:
+def infer(video: str, model_name: str | None, onnx_path: str | None, checkpoint: str | None, out_dir: str | None,
+          window_s: float, fps: float | None, detector: str, device: str, no_plot: bool) -> None:
     """Estimate the BVP waveform and heart rate of the face in VIDEO.
 
     The face is tracked and cropped to the model's input size; a neural model predicts clip by clip (the last,
@@ -33,11 +36,24 @@ def infer(video: str, model_name: str, checkpoint: str | None, out_dir: str | No
 
     from rppgbench.training.video import infer_video, write_outputs
 
+    if (model_name is None) == (onnx_path is None):
+        raise click.UsageError("give exactly one of --model NAME and --onnx FILE")
+    if onnx_path is not None and checkpoint is not None:
+        raise click.UsageError("--checkpoint goes with --model; an ONNX file already holds its weights")
     if not Path(video).is_file():
         raise FileNotFoundError(f"video {video} does not exist")
-    res = infer_video(video, model_name, checkpoint=checkpoint, window_s=window_s, detector=detector, fps=fps,
+    if onnx_path is not None:
+        if not Path(onnx_path).is_file():
+            raise FileNotFoundError(f"ONNX file {onnx_path} does not exist")
+        from rppgbench.models.onnx_export import OnnxModel
+
+        model = OnnxModel(onnx_path)
+        tag = f"{model.cfg.name}-onnx"
+    else:
+        model, tag = model_name, model_name
+    res = infer_video(video, model, checkpoint=checkpoint, window_s=window_s, detector=detector, fps=fps,
                       device=device)
-    out = Path(out_dir) if out_dir else Path(video).with_name(f"{Path(video).stem}_{model_name}_infer")
+    out = Path(out_dir) if out_dir else Path(video).with_name(f"{Path(video).stem}_{tag}_infer")
     paths = write_outputs(res, out, plot=not no_plot)
     for w in res.warnings:
         click.echo(f"Warning: {w}", err=True)

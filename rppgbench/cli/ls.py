@@ -30,9 +30,13 @@ def datasets() -> None:
 
 @ls.command("models", epilog="Example: rppgbench ls models")
 def models() -> None:
-    """Registered models with their input contract."""
+    """Registered models with their input contract and, for neural models, the parameters and MACs measured at
+    the contract size (the generated table ``rppgbench/models/costs.csv``; thop-style parameter count, the
+    papers' convention)."""
     from rppgbench.models import list_models, model_cfg
+    from rppgbench.models.costs import read_costs
 
+    costs = read_costs()
     for name in list_models():
         c = model_cfg(name)
         clip = "whole recording" if c.clip_len is None else f"clip {c.clip_len}+{c.extra_frames}"
@@ -40,8 +44,14 @@ def models() -> None:
         params = f", {c.published_params:,} params (published)" if c.published_params else ""
         layout = "" if c.layout == "ncdhw" else f", layout {c.layout}"
         multiple = f", frames a multiple of {c.frame_multiple}" if c.frame_multiple > 1 else ""
+        cost = ""
+        if c.kind == "neural":
+            row = costs.get(name)
+            cost = (f"; measured {row['params_thop']:,} params thop-style ({row['params_exact']:,} in all), "
+                    f"{row['macs_total'] / 1e9:.2f} GMACs at {row['input_shape']}" if row else
+                    "; cost not measured (python -m rppgbench.models.costs --write)")
         click.echo(f"{name}: {c.kind}, {clip}{size}, input {c.view_label}, label {c.label_view}{layout}{multiple}"
-                   f"{params}")
+                   f"{params}{cost}")
 
 
 @ls.command("protocols", epilog="Example: rppgbench ls protocols")

@@ -20,13 +20,31 @@ Counting conventions (used by ``benchmarks/models.py`` and the tests):
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["ContractMixin", "n_params", "param_counts", "count_macs", "THOP_PARAM_TYPES", "build_model"]
+__all__ = ["ContractMixin", "n_params", "param_counts", "count_macs", "THOP_PARAM_TYPES", "build_model",
+           "reference_path"]
+
+
+@contextlib.contextmanager
+def reference_path(model: nn.Module) -> Iterator[nn.Module]:
+    """Run ``model`` module by module: turn off every ``fast_cpu`` inference path inside it (PHASE-Net's
+    channels-last encoder calls functional ops that bypass its ``Conv3d`` modules) and restore the flags after.
+
+    The counters below use it: forward hooks see only modules that are called."""
+    saved = [(m, m.fast_cpu) for m in model.modules() if isinstance(getattr(m, "fast_cpu", None), bool)]
+    try:
+        for m, _ in saved:
+            m.fast_cpu = False
+        yield model
+    finally:
+        for m, flag in saved:
+            m.fast_cpu = flag
 
 
 _AXES = {"ncdhw": ("B", "C", "T", "H", "W"), "ntchw": ("B", "T", "C", "H", "W"), "frames": ("N", "C", "H", "W")}
@@ -105,7 +123,8 @@ def _executed_modules(model: nn.Module, run: Callable[[], Any]) -> set[int]:
     seen: set[int] = set()
     handles = [m.register_forward_hook(lambda mod, inp, out: seen.add(id(mod))) for m in model.modules()]
     try:
-        run()
+        with reference_path(model):
+            run()
     finally:
         for h in handles:
             h.remove()
@@ -208,7 +227,7 @@ def count_macs(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
     was_training = model.training
     try:
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), reference_path(model):
             model(example)
     finally:
         for h in handles:

@@ -16,9 +16,66 @@ from torch.nn.utils.parametrizations import weight_norm
 from rppgbench._checks import check_option, check_range
 
 __all__ = ["TIM", "ZAS", "block_transpose", "SELayer", "ESTBlock", "SpatialAttentionHead", "GatedTemporalBlock",
-           "GatedTCN", "Decoder1D", "SequenceRegressor", "make_mixer", "MIXERS"]
+           "GatedTCN", "Decoder1D", "SequenceRegressor", "make_mixer", "MIXERS", "instance_norm_relu_",
+           "conv3d_cl"]
 
 MIXERS = ("tim_bugcompat", "tim", "zas")
+
+#: bytes of one chunk in :func:`instance_norm_relu_` (a few MB: stays in the last-level cache)
+_CHUNK_BYTES = 4 << 20
+
+
+def conv3d_cl(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
+              padding: tuple[int, ...] = (0, 0, 0), groups: int = 1) -> torch.Tensor:
+    """Stride-1 ``conv3d`` of a channels-last-3d tensor, result channels-last-3d (inference helper).
+
+    Calls oneDNN directly when PyTorch has it: ``F.conv3d`` sends 1x1-in-space kernels to the slow native
+    kernel when running on one thread, and that kernel returns a contiguous (channels-first) result."""
+    if torch.backends.mkldnn.is_available() and x.dtype == torch.float32:
+        return torch.mkldnn_convolution(x, weight, bias, list(padding), [1, 1, 1], [1, 1, 1], groups)
+    out = F.conv3d(x, weight, bias, padding=padding, groups=groups)
+    return out.contiguous(memory_format=torch.channels_last_3d)
+
+
+def instance_norm_relu_(x: torch.Tensor, relu: bool = True, eps: float = 1e-5,
+                        want_mean: bool = False) -> torch.Tensor | None:
+    """In place ``x <- relu(instance_norm(x))`` (``relu=False``: the norm only) for a **channels-last-3d** tensor.
+
+    Inference helper of the fast CPU path (no autograd). ``F.instance_norm`` on a channels-last tensor is slow
+    and each full-size temporary costs page faults, so this works on cache-sized chunks of the
+    ``(T*H*W, C)`` view: one read pass for the statistics (shifted by the first chunk's mean, sums in float64),
+    one read-write pass to apply them. The biased variance and ``eps`` are those of ``nn.InstanceNorm3d``.
+    With ``want_mean`` the per-sample channel means of the result, ``B x C`` (float32), are returned (the
+    squeeze-excitation input, gathered during the apply pass).
+    """
+    if not x.is_contiguous(memory_format=torch.channels_last_3d) or x.ndim != 5:
+        raise ValueError("instance_norm_relu_: needs a 5-D channels_last_3d tensor")
+    b_, c_ = x.shape[:2]
+    n = x[0, 0].numel()
+    rows = max(_CHUNK_BYTES // (4 * c_), 1)
+    means = torch.zeros(b_, c_, dtype=torch.float64) if want_mean else None
+    for b in range(b_):
+        x2 = x[b].permute(1, 2, 3, 0).view(n, c_)  # a view: channels are the fastest axis
+        shift = x2[:rows].mean(0)
+        s = torch.zeros(c_, dtype=torch.float64)
+        ss = torch.zeros(c_, dtype=torch.float64)
+        for i in range(0, n, rows):
+            d = x2[i:i + rows] - shift
+            s += d.sum(0)
+            ss += d.square_().sum(0)
+        dm = s / n
+        var = (ss / n - dm * dm).clamp_min(0.0)
+        scale = torch.rsqrt(var + eps)
+        bias = (-(dm + shift.double()) * scale).float()
+        scale = scale.float()
+        for i in range(0, n, rows):
+            c = x2[i:i + rows]
+            torch.addcmul(bias, c, scale, out=c)
+            if relu:
+                c.relu_()
+            if means is not None:
+                means[b] += c.sum(0)
+    return None if means is None else (means / n).float()
 
 
 class TIM(nn.Module):
@@ -49,6 +106,23 @@ class TIM(nn.Module):
         if p > 0 and not self.bugcompat:
             out[:, f:f + p, 1:] = x[:, f:f + p, :-1]
         return out
+
+    def forward_(self, x: torch.Tensor) -> torch.Tensor:
+        """The same mixing in place (inference only): overwrites and returns ``x``."""
+        f, p = self.f, self.p
+        if f + p == 0 or x.shape[2] == 1:
+            return x
+        past = x[:, f:f + p, :-1].clone() if p > 0 and not self.bugcompat else None
+        if f > 0:
+            x[:, :f, :-1] = x[:, :f, 1:].clone()
+            x[:, :f, -1] = 0
+        if p > 0:
+            if past is None:
+                x[:, f:f + p] = 0
+            else:
+                x[:, f:f + p, 1:] = past
+                x[:, f:f + p, 0] = 0
+        return x
 
     def extra_repr(self) -> str:
         return f"future={self.f}, past={self.p}, bugcompat={self.bugcompat}"
@@ -151,6 +225,32 @@ class ESTBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.proj(self.se(self.stage3(self.stage2(self.tsm(self.stage1(x))))))
         return self.pool(y + x if self.use_residual else y)
+
+    def forward_fast(self, x: torch.Tensor) -> torch.Tensor:
+        """The same function for inference on CPU (no autograd): channels-last-3d convolutions, instance norm,
+        ReLU and the mixer in place (:func:`instance_norm_relu_`), and the squeeze-excitation scale folded into
+        the projection weights. ``x`` must be channels_last_3d; so is the result."""
+        y = conv3d_cl(x, self.stage1[0].weight)
+        instance_norm_relu_(y)
+        y = self.tsm.forward_(y) if isinstance(self.tsm, TIM) else self.tsm(y)
+        y = y.contiguous(memory_format=torch.channels_last_3d)
+        conv = self.stage2[0]
+        y = conv3d_cl(y, conv.weight, padding=conv.padding, groups=conv.groups)
+        instance_norm_relu_(y)
+        conv = self.stage3[0]
+        y = conv3d_cl(y, conv.weight, padding=conv.padding, groups=conv.groups)
+        pooled = instance_norm_relu_(y, want_mean=True)
+        b, c = pooled.shape
+        scale = self.se.fc(pooled.view(b, c, 1, 1, 1))  # B x C x 1 x 1 x 1
+        w = self.proj[0].weight
+        if b == 1:  # proj(y * s) == (W diag(s)) y: no pass over y for the excitation
+            y = conv3d_cl(y, w * scale.view(1, c, 1, 1, 1))
+        else:
+            y = conv3d_cl(y.mul_(scale), w)
+        instance_norm_relu_(y, relu=False)
+        if self.use_residual:
+            y += x
+        return F.max_pool3d(y, self.pool.kernel_size, self.pool.stride)
 
 
 class SpatialAttentionHead(nn.Module):

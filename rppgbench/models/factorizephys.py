@@ -181,7 +181,7 @@ class FactorizePhys(ContractMixin, nn.Module):
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         """Frame differences along time, then per-sample, per-channel instance normalisation."""
-        d = torch.diff(x, dim=2)
+        d = x[:, :, 1:] - x[:, :, :-1]  # torch.diff(x, dim=2) written out (same arithmetic; ONNX-exportable)
         if self.in_channels == 4:
             return torch.cat([self.rgb_norm(d[:, :3]), self.thermal_norm(d[:, -1:])], dim=1)
         return self.norm(d)

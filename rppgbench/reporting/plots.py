@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["save_figure", "bland_altman_figure", "scatter_figure", "bubble_figure", "recording_figure",
-           "bar_figure"]
+           "bar_figure", "cost_figure"]
 
 
 def plain(text: object) -> str:
@@ -128,6 +128,31 @@ def bubble_figure(points: Sequence[dict[str, Any]], title: str = "", metric: str
     ax.set_ylabel(f"{metric} (bpm)" if metric in ("MAE", "RMSE") else metric)
     ax.set_title((plain(title) + "\n" if title else "") + sub, fontsize=9)
     ax.margins(0.2)
+    return fig
+
+
+def cost_figure(bench: dict[str, dict[str, float]], title: str = "Model cost (batch 1, contract input size)"):
+    """Latency per clip (x, log) against parameters (y, log) of every benchmarked model; bubble area ∝ MACs
+    when the benchmark has them. ``bench`` maps model → ``params``, ``latency_ms`` and optionally ``macs_total``
+    (as :func:`rppgbench.reporting.report.read_model_benchmark` returns)."""
+    fig = _figure(6.4, 4.6, top=0.88, left=0.14)
+    ax = fig.add_subplot(1, 1, 1)
+    names = sorted(bench)
+    macs = [float(bench[m].get("macs_total") or 0.0) for m in names]
+    mmax = max(macs + [1.0])
+    for i, m in enumerate(names):
+        x = max(float(bench[m]["latency_ms"]), 1e-3)
+        y = max(float(bench[m]["params"]), 1.0)
+        size = 40 + 1400 * math.sqrt(macs[i] / mmax) if macs[i] else 60
+        ax.scatter([x], [y], s=size, alpha=0.55, color=f"C{i % 10}", edgecolors="black", linewidths=0.6)
+        label = plain(m) + (f"\n{macs[i] / 1e9:.1f} GMACs" if macs[i] else "")
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("latency per clip (ms)")
+    ax.set_ylabel("parameters (inference path)")
+    ax.set_title(plain(title) + ("\nbubble area ∝ MACs" if any(macs) else ""), fontsize=9)
+    ax.margins(0.25)
     return fig
 
 

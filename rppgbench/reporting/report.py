@@ -22,7 +22,14 @@ from rppgbench._logging import logger
 from rppgbench.reporting import html as H
 from rppgbench.reporting.cd import friedman_nemenyi, plot_cd
 from rppgbench.reporting.load import RunResults, load_runs
-from rppgbench.reporting.plots import bland_altman_figure, bubble_figure, recording_figure, save_figure, scatter_figure
+from rppgbench.reporting.plots import (
+    bland_altman_figure,
+    bubble_figure,
+    cost_figure,
+    recording_figure,
+    save_figure,
+    scatter_figure,
+)
 from rppgbench.reporting.tables import comparison_rows, to_csv, to_html, to_latex, to_markdown
 
 __all__ = ["report", "ba_stats", "read_model_benchmark", "cd_inputs", "N_WORST"]
@@ -43,10 +50,18 @@ def ba_stats(hr_pred: Any, hr_ref: Any) -> dict[str, Any]:
             "n_excluded": int(ba["n_excluded"])}
 
 
-def read_model_benchmark(path: str | Path) -> dict[str, dict[str, float]]:
-    """Read a model benchmark CSV (columns include ``model``, ``params``, ``latency_ms``).
+#: optional numeric columns of the model benchmark CSV (benchmarks/models.py) carried into the report's cost table
+_BENCH_EXTRA = ("macs_total", "latency_ms_per_frame", "ms_per_gmac", "peak_mem_mb", "latency_ms_amp")
 
-    Several rows of one model (e.g. repeated runs) are combined: median latency, first parameter count.
+
+def read_model_benchmark(path: str | Path) -> dict[str, dict[str, float]]:
+    """Read a model benchmark CSV (columns include ``model``, ``params``, ``latency_ms``; ``benchmarks/models.py``
+    writes them).
+
+    Several rows of one model (e.g. repeated runs) are combined: median latency, first parameter count. Rows of
+    a non-default configuration (a non-empty ``variant`` column) are skipped. The optional columns
+    ``macs_total``, ``latency_ms_per_frame``, ``ms_per_gmac``, ``peak_mem_mb`` and ``latency_ms_amp`` are kept
+    (medians) when present and numeric.
     """
     path = Path(path)
     if not path.is_file():
@@ -59,15 +74,45 @@ def read_model_benchmark(path: str | Path) -> dict[str, dict[str, float]]:
             raise DataError(f"missing column(s) {', '.join(sorted(missing))}; found {sorted(cols)}", path=path)
         acc: dict[str, dict[str, Any]] = {}
         for i, row in enumerate(reader, start=2):
+            if row.get("variant"):
+                continue
             try:
                 params = float(row["params"])
                 lat = float(row["latency_ms"])
             except (TypeError, ValueError) as exc:
                 raise DataError(f"line {i}: params and latency_ms must be numbers; found "
                                 f"{row['params']!r}, {row['latency_ms']!r}", path=path) from exc
-            a = acc.setdefault(row["model"], {"params": params, "lat": []})
+            a = acc.setdefault(row["model"], {"params": params, "lat": [], **{k: [] for k in _BENCH_EXTRA}})
             a["lat"].append(lat)
-    return {m: {"params": a["params"], "latency_ms": float(np.median(a["lat"]))} for m, a in acc.items()}
+            for k in _BENCH_EXTRA:
+                try:
+                    a[k].append(float(row[k]))
+                except (KeyError, TypeError, ValueError):
+                    pass
+    return {m: {"params": a["params"], "latency_ms": float(np.median(a["lat"])),
+                **{k: float(np.median(a[k])) for k in _BENCH_EXTRA if a[k]}} for m, a in acc.items()}
+
+
+def _cost_section(bench: dict[str, dict[str, float]], figs: Path) -> tuple[str, dict[str, Any]]:
+    """The cost of every benchmarked model (not only those of the runs): chart and table."""
+    name = "figures/model_cost.png"
+    save_figure(cost_figure(bench), figs.parent / name)
+    head = ["model", "params", "GMACs", "ms per clip", "ms per frame", "ms per GMAC", "peak MB", "AMP ms"]
+    keys = ["params", "macs_total", "latency_ms", "latency_ms_per_frame", "ms_per_gmac", "peak_mem_mb",
+            "latency_ms_amp"]
+
+    def cell(k: str, v: float | None) -> str:
+        if v is None:
+            return ""
+        return f"{v:,.0f}" if k == "params" else f"{v / 1e9:.2f}" if k == "macs_total" else f"{v:,.1f}"
+
+    rows = ["<tr>" + "".join(f"<th>{H.esc(h)}</th>" for h in head) + "</tr>"]
+    for m in sorted(bench):
+        rows.append("<tr>" + f"<td>{H.esc(m)}</td>" + "".join(
+            f"<td>{H.esc(cell(k, bench[m].get(k)))}</td>" for k in keys) + "</tr>")
+    html = ("<h2>Model cost</h2>" + H.img(name, "parameters and latency of every benchmarked model")
+            + "<table>" + "".join(rows) + "</table>")
+    return html, {"figure": name, "models": sorted(bench)}
 
 
 def _num(x: Any) -> float:
@@ -211,6 +256,9 @@ def _render(runs: list[RunResults], tmp: Path, bench: dict | None) -> dict[str, 
                     f"{H.esc(str(prov.get('git_commit', ''))[:10])}, device {H.esc(prov.get('device'))}</li>")
     body.append("</ul><h2>Comparison</h2>")
     body.append(to_html(rows, metrics))
+    if bench:
+        html, summary["model_cost"] = _cost_section(bench, figs)
+        body.append(html)
     for run in runs:
         datasets = sorted({r["test_dataset"] for r in run.rows})
         for ds in datasets:

@@ -221,16 +221,17 @@ class Store:
         return self._frames(rid, start, stop)
 
     def read_clip(self, rid: str, start: int = 0, stop: int | None = None, view: str | Sequence[str] = "raw",
-                  label_view: str = "raw") -> tuple[np.ndarray, np.ndarray]:
-        """float32 frames (t, H, W, 3) and label (t,) in the requested views (see ``store.views``). A sequence
-        of views gives frames (t, H, W, 3 x number of views), the views' channels concatenated in that order."""
+                  label_view: str = "raw", channels_first: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """float32 frames (t, H, W, 3) — (3, t, H, W) with ``channels_first`` — and label (t,) in the requested
+        views (see ``store.views``). A sequence of views gives 3 x (number of views) channels, the views'
+        channels concatenated in that order."""
         views = as_views(view)
         check_option("label_view", label_view, VIEWS)
         start, stop, T = self._bounds(rid, start, stop)
         n = stop - start
         st = self.stats(rid)
         nxt = min(stop + 1, T) if "diffnormalized" in views else stop
-        x = frames_view(self._frames(rid, start, nxt), views, st, n)
+        x = frames_view(self._frames(rid, start, nxt), views, st, n, channels_first=channels_first)
         lnxt = min(stop + 1, T) if label_view == "diffnormalized" else stop
         y = _label_view(self._ppg(rid)[start:lnxt], label_view, st, n)
         return x, y

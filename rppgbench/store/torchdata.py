@@ -85,10 +85,10 @@ class ClipDataset(Dataset):
         rid, s = self.index[i]
         n = self.store.n_frames(rid)
         stop = min(s + self.clip_len + self.extra_frames, n)
-        x, _ = self.store.read_clip(rid, s, stop, view=self.input_view, label_view="raw")
+        # (C, T', H, W) computed in that layout: the float32 clip is written once and handed to torch as is
+        x, _ = self.store.read_clip(rid, s, stop, view=self.input_view, label_view="raw", channels_first=True)
         want = self.clip_len + self.extra_frames
-        if len(x) < want:
-            x = np.concatenate([x, np.repeat(x[-1:], want - len(x), axis=0)])
+        if x.shape[1] < want:
+            x = np.concatenate([x, np.repeat(x[:, -1:], want - x.shape[1], axis=1)], axis=1)
         y = self.store.read_label(rid, view=self.label_view, start=s, stop=s + self.clip_len)
-        clip = torch.from_numpy(np.ascontiguousarray(x.transpose(3, 0, 1, 2)))
-        return clip, torch.from_numpy(np.ascontiguousarray(y)), rid, s
+        return torch.from_numpy(x), torch.from_numpy(np.ascontiguousarray(y)), rid, s

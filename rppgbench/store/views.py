@@ -90,43 +90,75 @@ def _safe_div(x: np.ndarray, s: Any) -> np.ndarray:
     return out
 
 
-def frames_view(block: np.ndarray, view: str | Sequence[str], stats: dict[str, Any], n_out: int) -> np.ndarray:
-    """View of ``n_out`` frames from uint8 ``block``; (n_out, H, W, 3 x number of views) float32.
+#: frames per step of the view arithmetic: a few hundred KB per operand, so every pass stays in the CPU cache
+_CHUNK = 8
+
+
+def frames_view(block: np.ndarray, view: str | Sequence[str], stats: dict[str, Any], n_out: int,
+                channels_first: bool = False) -> np.ndarray:
+    """View of ``n_out`` frames from uint8 ``block``: float32 (n_out, H, W, C), or (C, n_out, H, W) with
+    ``channels_first`` (computed in that layout: no transposed copy of the float result is made).
 
     For ``diffnormalized`` the block holds the ``n_out`` frames plus the next frame when one exists (a
     block of exactly ``n_out`` frames means the last one is the recording's last frame, whose view is 0).
     A sequence of views gives their channels concatenated in that order.
+
+    The arithmetic runs on chunks of :data:`_CHUNK` frames straight from uint8 (no whole-clip float32
+    temporaries) with the same float32 operations in the same order as the definitions, so the values are
+    bit-identical to the one-pass formulas (tested).
     """
     if not isinstance(view, str):
         views = as_views(view)
         if len(views) > 1:
-            return np.concatenate([frames_view(block, v, stats, n_out) for v in views], axis=-1)
+            parts = [frames_view(block, v, stats, n_out, channels_first=channels_first) for v in views]
+            return np.concatenate(parts, axis=0 if channels_first else -1)
         view = views[0]
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}; got {view!r}")
+    if channels_first:
+        block = np.ascontiguousarray(np.moveaxis(block, -1, 0))  # uint8: a quarter of the float32 bytes
+        planes = [(block[c], c) for c in range(block.shape[0])]
+        out = np.empty((block.shape[0], n_out) + block.shape[2:], np.float32)
+    else:
+        planes = [(block, None)]
+        out = np.empty((n_out,) + block.shape[1:], np.float32)
     if view == "raw":
-        return block[:n_out].astype(np.float32)
+        for u, c in planes:
+            np.copyto(out if c is None else out[c], u[:n_out], casting="unsafe")
+        return out
     if view == "standardized":
         mean, std = stats.get("frames_mean"), stats.get("frames_std")
-        x = block[:n_out].astype(np.float32)
         if not _usable(std):
-            return np.zeros_like(x)
-        x -= np.float32(mean)
-        x *= np.float32(1.0 / std)
-        return x
-    if view == "diffnormalized":
-        std = stats.get("diffnorm_std")
-        out = np.zeros((n_out,) + block.shape[1:], np.float32)
-        m = min(len(block) - 1, n_out)
-        if m <= 0 or not _usable(std):
+            out.fill(0)
             return out
-        a = block[:m + 1].astype(np.float32)
-        num = out[:m]
-        np.subtract(a[1:], a[:-1], out=num)
-        den = np.add(a[1:], a[:-1])
-        den += np.float32(_EPS)
-        den *= np.float32(std)  # uint8 inputs: the denominator is >= 1e-7 · std > 0, so no NaN/inf can arise
-        np.divide(num, den, out=num)
+        m, inv = np.float32(mean), np.float32(1.0 / std)
+        for u, c in planes:
+            o = out if c is None else out[c]
+            for i in range(0, n_out, _CHUNK):
+                j = min(i + _CHUNK, n_out)
+                np.subtract(u[i:j], m, out=o[i:j], dtype=np.float32)
+                o[i:j] *= inv
         return out
-    raise ValueError(f"view must be one of {VIEWS}; got {view!r}")
+    # diffnormalized: (f[t+1] - f[t]) / ((f[t+1] + f[t] + eps) * std), frame t = n_out - 1 zero at the end
+    std = stats.get("diffnorm_std")
+    m = min(len(planes[0][0]) - 1, n_out)
+    if m <= 0 or not _usable(std):
+        out.fill(0)
+        return out
+    std32 = np.float32(std)
+    den = np.empty((min(_CHUNK, m),) + planes[0][0].shape[1:], np.float32)
+    for u, c in planes:
+        o = out if c is None else out[c]
+        o[m:] = 0
+        for i in range(0, m, _CHUNK):
+            j = min(i + _CHUNK, m)
+            d = den[:j - i]
+            num = np.subtract(u[i + 1:j + 1], u[i:j], out=o[i:j], dtype=np.float32)
+            np.add(u[i + 1:j + 1], u[i:j], out=d, dtype=np.float32)
+            d += np.float32(_EPS)
+            d *= std32  # uint8 inputs: the denominator is >= 1e-7 · std > 0, so no NaN/inf can arise
+            np.divide(num, d, out=num)
+    return out
 
 
 def _usable(s: Any) -> bool:
