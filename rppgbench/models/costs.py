@@ -47,8 +47,9 @@ def read_costs(path: str | Path = COSTS_CSV) -> dict[str, dict[str, Any]]:
 
 
 def contract_shape(cfg: Any, batch: int = 1) -> tuple[int, ...]:
-    """``B x C x (clip_len + extra_frames) x H x W`` of a neural model's contract."""
-    return (batch, cfg.channels, cfg.clip_len + cfg.extra_frames, cfg.frame_size, cfg.frame_size)
+    """Input shape of a neural model's contract for ``batch`` clips, in the model's layout
+    (``ModelCfg.input_shape``: ``B x C x T' x H x W``, ``B x T' x C x H x W`` or ``(B*T + extra) x C x H x W``)."""
+    return tuple(cfg.input_shape(batch))
 
 
 def measure_costs(name: str) -> dict[str, Any]:
