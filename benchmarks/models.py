@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import resource
@@ -48,6 +49,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from rppgbench._util import atomic_write_text
 
 FIELDS = ["model", "variant", "device", "torch", "threads", "input_shape", "params", "params_exact",
           "params_inference", "params_thop", "published_params", "macs_conv", "macs_linear", "macs_rnn", "macs_total",
@@ -227,12 +230,11 @@ def main(argv: list[str] | None = None) -> int:
             with open(path, newline="") as fh:
                 done = {(r["model"], r["variant"]) for r in rows}
                 rows = [r for r in csv.DictReader(fh) if (r["model"], r["variant"]) not in done] + rows
-        tmp = path.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=FIELDS, restval="")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
+        buf = io.StringIO(newline="")
+        writer = csv.DictWriter(buf, fieldnames=FIELDS, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(path, buf.getvalue())
         print(f"wrote {path}")
     return 0
 

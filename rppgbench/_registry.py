@@ -1,19 +1,67 @@
-"""One registry mechanism for every pluggable kind: datasets, face detectors, models, losses, metrics.
+"""One registry mechanism for every pluggable kind: datasets, face detectors, models, losses, metrics, profiles,
+named recipes.
 
 A :class:`Registry` maps a name to either an object or a lazy ``"package.module:attr"`` target that is
 imported the first time the name is looked up. That keeps listings (``rppgbench ls models``) free of
 heavy imports such as torch. Duplicate names raise; unknown names raise with close matches suggested.
+
+Plugins: an installed distribution may declare entry points in the group ``rppgbench.plugins`` (see
+CONTRIBUTING.md). They are loaded once, the first time any registry is listed or looked up
+(:func:`load_plugins`); a plugin registers its datasets, models, ... into the registries at import (value
+``"pkg.module"``) or when its function is called (value ``"pkg.module:function"``, called without arguments).
+A plugin that fails to load is logged as a warning and named in every later "unknown name" error.
 """
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
+from rppgbench._logging import logger
+from rppgbench._util import did_you_mean
+
 T = TypeVar("T")
 
-__all__ = ["Registry", "RegistryError"]
+__all__ = ["Registry", "RegistryError", "PLUGIN_GROUP", "load_plugins", "plugin_errors"]
+
+#: the entry-point group read by :func:`load_plugins`
+PLUGIN_GROUP = "rppgbench.plugins"
+_plugins_state = "unloaded"  # -> "loading" -> "loaded"
+_plugin_errors: dict[str, str] = {}
+
+
+def load_plugins() -> list[str]:
+    """Load every ``rppgbench.plugins`` entry point once (later calls return at once); returns the names loaded.
+
+    Called by the registries on their first lookup, so a plugin's names are there wherever names are read.
+    """
+    global _plugins_state
+    if _plugins_state != "unloaded":
+        return []
+    _plugins_state = "loading"  # a plugin that looks names up while loading does not recurse
+    loaded = []
+    try:
+        from importlib.metadata import entry_points
+
+        for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+            try:
+                obj = ep.load()
+                if ep.attr and callable(obj):
+                    obj()
+            except Exception as exc:  # a broken plugin must not break every command; it is reported
+                _plugin_errors[ep.name] = f"{type(exc).__name__}: {exc}"
+                logger.warning("plugin %r (%s) failed to load: %s: %s", ep.name, ep.value, type(exc).__name__, exc)
+            else:
+                loaded.append(ep.name)
+                logger.debug("plugin %r (%s) loaded", ep.name, ep.value)
+    finally:
+        _plugins_state = "loaded"
+    return loaded
+
+
+def plugin_errors() -> dict[str, str]:
+    """Plugins that failed to load: entry-point name -> error."""
+    return dict(_plugin_errors)
 
 
 class RegistryError(KeyError):
@@ -41,6 +89,7 @@ class Registry(Generic[T]):
         self._objects: dict[str, Any] = {}
         self._lazy: dict[str, str] = {}
         self._meta: dict[str, dict[str, Any]] = {}
+        self._order: list[str] = []  # registration order
 
     # -- registration -------------------------------------------------------------------------
     def _check_new(self, name: str) -> None:
@@ -58,6 +107,7 @@ class Registry(Generic[T]):
             self._check_base(name, o)
             self._objects[name] = o
             self._meta[name] = dict(meta)
+            self._order.append(name)
             return o
 
         return _do if obj is None else _do(obj)
@@ -69,6 +119,7 @@ class Registry(Generic[T]):
             raise RegistryError(f"lazy target for {self.kind} {name!r} must be 'module:attr', got {target!r}")
         self._lazy[name] = target
         self._meta[name] = dict(meta)
+        self._order.append(name)
 
     def fill(self, name: str, obj: Any) -> None:
         """Give a lazily registered ``name`` its object now (its module was imported by other means)."""
@@ -79,9 +130,17 @@ class Registry(Generic[T]):
 
     # -- lookup -------------------------------------------------------------------------------
     def names(self) -> list[str]:
-        return sorted(set(self._objects) | set(self._lazy))
+        """Every registered name, sorted (plugins are loaded first)."""
+        load_plugins()
+        return sorted(self._order)
+
+    def registered(self) -> list[str]:
+        """Every registered name in registration order (plugins are loaded first)."""
+        load_plugins()
+        return list(self._order)
 
     def __contains__(self, name: object) -> bool:
+        load_plugins()
         return name in self._objects or name in self._lazy
 
     def __iter__(self) -> Iterator[str]:
@@ -98,10 +157,10 @@ class Registry(Generic[T]):
     def _unknown(self, name: str) -> None:
         if name in self:
             return
-        close = difflib.get_close_matches(str(name), self.names(), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(name, self.names())
         known = ", ".join(self.names()) or "(none)"
-        raise RegistryError(f"unknown {self.kind} {name!r}{hint} Known: {known}")
+        broken = "".join(f"; plugin {p!r} failed to load ({e})" for p, e in sorted(_plugin_errors.items()))
+        raise RegistryError(f"unknown {self.kind} {name!r}{hint} Known: {known}{broken}")
 
     def get(self, name: str) -> T:
         """Resolve ``name`` (importing a lazy target if needed)."""

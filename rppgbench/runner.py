@@ -37,8 +37,9 @@ from typing import Any
 from rppgbench import __version__, config
 from rppgbench._checks import DataError, RppgbenchError
 from rppgbench._logging import logger
+from rppgbench._util import atomic_write, json_clean
 from rppgbench.protocols import resolve_splits
-from rppgbench.results.io import atomic_write_bytes, json_clean, write_results
+from rppgbench.results.io import write_results
 from rppgbench.results.schema import FORMAT_VERSION
 from rppgbench.runner_validate import RUN_MARKER, RunOptions, RunPlan, plan_run
 
@@ -76,7 +77,7 @@ def _ensure_synthetic_raw(generate: dict[str, Any], raw: Path | None) -> Path:
         return raw
     logger.info("generating the synthetic raw dataset into %s (%s)", target, generate)
     write_raw_dataset(target, **generate)
-    atomic_write_bytes(done, json.dumps(generate, sort_keys=True).encode())
+    atomic_write(done, json.dumps(generate, sort_keys=True).encode())
     return target
 
 
@@ -251,7 +252,7 @@ def run_protocol(options: RunOptions) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     marker = {"protocol": {"name": proto.name, "sha256": proto.protocol_hash}, "started": started}
     if not (out / RUN_MARKER).is_file():
-        atomic_write_bytes(out / RUN_MARKER, json.dumps(marker).encode())
+        atomic_write(out / RUN_MARKER, json.dumps(marker).encode())
     t_st = time.perf_counter()
     stores = prepare_stores(plan)
     stores_wall = time.perf_counter() - t_st
@@ -286,7 +287,7 @@ def run_protocol(options: RunOptions) -> dict[str, Any]:
                            "with --resume to continue", mp.id, options.stop_after_epochs)
             raise _Interrupted(mp.id)
         saved = {"splits_sha256": split_sig, **json_clean({k: res[k] for k in ("rows", "per_recording", "model")})}
-        atomic_write_bytes(state, json.dumps(saved).encode())
+        atomic_write(state, json.dumps(saved).encode())
         rows += res["rows"]
         per_rec += res["per_recording"]
         models[mp.id] = res["model"]

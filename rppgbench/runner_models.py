@@ -9,7 +9,6 @@ test recording's length. Every model's test signals are evaluated per test datas
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -18,18 +17,11 @@ import numpy as np
 
 from rppgbench._checks import DataError
 from rppgbench._logging import logger
+from rppgbench._util import sha256_file
+from rppgbench.evaluation.metrics import metric_spec
 from rppgbench.results.io import write_predictions, write_toolbox_pickle
-from rppgbench.results.schema import METRIC_UNITS
 
-__all__ = ["run_model", "sha256_file"]
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+__all__ = ["run_model"]
 
 
 def _split_by_dataset(keys: list[str]) -> dict[str, list[str]]:
@@ -158,12 +150,12 @@ def run_model(mp: Any, plan: Any, stores: dict[str, Any], tables: dict[str, Any]
         fs = _dataset_fs(tables[ds], ds, list(sig))
         fs_used = fs if fs_used is None else fs_used
         res = evaluate(sig, fs, ev.profile, ev.window_s, label_type=mp.cfg.label_view, hr_method=ev.hr_method)
-        for metric in ev.metrics:
-            m = res.metrics.get(metric)
+        for spec in map(metric_spec, ev.metrics):
+            m = res.metrics.get(spec.name)
             if m is None:
-                raise DataError(f"evaluation profile {ev.profile} did not compute metric {metric}")
-            rows.append({"protocol": proto.name, "model": mp.id, "test_dataset": ds, "metric": metric,
-                         "value": m.get("value"), "se": m.get("se"), "unit": METRIC_UNITS[metric],
+                raise DataError(f"evaluation profile {ev.profile} did not compute metric {spec.name}")
+            rows.append({"protocol": proto.name, "model": mp.id, "test_dataset": ds, "metric": spec.name,
+                         "value": m.get("value"), "se": m.get("se"), "unit": spec.unit,
                          "n_windows": int(len(res.windows) - res.n_excluded), "n_recordings": len(sig),
                          "n_tails_dropped": res.n_tails_dropped,
                          "profile": res.profile, "hr_resolution_bpm": res.hr_resolution_bpm,

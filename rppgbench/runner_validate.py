@@ -17,7 +17,6 @@ from rppgbench import config
 from rppgbench._checks import ProtocolError, RecipeMismatchError, RppgbenchError
 from rppgbench._logging import logger
 from rppgbench.protocols import Protocol, load_protocol
-from rppgbench.results.schema import METRIC_UNITS
 
 __all__ = ["RunOptions", "ModelPlan", "RunPlan", "plan_run", "validate_protocol", "resolve_dataset_recipe",
            "check_output_dir", "RUN_MARKER"]
@@ -87,14 +86,20 @@ def resolve_dataset_recipe(protocol: Protocol, dataset: str) -> Any:
     return _recipe_from_spec(protocol.datasets[dataset].recipe, dataset, f"{protocol.path}: datasets.{dataset}.recipe")
 
 
-def _dataset_fps(dataset: str) -> float | None:
-    from rppgbench.datasets import DATASETS
+def _check_detector(protocol: Protocol, where: str, recipe: Any) -> None:
+    """The recipe's face detector must be registered (its optional extra is checked when it is built)."""
+    from rppgbench.preprocess.face import FACE_DETECTORS
 
     try:
-        return float(DATASETS.get(dataset).info.fps)
-    except (ImportError, AttributeError) as exc:  # adapter not written yet
-        logger.warning("dataset %s: cannot read its nominal fps (%s); fps contract not checked", dataset, exc)
-        return None
+        FACE_DETECTORS.meta(recipe.detector)
+    except KeyError as exc:
+        raise ProtocolError(f"{protocol.path}: {where}: {exc}") from None
+
+
+def _dataset_fps(dataset: str) -> float:
+    from rppgbench.datasets import DATASETS
+
+    return float(DATASETS.get(dataset).info.fps)
 
 
 def _merged_training(protocol: Protocol, overrides: dict[str, Any]) -> Any:
@@ -103,7 +108,7 @@ def _merged_training(protocol: Protocol, overrides: dict[str, Any]) -> Any:
     return dataclasses.replace(protocol.training, **overrides)
 
 
-def _check_contract(protocol: Protocol, mp: ModelPlan, recipes: dict[str, Any], fps: dict[str, float | None]) -> None:
+def _check_contract(protocol: Protocol, mp: ModelPlan, recipes: dict[str, Any], fps: dict[str, float]) -> None:
     cfg = mp.cfg
     views = cfg.input_views
     if cfg.kind == "neural" and cfg.channels != STORE_CHANNELS * len(views):
@@ -117,7 +122,7 @@ def _check_contract(protocol: Protocol, mp: ModelPlan, recipes: dict[str, Any], 
                 f"{protocol.path}: model {mp.id} ({mp.name}) needs frame_size={cfg.frame_size} but dataset {ds} uses "
                 f"recipe {recipe.name or recipe.recipe_id[:16]} with size={recipe.size}; use a recipe of size "
                 f"{cfg.frame_size} or override the model's frame_size")
-        if cfg.kind != "baseline" and fps.get(ds) is not None and abs(float(cfg.fps) - float(fps[ds])) > 0.5:
+        if cfg.kind != "baseline" and abs(float(cfg.fps) - fps[ds]) > 0.5:
             raise RecipeMismatchError(
                 f"{protocol.path}: model {mp.id} ({mp.name}) expects fps={cfg.fps} but dataset {ds} is recorded at "
                 f"fps={fps[ds]}")
@@ -134,21 +139,14 @@ def _check_generate(protocol: Protocol) -> None:
     spec = protocol.datasets.get("synthetic")
     if spec is None or spec.generate is None:
         return
-    try:
-        from rppgbench.datasets.synthetic import write_raw_dataset
-    except ImportError:
-        logger.warning("rppgbench.datasets.synthetic.write_raw_dataset is not available; generate: not checked")
-        return
+    from rppgbench.datasets.synthetic import write_raw_dataset
+    from rppgbench.datasets.synthetic.presets import SyntheticSpec
+
     params = inspect.signature(write_raw_dataset).parameters
     allowed = [n for n, p in params.items() if n not in ("root", "path", "out", "out_dir", "raw")
                and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        try:  # the extra keywords go to make_spec: SyntheticSpec fields
-            from rppgbench.datasets.synthetic.presets import SyntheticSpec
-
-            allowed += [f.name for f in dataclasses.fields(SyntheticSpec)]
-        except ImportError:
-            return
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):  # the extra keywords go to make_spec
+        allowed += [f.name for f in dataclasses.fields(SyntheticSpec)]
     unknown = sorted(set(spec.generate) - set(allowed))
     if unknown:
         raise ProtocolError(f"{protocol.path}: datasets.synthetic.generate: unknown argument(s) {', '.join(unknown)} "
@@ -173,7 +171,8 @@ def validate_protocol(protocol: Protocol | str | os.PathLike, models: list[str] 
     profile and metric names, and (``build``) that each model can be instantiated with its overrides.
     With ``null`` the plans end with the null baseline (id ``null``; kept whatever ``models`` selects).
     Returns ``(protocol, recipes, model plans)``."""
-    from rppgbench.evaluation import get_profile
+    from rppgbench.evaluation.metrics import metric_spec
+    from rppgbench.evaluation.profiles import get_profile
     from rppgbench.models import model_cfg
     from rppgbench.models._factory import split_overrides
 
@@ -183,10 +182,13 @@ def validate_protocol(protocol: Protocol | str | os.PathLike, models: list[str] 
         get_profile(proto.evaluation.profile)
     except KeyError as exc:
         raise ProtocolError(f"{proto.path}: evaluation.profile: {exc}") from None
-    for m in proto.evaluation.metrics:
-        if m not in METRIC_UNITS:
-            raise ProtocolError(f"{proto.path}: evaluation.metrics: unknown metric {m!r}; known: "
-                                f"{', '.join(METRIC_UNITS)}")
+    for i, m in enumerate(proto.evaluation.metrics):
+        try:
+            metric_spec(m)
+        except KeyError as exc:
+            raise ProtocolError(f"{proto.path}: evaluation.metrics[{i}]: {exc}") from None
+    for ds, recipe in recipes.items():
+        _check_detector(proto, f"datasets.{ds}.recipe", recipe)
     _check_generate(proto)
     from rppgbench.runner_null import NULL_ID, check_null, null_plan
 
@@ -219,6 +221,8 @@ def validate_protocol(protocol: Protocol | str | os.PathLike, models: list[str] 
             raise ProtocolError(f"{proto.path}: models[{i}] ({spec.name}) overrides: {exc}") from None
         mrec = dict(recipes) if spec.recipe is None else {
             ds: _recipe_from_spec(spec.recipe, ds, f"{proto.path}: models[{i}].recipe") for ds in proto.datasets}
+        if spec.recipe is not None:
+            _check_detector(proto, f"models[{i}].recipe", next(iter(mrec.values())))
         mp = ModelPlan(id=spec.id, name=spec.name, cfg=eff, overrides=dict(spec.overrides),
                        training=_merged_training(proto, spec.training), recipes=mrec)
         _check_contract(proto, mp, recipes, fps)

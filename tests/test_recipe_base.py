@@ -18,7 +18,7 @@ def test_dict_with_base_equals_file_with_base(tmp_path):
 
 
 def test_dict_with_unknown_base_or_field_is_refused():
-    with pytest.raises(ValueError, match="unknown recipe name 'fp7'; did you mean fp72"):
+    with pytest.raises(ValueError, match="unknown recipe name 'fp7'; did you mean 'fp72'"):
         resolve_recipe({"base": "fp7"})
     with pytest.raises(ValueError, match=r"unknown recipe field\(s\) \['sise'\]"):
         resolve_recipe({"base": "fp72", "sise": 32})

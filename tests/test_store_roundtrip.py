@@ -184,7 +184,7 @@ def test_recipe_serialisation(tmp_path):
     assert (q.size, q.no_face, q.detect_every, q.dataset, q.name) == (36, "whole", 30, "toy", "mine")
     with pytest.raises(ValueError, match="unknown recipe field"):
         Recipe.from_dict({"sise": 3})
-    with pytest.raises(ValueError, match="did you mean fp72"):
+    with pytest.raises(ValueError, match="did you mean .fp72."):
         Recipe.named("fp27")
     with pytest.raises(ValueError, match="recipe.no_face must be one of"):
         Recipe(no_face="skip")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from rppgbench.signal.hr import HR_METHODS
+
 EPILOG = """\b
 Example:
   rppgbench metrics preds.npz --fs 30 --profile tb-head-2025 --window 10 --json metrics.json
@@ -28,7 +30,7 @@ def _fmt(v: float | None, digits: int = 4) -> str:
 @click.option("--stride", type=float, default=None, help="Sliding-window stride in seconds (needs --window).")
 @click.option("--label-type", type=click.Choice(["raw", "diffnormalized", "standardized"]), default="raw",
               show_default=True, help="Signal view; diffnormalized signals are integrated before evaluation.")
-@click.option("--hr-method", type=click.Choice(["fft", "welch", "peak"]), default=None,
+@click.option("--hr-method", type=click.Choice(HR_METHODS), default=None,
               help="HR estimator (default: the profile's).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write the result as JSON to this path.")
@@ -36,7 +38,6 @@ def metrics(predictions: str, fs: float | None, profile: str, window: str | None
             label_type: str, hr_method: str | None, json_path: str | None) -> None:
     """Compute MAE, RMSE, MAPE, Pearson, SNR and MACC (each ± SE) of PREDICTIONS."""
     import json
-    import os
     from pathlib import Path
 
     from rppgbench.evaluation import evaluate, load_predictions
@@ -73,10 +74,10 @@ def metrics(predictions: str, fs: float | None, profile: str, window: str | None
     for name, m in res.metrics.items():
         click.echo(f"{name:<8} {_fmt(m['value']):>12} ± {_fmt(m['se']):>10}  {m['unit']}")
     if json_path:
+        from rppgbench._util import atomic_write_text
+
         out = Path(json_path)
-        tmp = out.with_name(out.name + ".partial")
         data = res.to_dict()
         data["source"] = str(predictions)
-        tmp.write_text(json.dumps(data, indent=2, allow_nan=False))
-        os.replace(tmp, out)
+        atomic_write_text(out, json.dumps(data, indent=2, allow_nan=False))
         click.echo(f"wrote {out}")

@@ -11,7 +11,6 @@ on unreadable, empty, truncated or inconsistent input. Readers:
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 
 from rppgbench._checks import DataError
 from rppgbench._logging import logger
+from rppgbench._util import natural_key
 
 __all__ = [
     "natural_key", "is_harmless", "iter_video", "video_frame_count", "video_fps", "iter_images",
@@ -39,11 +39,6 @@ FRAME_CLOCK_FACTOR = 2.0
 HARMLESS_NAMES = {".ds_store", "thumbs.db", "desktop.ini", "size.csv", "md5.txt", "md5sum.txt", "sha256sum.txt",
                   "license", "license.txt", "licence.txt", "erratum.txt"}
 _HARMLESS_PREFIXES = ("readme", "._", "license", "licence")
-
-
-def natural_key(text: str) -> tuple:
-    """Sort key that orders embedded integers numerically: ``subject2 < subject10``."""
-    return tuple(int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", text))
 
 
 def is_harmless(path: Path) -> bool:

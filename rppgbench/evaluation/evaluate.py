@@ -13,7 +13,7 @@ import pandas as pd
 from rppgbench._checks import DataError, check_option, shown
 from rppgbench._logging import logger
 from rppgbench.evaluation.bland_altman import bland_altman
-from rppgbench.evaluation.metrics import MetricWarning, pooled_metrics
+from rppgbench.evaluation.metrics import MetricWarning, metric_spec, pooled_metrics
 from rppgbench.evaluation.profiles import Profile, get_profile
 from rppgbench.signal import windows as _win
 from rppgbench.signal.detrend import detrend
@@ -99,12 +99,10 @@ class EvaluationResult:
     def metric_rows(self, **context: Any) -> list[dict[str, Any]]:
         """Tidy rows, one per metric: ``metric, value, se, unit, higher_is_better, profile, hr_method, window_s,
         hr_resolution_bpm, n_windows, n_tails_dropped`` plus any ``context`` columns (e.g. protocol, model, dataset)."""
-        from rppgbench.evaluation.metrics import METRICS
-
         rows = []
         for name, m in self.metrics.items():
             rows.append({**context, "metric": name, "value": m["value"], "se": m["se"], "unit": m["unit"],
-                         "higher_is_better": METRICS.get(name.lower()).higher_is_better, "profile": self.profile,
+                         "higher_is_better": metric_spec(name).higher_is_better, "profile": self.profile,
                          "hr_method": self.hr_method, "window_s": self.window_s,
                          "hr_resolution_bpm": self.hr_resolution_bpm, "n_windows": int(len(self.windows)),
                          "n_tails_dropped": self.n_tails_dropped})

@@ -33,8 +33,8 @@ import numpy as np
 from rppgbench._registry import Registry
 from rppgbench.evaluation.profiles import Profile
 
-__all__ = ["METRIC_NAMES", "METRICS", "MetricSpec", "MetricWarning", "pooled_metrics", "mean_se", "rmse_se",
-           "cluster_se", "pearson_cluster_se"]
+__all__ = ["METRIC_NAMES", "METRICS", "MetricSpec", "MetricWarning", "metric_spec", "pooled_metrics", "mean_se",
+           "rmse_se", "cluster_se", "pearson_cluster_se"]
 
 
 class MetricWarning(RuntimeWarning):
@@ -43,7 +43,7 @@ class MetricWarning(RuntimeWarning):
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """How a metric is named, its unit and its direction."""
+    """How a metric is named, its unit ("" for a dimensionless number) and its direction."""
 
     name: str
     unit: str
@@ -51,18 +51,26 @@ class MetricSpec:
     description: str
 
 
-METRIC_NAMES: tuple[str, ...] = ("MAE", "RMSE", "MAPE", "Pearson", "SNR", "MACC")
-
-METRICS: Registry[MetricSpec] = Registry("metric")
-for _spec in (
+_BUILTIN = (
     MetricSpec("MAE", "bpm", False, "mean absolute HR error"),
     MetricSpec("RMSE", "bpm", False, "root mean squared HR error"),
     MetricSpec("MAPE", "%", False, "mean absolute HR error relative to the reference HR"),
     MetricSpec("Pearson", "", True, "Pearson correlation of predicted and reference HR over windows"),
     MetricSpec("SNR", "dB", True, "power around the reference HR and its 2nd harmonic over the rest of the band"),
     MetricSpec("MACC", "", True, "maximum |correlation| of predicted and reference waveforms over circular lags"),
-):
-    METRICS.register(_spec.name.lower(), _spec)  # registry keys are lower case (protocol YAML: metrics: [mae, ...])
+)
+#: the one list of metrics: registry keys are the lower-case names, so a protocol may write ``mae`` or ``MAE``
+METRICS: Registry[MetricSpec] = Registry("metric")
+for _spec in _BUILTIN:
+    METRICS.register(_spec.name.lower(), _spec)
+
+#: the metrics :func:`pooled_metrics` computes, display names in table order
+METRIC_NAMES: tuple[str, ...] = tuple(s.name for s in _BUILTIN)
+
+
+def metric_spec(name: str) -> MetricSpec:
+    """The :class:`MetricSpec` of ``name``, case-insensitive (``mae``, ``MAE``); unknown names suggest close ones."""
+    return METRICS.get(str(name).lower())
 
 
 def _sd(x: np.ndarray, ddof: int) -> float:
@@ -196,4 +204,4 @@ def pooled_metrics(hr_pred: np.ndarray, hr_ref: np.ndarray, snr: np.ndarray, mac
         x = a[fin]
         out[name] = (float(np.mean(x)) if x.size else float("nan"),
                      _se_of_mean(x, ddof, None if cl is None else cl[fin]))
-    return {k: {"value": out[k][0], "se": out[k][1], "unit": METRICS.get(k.lower()).unit} for k in METRIC_NAMES}
+    return {k: {"value": out[k][0], "se": out[k][1], "unit": metric_spec(k).unit} for k in METRIC_NAMES}

@@ -3,7 +3,6 @@ model of a run (used for the synthetic protocol, whose data we generate and may 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import numpy as np
 
 from rppgbench._checks import SubmissionError
 from rppgbench._logging import logger
+from rppgbench._util import atomic_write, atomic_write_text
 from rppgbench.leaderboard.schema import (
     MAX_RESULTS_BYTES,
     REFERENCE_FILE,
@@ -93,15 +93,11 @@ def write_reference(results_dir: str | Path, root: str | Path = "leaderboards", 
     if target.exists() and not overwrite:
         raise SubmissionError(f"{target} exists; pass overwrite=True to replace the reference of {name!r}")
     if ship_labels:
-        tmp_npz = pdir / f".{REFERENCE_LABELS_FILE}.tmp.npz"
-        np.savez_compressed(tmp_npz, **{f"label__{view}__{rid}": arr for view, lab in labels.items()
-                                        for rid, arr in lab.items()})
-        os.replace(tmp_npz, pdir / REFERENCE_LABELS_FILE)
+        arrays = {f"label__{view}__{rid}": arr for view, lab in labels.items() for rid, arr in lab.items()}
+        atomic_write(pdir / REFERENCE_LABELS_FILE, lambda tmp: np.savez_compressed(tmp, **arrays))
     elif (pdir / REFERENCE_LABELS_FILE).exists():
         (pdir / REFERENCE_LABELS_FILE).unlink()
-    tmp = pdir / f".{REFERENCE_FILE}.tmp"
-    tmp.write_text(json.dumps(ref, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
+    atomic_write_text(target, json.dumps(ref, indent=2, sort_keys=True) + "\n")
     logger.info("wrote %s (%d recordings, views %s, labels shipped: %s)", target, len(test), sorted(labels),
                 ship_labels)
     return target

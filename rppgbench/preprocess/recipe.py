@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from rppgbench._checks import check_option, check_range
+from rppgbench._registry import Registry, RegistryError
 
 __all__ = ["Recipe", "RECIPE_FORMAT_VERSION", "NAMED_RECIPES", "resolve_recipe", "DEFAULT_RECIPE", "LEGACY_DEFAULTS"]
 
@@ -253,22 +254,26 @@ class Recipe:
 
     @classmethod
     def named(cls, name: str) -> Recipe:
-        if name not in NAMED_RECIPES:
-            import difflib
+        """The recipe registered as ``name`` in :data:`NAMED_RECIPES`."""
+        try:
+            fields = NAMED_RECIPES.get(name)
+        except RegistryError as exc:
+            raise ValueError(str(exc)) from None
+        return cls(**fields, name=name)
 
-            close = difflib.get_close_matches(name, NAMED_RECIPES, n=2)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise ValueError(f"unknown recipe name {name!r}{hint} Known: {', '.join(sorted(NAMED_RECIPES))}")
-        return cls(**NAMED_RECIPES[name], name=name)
 
-
-NAMED_RECIPES: dict[str, dict[str, Any]] = {
-    "fp72": {"size": 72, "detect_every": 30, "enlarge": 1.5},
-    "tb72": {"size": 72, "detect_every": 0, "enlarge": 1.5},
-    "pn128": {"size": 128, "detect_every": 0, "enlarge": 1.5},
-    "skin72": {"size": 72, "detector": "blazeface", "detect_every": 10, "tracking": "smooth", "roi": "keypoints",
-               "enlarge": 1.5},
-}
+#: named recipes: name -> the fields that differ from the :class:`Recipe` defaults (``rppgbench ls recipes``)
+NAMED_RECIPES: Registry[dict[str, Any]] = Registry("recipe name")
+NAMED_RECIPES.register("fp72", {"size": 72, "detect_every": 30, "enlarge": 1.5},
+                       description="72x72 crops, Haar detection every 30 frames (FactorizePhys / rPPG-Toolbox dynamic)")
+NAMED_RECIPES.register("tb72", {"size": 72, "detect_every": 0, "enlarge": 1.5},
+                       description="72x72 crops, one first-frame box for the whole video (rPPG-Toolbox default)")
+NAMED_RECIPES.register("pn128", {"size": 128, "detect_every": 0, "enlarge": 1.5},
+                       description="128x128 crops, first-frame box (PHASE-Net preprocessing)")
+NAMED_RECIPES.register("skin72", {"size": 72, "detector": "blazeface", "detect_every": 10, "tracking": "smooth",
+                                  "roi": "keypoints", "enlarge": 1.5},
+                       description="72x72 crops, BlazeFace every 10 frames with smooth tracking, skin-keypoint ROI "
+                                   "(the default)")
 
 
 def resolve_recipe(spec: str | Path | Recipe | dict | None, dataset: str | None = None) -> Recipe:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rppgbench._checks import ProtocolError
+from rppgbench._util import did_you_mean
 from rppgbench.protocols.schema import (
     SPLIT_NAMES,
     Citation,
@@ -63,11 +64,7 @@ def find_protocol(name_or_path: str | os.PathLike, root: str | os.PathLike | Non
         raise ProtocolError(f"protocol name {name_or_path!r} is ambiguous under {rootp}: "
                             f"{', '.join(str(h) for h in hits)}")
     if not hits:
-        import difflib
-
-        names = [f.stem for f in _protocol_files(rootp)]
-        close = difflib.get_close_matches(str(name_or_path), names, n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(name_or_path, [f.stem for f in _protocol_files(rootp)])
         raise ProtocolError(f"unknown protocol {str(name_or_path)!r} under {rootp}{hint} "
                             f"(`rppgbench ls protocols` lists them)")
     return hits[0]

@@ -27,14 +27,14 @@ A protocol file (``protocols/<family>/<name>.yaml``) holds these top-level keys:
 ``training``
     ``{epochs, batch_size, optimizer, lr, weight_decay, seed, selection: last|best, max_steps_per_epoch, loss}``.
 ``evaluation``
-    ``{profile, window_s (null = whole recording), hr_method: fft|peak, metrics}``.
+    ``{profile, window_s (null = whole recording), hr_method: fft|welch|peak, metrics}``; ``profile`` names an
+    evaluation profile and ``metrics`` registered metrics (case-insensitive), both checked by ``rppgbench validate``.
 ``reference``
     Published numbers: ``{table, source, values: {model: {test_dataset: {metric: value}}}}``.
 """
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import json
 import math
@@ -43,7 +43,10 @@ from pathlib import Path
 from typing import Any
 
 from rppgbench._checks import ProtocolError
+from rppgbench._util import did_you_mean
+from rppgbench.datasets import DATASETS
 from rppgbench.protocols.loader import Marks, format_path, location
+from rppgbench.signal.hr import HR_METHODS
 
 __all__ = ["Protocol", "DatasetSpec", "SplitPart", "ModelSpec", "TrainingSpec", "EvaluationSpec", "Citation",
            "SPLIT_NAMES", "validate_protocol_dict"]
@@ -57,7 +60,6 @@ MAX_EPOCHS = 100_000
 MAX_BATCH = 65_536
 MAX_STEPS = 10**9
 MAX_SEED = 2**32 - 1
-_KNOWN_DATASETS = ("synthetic", "ubfc_rppg", "pure", "mmpd", "buaa_mihe", "ibvp", "scamps")
 
 
 @dataclass(frozen=True)
@@ -187,8 +189,7 @@ class _Ctx:
                                    f"got {type(d).__name__} {d!r}")
         for k in d:
             if k not in allowed:
-                close = difflib.get_close_matches(str(k), allowed, n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; allowed keys: {', '.join(allowed)}"
+                hint = did_you_mean(k, allowed, n=1, cutoff=0.6) or f"; allowed keys: {', '.join(allowed)}"
                 raise self.error(path + (k,), f"unknown key {k!r} in {where}{hint}")
         for k in required:
             if k not in d:
@@ -382,9 +383,8 @@ def validate_protocol_dict(data: dict, marks: Marks, fname: str, *, stem: str | 
     datasets: dict[str, DatasetSpec] = {}
     for ds, spec in dsd.items():
         p = ("datasets", ds)
-        if ds not in _KNOWN_DATASETS:
-            close = difflib.get_close_matches(str(ds), _KNOWN_DATASETS, n=1, cutoff=0.5)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(_KNOWN_DATASETS)}"
+        if ds not in DATASETS:  # the registry: built-in adapters, plugins, and datasets registered at run time
+            hint = did_you_mean(ds, DATASETS.names(), n=1) or f"; known: {', '.join(DATASETS.names())}"
             raise ctx.error(p, f"unknown dataset {ds!r} in datasets{hint}")
         spec = {} if spec is None else spec
         ctx.keys(spec, p, ("recipe", "generate"))
@@ -432,10 +432,10 @@ def validate_protocol_dict(data: dict, marks: Marks, fname: str, *, stem: str | 
 
     ed = ctx.keys(data.get("evaluation") or {}, ("evaluation",), ("profile", "window_s", "hr_method", "metrics"))
     ev_default = EvaluationSpec()
-    hr_method = ctx.typed(ed, "hr_method", ("evaluation",), (str,), "'fft' or 'peak'", ev_default.hr_method,
-                          nullable=False)
-    if hr_method not in ("fft", "peak"):
-        raise ctx.error(("evaluation", "hr_method"), f"evaluation.hr_method must be 'fft' or 'peak'; got {hr_method!r}")
+    methods = " or ".join(repr(m) for m in HR_METHODS)
+    hr_method = ctx.typed(ed, "hr_method", ("evaluation",), (str,), methods, ev_default.hr_method, nullable=False)
+    if hr_method not in HR_METHODS:
+        raise ctx.error(("evaluation", "hr_method"), f"evaluation.hr_method must be {methods}; got {hr_method!r}")
     window = ctx.typed(ed, "window_s", ("evaluation",), (int, float), "a number of seconds or null",
                        ev_default.window_s, minimum=1e-9, maximum=MAX_WINDOW_S) if "window_s" in ed \
         else ev_default.window_s

@@ -22,15 +22,15 @@ every part selects at least one recording; every declared split is non-empty; sp
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from rppgbench._checks import ProtocolError
+from rppgbench._util import natural_key
 from rppgbench.protocols.schema import SPLIT_NAMES, Protocol, SplitPart
 
-__all__ = ["ResolvedSplits", "resolve_splits", "canonical_subject", "natural_key", "select_part"]
+__all__ = ["ResolvedSplits", "resolve_splits", "canonical_subject", "select_part"]
 
 
 def canonical_subject(value: Any) -> str:
@@ -45,11 +45,6 @@ def canonical_subject(value: Any) -> str:
     if s.isdigit():
         return str(int(s))
     return s
-
-
-def natural_key(text: str) -> tuple:
-    """Sort key treating digit runs as numbers: ``subject2 < subject10``."""
-    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", str(text)) if t != "")
 
 
 @dataclass

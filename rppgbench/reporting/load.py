@@ -11,11 +11,9 @@ import numpy as np
 
 from rppgbench._checks import DataError
 
-__all__ = ["RunResults", "load_run", "load_runs", "load_predictions", "METRIC_ORDER", "FORMAT_VERSION"]
+__all__ = ["RunResults", "load_run", "load_runs", "load_predictions", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
-#: metric names in the order tables show them
-METRIC_ORDER = ("MAE", "RMSE", "MAPE", "Pearson", "SNR", "MACC")
 _REQUIRED = ("format_version", "protocol", "evaluation", "rows", "per_recording", "models")
 
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import re
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import numpy as np
 
 from rppgbench._checks import DataError
 from rppgbench._logging import logger
+from rppgbench._util import atomic_dir, json_clean
 from rppgbench.reporting import html as H
 from rppgbench.reporting.cd import friedman_nemenyi, plot_cd
 from rppgbench.reporting.load import RunResults, load_runs
@@ -162,23 +161,6 @@ def _window_hrs(run: RunResults, model: str, dataset: str) -> tuple[np.ndarray, 
     return np.concatenate(hp), np.concatenate(hr), "windows"
 
 
-def _atomic_dir(out: Path) -> Path:
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    return tmp
-
-
-def _publish(tmp: Path, out: Path) -> None:
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old.exists():
-        shutil.rmtree(old)
-
-
 def report(results_dirs: Sequence[str | Path] | str | Path, out: str | Path | None = None,
            model_benchmark_csv: str | Path | None = None) -> Path:
     """Render a report of one or more results directories.
@@ -206,30 +188,12 @@ def report(results_dirs: Sequence[str | Path] | str | Path, out: str | Path | No
         out = runs[0].path / "report"
     out = Path(out)
     bench = read_model_benchmark(model_benchmark_csv) if model_benchmark_csv else None
-    tmp = _atomic_dir(out)
-    try:
+    with atomic_dir(out) as tmp:
         summary = _render(runs, tmp, bench)
         (tmp / "report.json").write_text(json.dumps(summary, indent=2, sort_keys=True, allow_nan=False)
                                          + "\n", encoding="utf-8")
-        _publish(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     logger.info("report written to %s", out / "index.html")
     return out / "index.html"
-
-
-def _clean(x: Any) -> Any:
-    """JSON-safe: NaN/inf → None, numpy scalars → Python."""
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, (float, np.floating)):
-        return None if not math.isfinite(float(x)) else float(x)
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
 
 
 def _render(runs: list[RunResults], tmp: Path, bench: dict | None) -> dict[str, Any]:
@@ -266,7 +230,7 @@ def _render(runs: list[RunResults], tmp: Path, bench: dict | None) -> dict[str, 
             summary["sections"].append(sec["summary"])
             body.append(sec["html"])
     (tmp / "index.html").write_text(H.page("rppgbench report", "\n".join(body)), encoding="utf-8")
-    return _clean(summary)
+    return json_clean(summary)
 
 
 def _dataset_section(run: RunResults, ds: str, rows: list[dict[str, Any]], figs: Path,

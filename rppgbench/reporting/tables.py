@@ -10,18 +10,15 @@ import csv
 import html
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from rppgbench.reporting.load import METRIC_ORDER, RunResults
+from rppgbench.evaluation.metrics import METRIC_NAMES, metric_spec
+from rppgbench.reporting.load import RunResults
 from rppgbench.results.null import null_verdicts
 
-__all__ = ["comparison_rows", "fmt_value", "to_markdown", "to_latex", "to_csv", "to_html", "UNITS",
-           "LOWER_IS_BETTER"]
+__all__ = ["comparison_rows", "fmt_value", "metric_header", "to_markdown", "to_latex", "to_csv", "to_html"]
 
-UNITS = {"MAE": "bpm", "RMSE": "bpm", "MAPE": "%", "Pearson": "", "SNR": "dB", "MACC": ""}
-#: sort direction of each metric (True: lower is better)
-LOWER_IS_BETTER = {"MAE": True, "RMSE": True, "MAPE": True, "Pearson": False, "SNR": False, "MACC": False}
 _KEY_COLS = ("protocol", "test_dataset", "model")
 _INFO_COLS = ("profile", "window_s", "hr_resolution_bpm", "n_recordings", "n_windows", "n_tails_dropped")
 #: header of the column holding :func:`rppgbench.results.null.null_verdicts` (``vs_null`` in rows and CSV)
@@ -48,7 +45,8 @@ def comparison_rows(runs: Sequence[RunResults]) -> tuple[list[dict[str, Any]], l
         n_tails_dropped (when the rows have it), ``vs_null`` (null baseline / beats null / does not beat null /
         no null) and for every metric ``<metric>`` → ``{"value", "se", "unit"}``.
     metrics : list of str
-        Metrics present, in :data:`METRIC_ORDER` first, then any others alphabetically.
+        Metrics present, in the order of :data:`~rppgbench.evaluation.metrics.METRIC_NAMES` first, then any
+        others alphabetically.
     """
     pivot: dict[tuple[str, str, str], dict[str, Any]] = {}
     seen_metrics: set[str] = set()
@@ -63,22 +61,26 @@ def comparison_rows(runs: Sequence[RunResults]) -> tuple[list[dict[str, Any]], l
             entry.setdefault("profile", ev.get("profile"))
             entry.setdefault("window_s", ev.get("window_s"))
             entry[str(r["metric"])] = {"value": float(r["value"]), "se": float(r["se"]),
-                                       "unit": r.get("unit", UNITS.get(r["metric"], ""))}
+                                       "unit": r.get("unit", metric_spec(r["metric"]).unit)}
             seen_metrics.add(str(r["metric"]))
     verdicts: dict[tuple[str, str, str], str] = {}
     for run in runs:
         verdicts.update(null_verdicts(run.rows, run.protocol))
     for key, entry in pivot.items():
         entry["vs_null"] = verdicts.get(key, "no null")
-    metrics = [m for m in METRIC_ORDER if m in seen_metrics] + sorted(seen_metrics - set(METRIC_ORDER))
+    metrics = [m for m in METRIC_NAMES if m in seen_metrics] + sorted(seen_metrics - set(METRIC_NAMES))
     rows = [pivot[k] for k in sorted(pivot)]
     return rows, metrics
 
 
-def _header(metric: str) -> str:
-    unit = UNITS.get(metric, "")
-    arrow = "↓" if LOWER_IS_BETTER.get(metric, True) else "↑"
-    return f"{metric} ({unit}) {arrow}" if unit else f"{metric} {arrow}"
+def metric_header(metric: str, arrows: tuple[str, str] | None = ("↓", "↑"),
+                  text: Callable[[str], str] = str) -> str:
+    """``MAE (bpm) ↓``: the metric, its unit when it has one and the arrow (lower-better, higher-better) of its
+    better direction, all from the metric registry; ``text`` escapes name and unit (e.g. for LaTeX);
+    ``arrows=None`` leaves the arrow out."""
+    spec = metric_spec(metric)
+    head = f"{text(metric)} ({text(spec.unit)})" if spec.unit else text(metric)
+    return head if arrows is None else f"{head} {arrows[spec.higher_is_better]}"
 
 
 def _cell(row: dict[str, Any], metric: str) -> str:
@@ -112,7 +114,7 @@ def to_markdown(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
     out = []
     for group, grows in _groups(rows):
         out.append(f"**{_md_escape(_caption(group, grows))}**\n")
-        head = ["Model", *(_header(m) for m in metrics), VS_NULL, "Recordings", "Windows", "Tails not scored"]
+        head = ["Model", *(metric_header(m) for m in metrics), VS_NULL, "Recordings", "Windows", "Tails not scored"]
         out.append("| " + " | ".join(head) + " |")
         out.append("|" + "|".join(["---"] + ["---:"] * len(metrics) + ["---"] + ["---:"] * 3) + "|")
         for r in grows:
@@ -138,11 +140,7 @@ def to_latex(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
         out.append("\\begin{table}[t]\n\\centering")
         out.append(f"\\caption{{{_tex(_caption(group, grows))}}}")
         out.append("\\begin{tabular}{l" + "r" * len(metrics) + "l}\n\\toprule")
-        heads = []
-        for m in metrics:
-            unit = UNITS.get(m, "")
-            arrow = "$\\downarrow$" if LOWER_IS_BETTER.get(m, True) else "$\\uparrow$"
-            heads.append(f"{_tex(m)} ({_tex(unit)}) {arrow}" if unit else f"{_tex(m)} {arrow}")
+        heads = [metric_header(m, ("$\\downarrow$", "$\\uparrow$"), _tex) for m in metrics]
         out.append("Model & " + " & ".join(heads) + f" & {_tex(VS_NULL)} \\\\\n\\midrule")
         for r in grows:
             cells = [_tex(_cell(r, m)).replace(" ± ", " $\\pm$ ") for m in metrics]
@@ -176,7 +174,7 @@ def to_html(rows: list[dict[str, Any]], metrics: Sequence[str], *, sortable: boo
     cls = ' class="sortable"' if sortable else ""
     for group, grows in _groups(rows):
         out.append(f"<table{cls}>\n<caption>{esc(_caption(group, grows))}</caption>")
-        head = "".join(f"<th>{esc(_header(m))}</th>" for m in metrics)
+        head = "".join(f"<th>{esc(metric_header(m))}</th>" for m in metrics)
         out.append(f"<thead><tr><th>Model</th>{head}<th>{esc(VS_NULL)}</th><th>Recordings</th><th>Windows</th>"
                    "<th>Tails not scored</th></tr></thead>\n<tbody>")
         for r in grows:

@@ -11,7 +11,7 @@ from rppgbench.results.io import (
                                   write_results,
                                   write_toolbox_pickle,
 )
-from rppgbench.results.schema import FORMAT_VERSION, METRIC_UNITS, check_results, strip_volatile
+from rppgbench.results.schema import FORMAT_VERSION, check_results, strip_volatile
 
-__all__ = ["RESULTS_FILE", "FORMAT_VERSION", "METRIC_UNITS", "check_results", "strip_volatile", "read_results",
+__all__ = ["RESULTS_FILE", "FORMAT_VERSION", "check_results", "strip_volatile", "read_results",
            "write_results", "read_predictions", "write_predictions", "read_toolbox_pickle", "write_toolbox_pickle"]

@@ -6,7 +6,6 @@ a half-written ``results.json``, predictions file or pickle.
 from __future__ import annotations
 
 import json
-import math
 import os
 import pickle
 from collections.abc import Mapping
@@ -16,48 +15,15 @@ from typing import Any
 import numpy as np
 
 from rppgbench._checks import DataError, check_safe_id
+from rppgbench._util import atomic_write, json_clean
 from rppgbench.results.schema import check_results
 
 __all__ = ["RESULTS_FILE", "write_results", "read_results", "write_predictions", "read_predictions",
-           "write_toolbox_pickle", "read_toolbox_pickle", "atomic_write_bytes", "json_clean", "TOOLBOX_LABEL_TYPES"]
+           "write_toolbox_pickle", "read_toolbox_pickle", "TOOLBOX_LABEL_TYPES"]
 
 RESULTS_FILE = "results.json"
 #: rppgbench label views -> rPPG-Toolbox LABEL_TYPE spelling
 TOOLBOX_LABEL_TYPES = {"raw": "Raw", "diffnormalized": "DiffNormalized", "standardized": "Standardized"}
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary sibling and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
-def json_clean(obj: Any) -> Any:
-    """JSON-ready copy: NaN/inf -> None, numpy scalars/arrays -> Python, tuples -> lists, Paths -> str."""
-    if isinstance(obj, dict):
-        return {str(k): json_clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [json_clean(v) for v in obj.tolist()]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
 
 
 def write_results(out_dir: str | os.PathLike, results: Mapping[str, Any]) -> Path:
@@ -65,7 +31,7 @@ def write_results(out_dir: str | os.PathLike, results: Mapping[str, Any]) -> Pat
     clean = json_clean(dict(results))
     check_results(clean, source=str(Path(out_dir) / RESULTS_FILE))
     text = json.dumps(clean, indent=1, sort_keys=False, allow_nan=False)
-    return atomic_write_bytes(Path(out_dir) / RESULTS_FILE, (text + "\n").encode())
+    return atomic_write(Path(out_dir) / RESULTS_FILE, (text + "\n").encode())
 
 
 def read_results(path: str | os.PathLike) -> dict[str, Any]:
@@ -115,7 +81,7 @@ def write_predictions(path: str | os.PathLike, fs: float, signals: Mapping[str, 
         arrays[f"hr_pred__{key}"] = np.asarray(hp, dtype=np.float64).reshape(-1)
         arrays[f"hr_ref__{key}"] = np.asarray(hrf, dtype=np.float64).reshape(-1)
     arrays["recording_ids"] = np.asarray(keys, dtype=str)
-    return atomic_write_bytes(path, _npz_bytes(arrays))
+    return atomic_write(path, _npz_bytes(arrays))
 
 
 def read_predictions(path: str | os.PathLike) -> dict[str, Any]:
@@ -161,7 +127,7 @@ def write_toolbox_pickle(path: str | os.PathLike, signals: Mapping[str, tuple[np
         preds[key] = {i: pred[a:a + step].copy() for i, a in enumerate(range(0, n, step))}
         labels[key] = {i: label[a:a + step].copy() for i, a in enumerate(range(0, n, step))}
     data = {"predictions": preds, "labels": labels, "label_type": TOOLBOX_LABEL_TYPES[label_type], "fs": float(fs)}
-    return atomic_write_bytes(path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+    return atomic_write(path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def read_toolbox_pickle(path: str | os.PathLike) -> dict[str, Any]:

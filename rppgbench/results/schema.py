@@ -9,14 +9,12 @@ import math
 from typing import Any
 
 from rppgbench._checks import DataError
+from rppgbench.evaluation.metrics import METRIC_NAMES
 
-__all__ = ["FORMAT_VERSION", "METRIC_UNITS", "ROW_KEYS", "PER_RECORDING_KEYS", "TOP_KEYS", "check_results",
+__all__ = ["FORMAT_VERSION", "ROW_KEYS", "PER_RECORDING_KEYS", "TOP_KEYS", "check_results",
            "VOLATILE_KEYS", "strip_volatile"]
 
 FORMAT_VERSION = 1
-
-#: metric name -> unit written in rows (docs/results_format.md)
-METRIC_UNITS = {"MAE": "bpm", "RMSE": "bpm", "MAPE": "%", "Pearson": "1", "SNR": "dB", "MACC": "1"}
 
 TOP_KEYS = ("format_version", "protocol", "evaluation", "splits", "rows", "per_recording", "models", "provenance")
 ROW_KEYS = ("protocol", "model", "test_dataset", "metric", "value", "se", "unit", "n_windows", "n_recordings",
@@ -67,8 +65,8 @@ def check_results(d: Any, source: str = "results.json") -> dict[str, Any]:
         for k in ROW_KEYS:
             if k not in row:
                 raise bad(f"rows[{i}].{k}", "missing")
-        if row["metric"] not in METRIC_UNITS:
-            raise bad(f"rows[{i}].metric", f"must be one of {', '.join(METRIC_UNITS)}; got {row['metric']!r}")
+        if row["metric"] not in METRIC_NAMES:
+            raise bad(f"rows[{i}].metric", f"must be one of {', '.join(METRIC_NAMES)}; got {row['metric']!r}")
         for k in ("value", "se"):
             if not _num_or_none(row[k]):
                 raise bad(f"rows[{i}].{k}", f"must be a finite number or null; got {row[k]!r}")

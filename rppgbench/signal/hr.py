@@ -13,8 +13,9 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
-from scipy.fft import next_fast_len
-from scipy.signal import find_peaks, welch
+
+# scipy is imported inside the estimators: profiles and protocol validation import this module for next_pow2
+# and the method names, and scipy.signal alone takes about a second to import.
 
 from rppgbench._checks import shown
 
@@ -48,6 +49,8 @@ def nfft_for_resolution(n: int, fs: float, resolution_bpm: float) -> int:
     if not resolution_bpm > 0:
         raise ValueError(f"resolution_bpm must be > 0; got {shown(resolution_bpm)}")
     m = fs * 60.0 / resolution_bpm
+    from scipy.fft import next_fast_len
+
     return int(next_fast_len(max(int(n), int(math.ceil(m * (1 - 1e-12)))), real=True))
 
 
@@ -109,6 +112,8 @@ def welch_hr(x: np.ndarray, fs: float, lo: float = 0.6, hi: float = 3.3, nperseg
     nfft = nfft_for_resolution(nperseg, fs, 0.5) if nfft is None else int(nfft)
     if nfft < nperseg:
         raise ValueError(f"nfft must be >= nperseg {nperseg}; got {nfft}")
+    from scipy.signal import welch
+
     f, p = welch(z, fs=fs, nperseg=nperseg, nfft=nfft, detrend=False)
     return HREstimate(60.0 * band_argmax(f, p, lo, hi), fs * 60.0 / nfft)
 
@@ -120,6 +125,8 @@ def peak_hr(x: np.ndarray, fs: float) -> HREstimate:
     NaN with a :class:`SignalWarning`.
     """
     z = _check(x, fs, 0.0, 1.0)
+    from scipy.signal import find_peaks
+
     peaks, _ = find_peaks(z)
     if peaks.size < 2:
         warnings.warn(f"peak_hr: found {peaks.size} peak(s) in {z.size} samples; HR is NaN", SignalWarning,

@@ -49,7 +49,8 @@ class SourceCache:
 
 def source_change(adapter: Any, rec: Any, attrs: dict[str, Any], raw_root: Path, cache: SourceCache) -> str | None:
     """Why the stored recording ``rec`` no longer matches its raw files (None when it still does)."""
-    from rppgbench.store.recording import _rel, sha256_file
+    from rppgbench._util import sha256_file
+    from rppgbench.store.recording import _rel
 
     stored = attrs.get("source_files")
     if not isinstance(stored, dict):

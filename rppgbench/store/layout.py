@@ -35,10 +35,9 @@ compressor to work well and for the per-chunk overhead to stay small. Whole-reco
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import numpy as np
+from rppgbench._util import json_clean
 
 __all__ = ["FORMAT_VERSION", "LEGACY_FORMAT_VERSION", "format_version_for", "SKIN_ARRAYS", "CHUNK_FRAMES",
            "ATTR_KEY", "RECORDINGS", "BOX_SOURCES", "frames_codec", "jsonable", "STORE_KEYS", "RECORDING_KEYS",
@@ -94,20 +93,5 @@ def label_codec() -> Any:
 
 
 def jsonable(obj: Any) -> Any:
-    """Plain-JSON copy: numpy scalars → Python, NaN/inf → None, tuples → lists, keys → str."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    if obj is None or isinstance(obj, (str, int)):
-        return obj
-    return str(obj)  # paths and other objects: their text
+    """Plain-JSON copy for store attributes (:func:`rppgbench._util.json_clean`; other objects: their text)."""
+    return json_clean(obj, fallback=str)

@@ -11,6 +11,7 @@ import numpy as np
 
 from rppgbench._checks import DataError, check_option
 from rppgbench.store._publish import missing_chunks
+from rppgbench._util import did_you_mean, natural_key
 from rppgbench.store.layout import ATTR_KEY, RECORDINGS
 from rppgbench.store.views import VIEWS, as_views, frames_view
 from rppgbench.store.views import label_view as _label_view
@@ -95,7 +96,8 @@ class Store:
 
     # -- listing -------------------------------------------------------------------------------
     def recording_ids(self) -> list[str]:
-        return sorted(self._rec_attrs)
+        """Ids of the complete recordings in natural order (``subject2`` before ``subject10``)."""
+        return sorted(self._rec_attrs, key=natural_key)
 
     def missing(self) -> dict[str, str]:
         """Recordings of the raw folder that are absent: id → reason (failed/skipped/not yet written, or not
@@ -103,7 +105,7 @@ class Store:
         qc = self.attrs.get("qc") or {}
         out = {}
         selected = self.attrs.get("selected") or []
-        for rid in selected:
+        for rid in sorted(selected, key=natural_key):
             if rid in self._rec_attrs:
                 continue
             why = (qc.get("skipped") or {}).get(rid) or (qc.get("failed") or {}).get(rid) or "not written yet"
@@ -120,7 +122,7 @@ class Store:
         return [rid for rid in self.attrs.get("discovered") or [] if rid not in chosen]
 
     def recordings(self):  # -> pandas.DataFrame
-        """One row per complete recording, sorted by recording_id: ids, subject, session, n_frames, fps,
+        """One row per complete recording, in natural order of recording_id: ids, subject, session, n_frames, fps,
         duration_s, every metadata field, and ``qc_*`` scalar columns."""
         import pandas as pd
 
@@ -144,11 +146,8 @@ class Store:
     def attrs_of(self, rid: str) -> dict[str, Any]:
         """All attributes of recording ``rid``."""
         if rid not in self._rec_attrs:
-            import difflib
-
-            close = difflib.get_close_matches(str(rid), self.recording_ids(), n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise DataError(f"no complete recording {rid!r} in this store{hint}", path=self.path)
+            raise DataError(f"no complete recording {rid!r} in this store{did_you_mean(rid, self.recording_ids())}",
+                            path=self.path)
         return self._rec_attrs[rid]
 
     def n_frames(self, rid: str) -> int:

@@ -6,7 +6,6 @@ the group is written under the run's staging folder with ``complete: false`` and
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -21,6 +20,7 @@ import numpy as np
 from rppgbench._checks import DataError, RppgbenchError
 from rppgbench._logging import logger
 from rppgbench.datasets._io import check_frame_clock
+from rppgbench._util import sha256_file
 from rppgbench.datasets.base import DatasetAdapter, LabelTrack, RawRecording
 from rppgbench.preprocess.align import align_label
 from rppgbench.preprocess.face import make_detector
@@ -38,7 +38,7 @@ from rppgbench.store.layout import (
 from rppgbench.store.qc import recording_warnings
 from rppgbench.store.views import recording_stats
 
-__all__ = ["process_recording", "write_recording_group", "sha256_file"]
+__all__ = ["process_recording", "write_recording_group"]
 
 _LOCAL = threading.local()
 
@@ -53,14 +53,6 @@ def _detector(name: str, options: dict[str, Any] | None = None) -> Any:
     if key not in cache:
         cache[key] = make_detector(name, **(options or {}))
     return cache[key]
-
-
-def sha256_file(path: str | Path, block: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(block), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _rel(path: Path, root: Path | None) -> str:

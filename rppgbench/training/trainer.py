@@ -45,6 +45,7 @@ from torch.utils.data import Dataset
 
 from rppgbench._checks import CheckpointError, check_option, check_range
 from rppgbench._logging import logger
+from rppgbench._util import atomic_write
 from rppgbench.training import distributed as D
 from rppgbench.training.data import check_clip_frames, make_loader, model_input, model_output
 from rppgbench.training.losses import get_loss
@@ -166,17 +167,8 @@ def build_scheduler(optimizer: torch.optim.Optimizer, spec: dict[str, Any] | Non
 
 
 def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` to a temporary file in the same folder, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    """``torch.save`` through :func:`rppgbench._util.atomic_write` (temporary sibling, then rename)."""
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def _rng_state(loader_gen: torch.Generator) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import numpy as np
 
 from rppgbench._checks import DataError, check_range
 from rppgbench._logging import logger
+from rppgbench._util import atomic_write, atomic_write_text
 
 __all__ = ["InferenceResult", "infer_video", "write_outputs", "plot_inference", "UNSUPERVISED_CROP"]
 
@@ -135,12 +136,6 @@ def infer_video(video: str | os.PathLike, model: Any, *, checkpoint: str | None 
                            warnings=warnings)
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_outputs(result: InferenceResult, out_dir: str | os.PathLike, plot: bool = True) -> dict[str, Path]:
     """Write ``bvp.csv`` (time_s, bvp), ``hr.csv`` (start_s, stop_s, hr_bpm; last row the whole video) and
     ``plot.png`` into ``out_dir``; returns their paths."""
@@ -148,10 +143,10 @@ def write_outputs(result: InferenceResult, out_dir: str | os.PathLike, plot: boo
     out.mkdir(parents=True, exist_ok=True)
     paths = {"bvp": out / "bvp.csv", "hr": out / "hr.csv"}
     samples = zip(result.times, result.bvp, strict=True)
-    _atomic_text(paths["bvp"], "time_s,bvp\n" + "".join(f"{t:.6f},{v:.8g}\n" for t, v in samples))
+    atomic_write_text(paths["bvp"], "time_s,bvp\n" + "".join(f"{t:.6f},{v:.8g}\n" for t, v in samples))
     rows = [f"{a:.3f},{b:.3f},{h:.2f}\n" for a, b, h in result.windows]
     rows.append(f"0.000,{result.times[-1] + 1 / result.fps:.3f},{result.hr_bpm:.2f}\n")
-    _atomic_text(paths["hr"], "start_s,stop_s,hr_bpm\n" + "".join(rows))
+    atomic_write_text(paths["hr"], "start_s,stop_s,hr_bpm\n" + "".join(rows))
     if plot:
         paths["plot"] = plot_inference(result, out / "plot.png")
     return paths
@@ -180,9 +175,7 @@ def plot_inference(result: InferenceResult, path: str | os.PathLike) -> Path:
     ax2.axvspan(HR_BAND[0] * 60, HR_BAND[1] * 60, alpha=0.08, color="g")
     ax2.axvline(result.hr_bpm, color="r", ls="--", lw=1)
     ax2.set(xlabel="frequency (bpm)", ylabel="power", title=f"HR {result.hr_bpm:.1f} bpm")
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100))
+    finally:
+        plt.close(fig)

@@ -24,10 +24,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +33,7 @@ import numpy as np
 
 from rppgbench._checks import DataError, check_option, check_range
 from rppgbench._logging import logger
+from rppgbench._util import atomic_dir
 from rppgbench.datasets.synthetic.presets import MIXED_CYCLE, PRESET_NAMES, make_spec
 from rppgbench.datasets.synthetic.render import Rendered, render_recording
 
@@ -149,9 +147,7 @@ def write_raw_dataset(out_dir: str | Path, recordings: int = 6, seconds: float =
                             "(expected only manifest.csv and sNN_rNN folders); refusing to write into it", path=out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fixed_hr = overrides.pop("hr_bpm", None)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    with atomic_dir(out) as tmp:
         rows = []
         subject_traits: dict[int, tuple[float, int]] = {}
         for i in range(int(recordings)):
@@ -184,14 +180,4 @@ def write_raw_dataset(out_dir: str | Path, recordings: int = 6, seconds: float =
             wr = csv.DictWriter(fh, fieldnames=list(MANIFEST_COLUMNS), lineterminator="\n")
             wr.writeheader()
             wr.writerows(rows)
-        old = None
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
