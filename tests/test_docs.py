@@ -31,8 +31,10 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_them():
     for step in install.split(" && ")[:2]:  # the install steps (the main job runs in the tests)
         assert step in ci, f".ci/run does not run README's install step {step!r}"
     assert tests.strip() in ci, ".ci/run does not run README's test command"
-    assert "rppgbench run protocols/synthetic/synthetic_quick.yaml" in install
+    assert "rppgbench run synthetic_quick" in install
 
 
 def test_readme_main_job_protocol_exists():
-    assert (ROOT / "protocols" / "synthetic" / "synthetic_quick.yaml").is_file()
+    from rppgbench.protocols import LIBRARY, find_protocol
+
+    assert find_protocol("synthetic_quick") == LIBRARY / "synthetic" / "synthetic_quick.yaml"

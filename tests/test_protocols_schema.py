@@ -154,3 +154,30 @@ def test_hash_is_canonical(tmp_path, monkeypatch):
 def test_unknown_protocol_name_suggests(tmp_path):
     with pytest.raises(ProtocolError, match="did you mean 'ubfc_rppg_intra'"):
         load_protocol("ubfc_rpg_intra")
+
+
+def test_missing_yaml_path_is_looked_up_by_its_stem(tmp_path, monkeypatch):
+    from rppgbench.protocols import LIBRARY, find_protocol
+
+    monkeypatch.chdir(tmp_path)  # no protocols/ folder here: the old repo layout and a short form both resolve
+    shipped = LIBRARY / "cross_dataset" / "mmpd_cross.yaml"
+    for given in ("protocols/cross_dataset/mmpd_cross.yaml", "protocols/mmpd_cross.yaml", "mmpd_cross"):
+        assert find_protocol(given) == shipped
+    assert load_protocol("protocols/mmpd_cross.yaml").path == str(shipped)
+    with pytest.raises(ProtocolError, match=r"^protocol file protocols/mmpd_crosss\.yaml does not exist and there is "
+                                            r"no protocol named 'mmpd_crosss' under .*; did you mean 'mmpd_cross'"):
+        find_protocol("protocols/mmpd_crosss.yaml")
+    # an existing file always wins over a shipped protocol of the same stem
+    own = write(tmp_path, "protocols/mmpd_cross.yaml", GOOD.format(name="mmpd_cross"))
+    assert find_protocol("protocols/mmpd_cross.yaml") == Path("protocols/mmpd_cross.yaml")
+    assert load_protocol(own).citation.paper == "Someone 2024"
+
+
+def test_protocols_root_override(tmp_path, monkeypatch):
+    write(tmp_path, "fam/mine.yaml", GOOD.format(name="mine"))
+    write(tmp_path, "fam/README.md", "mine")
+    assert [r["name"] for r in list_protocols(tmp_path)] == ["mine"]
+    monkeypatch.setenv("RPPGBENCH_PROTOCOLS", str(tmp_path))
+    assert protocols_root() == tmp_path and load_protocol("mine").name == "mine"
+    with pytest.raises(ProtocolError, match="unknown protocol 'synthetic_quick'"):
+        load_protocol("synthetic_quick")

@@ -1,8 +1,14 @@
 """Paper protocols as data (torch-free).
 
-A protocol is a YAML file ``protocols/<family>/<name>.yaml`` (shared parts in ``protocols/_base/``) that states
-datasets with their preprocessing recipe, explicit train/valid/test splits, models, training and evaluation
-settings and the paper's published numbers. See :mod:`rppgbench.protocols.schema` for the keys.
+A protocol is a YAML file ``<family>/<name>.yaml`` (shared parts in ``_base/``) that states datasets with their
+preprocessing recipe, explicit train/valid/test splits, models, training and evaluation settings and the paper's
+published numbers. See :mod:`rppgbench.protocols.schema` for the keys. The protocols shipped with rppgbench live
+in the package, ``rppgbench/protocols/library/`` (so a wheel install has them); ``--protocols-root`` or
+``$RPPGBENCH_PROTOCOLS`` points at another folder of families.
+
+A protocol is named by its file stem (``ubfc_rppg_intra``) or given as a path. A ``.yaml`` path that does not
+exist is looked up by its stem under the protocols root, so ``protocols/intra/ubfc_rppg_intra.yaml`` (the layout
+of older checkouts and papers' instructions) still finds the shipped file.
 
 >>> from rppgbench.protocols import load_protocol, list_protocols
 >>> p = load_protocol("ubfc_rppg_intra")          # by name, searched under the protocols root
@@ -15,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rppgbench._checks import ProtocolError
+from rppgbench._logging import logger
 from rppgbench._util import did_you_mean
 from rppgbench.protocols.schema import (
     SPLIT_NAMES,
@@ -31,17 +38,21 @@ from rppgbench.protocols.splits import ResolvedSplits, canonical_subject, resolv
 
 __all__ = ["Protocol", "DatasetSpec", "SplitPart", "ModelSpec", "TrainingSpec", "EvaluationSpec", "Citation",
            "ResolvedSplits", "SPLIT_NAMES", "load_protocol", "list_protocols", "resolve_splits", "protocols_root",
-           "find_protocol", "canonical_subject"]
+           "LIBRARY", "find_protocol", "canonical_subject"]
+
+
+#: the protocols shipped with the package (package data: every family folder and its README)
+LIBRARY = Path(__file__).resolve().parent / "library"
 
 
 def protocols_root(root: str | os.PathLike | None = None) -> Path:
-    """Folder holding protocol families: ``root`` → ``$RPPGBENCH_PROTOCOLS`` → the source tree's ``protocols/``."""
+    """Folder holding protocol families: ``root`` → ``$RPPGBENCH_PROTOCOLS`` → the package's :data:`LIBRARY`."""
     if root is not None:
         return Path(root).expanduser()
     env = os.environ.get("RPPGBENCH_PROTOCOLS")
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parent.parent.parent / "protocols"
+    return LIBRARY
 
 
 def _protocol_files(root: Path) -> list[Path]:
@@ -51,23 +62,34 @@ def _protocol_files(root: Path) -> list[Path]:
                   if not any(part.startswith("_") for part in p.relative_to(root).parts))
 
 
+def _by_name(name: str, root: Path, missing_file: Path | None = None) -> Path:
+    files = _protocol_files(root)
+    hits = [f for f in files if f.stem == name]
+    if len(hits) > 1:
+        raise ProtocolError(f"protocol name {name!r} is ambiguous under {root}: {', '.join(str(h) for h in hits)}")
+    if not hits:
+        hint = did_you_mean(name, [f.stem for f in files])
+        what = (f"protocol file {missing_file} does not exist and there is no protocol named {name!r}"
+                if missing_file is not None else f"unknown protocol {name!r}")
+        raise ProtocolError(f"{what} under {root}{hint} (`rppgbench ls protocols` lists them)")
+    return hits[0]
+
+
 def find_protocol(name_or_path: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
-    """The file of a protocol given as a path (``protocols/x/y.yaml``) or a name (``ubfc_rppg_intra``)."""
+    """The file of a protocol given as a path (``my/protocol.yaml``) or a name (``ubfc_rppg_intra``).
+
+    An existing file is used as it is. A ``.yaml``/``.yml`` path that does not exist is looked up by its file
+    stem under the protocols root (``protocols/intra/ubfc_rppg_intra.yaml`` → ``ubfc_rppg_intra``).
+    """
     p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml") or p.is_file():
-        if not p.is_file():
-            raise FileNotFoundError(f"protocol file {p} does not exist")
+    if p.is_file():
         return p
     rootp = protocols_root(root)
-    hits = [f for f in _protocol_files(rootp) if f.stem == str(name_or_path)]
-    if len(hits) > 1:
-        raise ProtocolError(f"protocol name {name_or_path!r} is ambiguous under {rootp}: "
-                            f"{', '.join(str(h) for h in hits)}")
-    if not hits:
-        hint = did_you_mean(name_or_path, [f.stem for f in _protocol_files(rootp)])
-        raise ProtocolError(f"unknown protocol {str(name_or_path)!r} under {rootp}{hint} "
-                            f"(`rppgbench ls protocols` lists them)")
-    return hits[0]
+    if p.suffix in (".yaml", ".yml"):
+        hit = _by_name(p.stem, rootp, missing_file=p)
+        logger.info("protocol file %s does not exist; using the protocol named %r: %s", p, p.stem, hit)
+        return hit
+    return _by_name(str(name_or_path), rootp)
 
 
 def load_protocol(name_or_path: str | os.PathLike, root: str | os.PathLike | None = None) -> Protocol:
