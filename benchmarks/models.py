@@ -5,7 +5,7 @@ Usage::
 
     python benchmarks/models.py                       # all registered neural models, CPU (+ CUDA if present)
     python benchmarks/models.py --models factorizephys --repeats 5
-    python benchmarks/models.py --device cpu --out benchmarks/results
+    python benchmarks/models.py --device cpu --output benchmarks/results
 
 Writes ``benchmarks/results/models_<device>_torch<version>.csv`` per device and prints the table.
 
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-variants", action="store_true", help="skip the extra configurations in VARIANTS")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument("--output", "--out", dest="output", default=str(Path(__file__).parent / "results"))
     ap.add_argument("--thp", action="store_true",
                     help="run the workers with THP_MEM_ALLOC_ENABLE=1 (PyTorch backs large CPU tensors with "
                          "transparent huge pages: fewer page faults for memory-bound models); recorded in 'thp'")
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     devices = default_devices(torch.cuda.is_available()) if not args.device else [args.device]
     env = {**os.environ, **({"THP_MEM_ALLOC_ENABLE": "1"} if args.thp else {})}
     jobs = [(n, {}) for n in names] + ([] if args.no_variants else [(n, o) for n, o in VARIANTS if n in names])
-    out_dir = Path(args.out)
+    out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     for device in devices:
         rows = []

@@ -132,7 +132,7 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         """Every registered name, sorted (plugins are loaded first)."""
         load_plugins()
-        return sorted(self._order)
+        return sorted(set(self._objects) | set(self._lazy))
 
     def registered(self) -> list[str]:
         """Every registered name in registration order (plugins are loaded first)."""

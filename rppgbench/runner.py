@@ -197,15 +197,12 @@ def _resolve_all(plan: RunPlan, stores: dict[tuple[str, str], Any]) -> tuple[Any
 
 
 def _provenance(plan: RunPlan, stores: dict[str, Any], started: str, wall_s: float) -> dict[str, Any]:
+    import torch
+
     from rppgbench.sysinfo import git_commit
+    from rppgbench.training.trainer import resolve_device
 
-    try:
-        import torch
-
-        tv, cuda = torch.__version__, torch.version.cuda
-        dev = plan.options.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    except ImportError:  # pragma: no cover - torch is a dependency
-        tv, cuda, dev = None, None, plan.options.device or "cpu"
+    tv, cuda, dev = torch.__version__, torch.version.cuda, str(resolve_device(plan.options.device))
     return {"rppgbench_version": __version__, "git_commit": git_commit(), "python": sys.version.split()[0],
             "torch": tv, "cuda": cuda, "device": dev, "platform": platform.platform(), "cpu_count": os.cpu_count(),
             "recipe_ids": {ds: r.recipe_id for ds, r in plan.recipes.items()},

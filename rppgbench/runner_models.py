@@ -103,8 +103,9 @@ def _predict(mp: Any, model: Any, stores: dict[str, Any], test: dict[str, list[s
             out[ds] = sig
         else:
             from rppgbench.training import predict_recordings
+            from rppgbench.training.trainer import resolve_device
 
-            out[ds] = predict_recordings(model, mp.cfg, st, rids, device=device or "cpu",
+            out[ds] = predict_recordings(model, mp.cfg, st, rids, device=resolve_device(device),
                                          batch_size=int(mp.training.batch_size or mp.cfg.batch_size))
     return out
 

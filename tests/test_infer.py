@@ -46,7 +46,7 @@ def _main(args, capsys):
 def test_unsupervised_recovers_the_rendered_heart_rate(video, tmp_path, capsys, method):
     path, rendered = video
     out = tmp_path / method
-    code, stdout, stderr = _main(["infer", str(path), "--model", method, "--out", str(out), "--window", "6"], capsys)
+    code, stdout, stderr = _main(["infer", str(path), "--model", method, "--output", str(out), "--window", "6"], capsys)
     assert code == 0, stderr
     header, bvp = read_csv(out / "bvp.csv")
     assert header == ["time_s", "bvp"] and bvp.shape == (rendered.n_frames, 2)
@@ -77,7 +77,7 @@ def test_neural_checkpoint_through_the_cli_matches_the_library_path(video, tmp_p
     ckpt = tmp_path / "w.pt"
     torch.save(model.state_dict(), ckpt)
     code, stdout, stderr = _main(["infer", str(path), "--model", "physfsunet.tiny", "--checkpoint", str(ckpt),
-                                  "--out", str(tmp_path / "o"), "--no-plot"], capsys)
+                                  "--output", str(tmp_path / "o"), "--no-plot"], capsys)
     assert code == 0, stderr
     assert not (tmp_path / "o" / "plot.png").exists()
     _, bvp = read_csv(tmp_path / "o" / "bvp.csv")

@@ -83,7 +83,7 @@ def test_build_cli(built, tmp_path):
 
     from rppgbench.cli import cli
     root, _, _ = built
-    r = CliRunner().invoke(cli, ["leaderboard", "build", "--root", str(root), "--out", str(tmp_path / "s"),
+    r = CliRunner().invoke(cli, ["leaderboard", "build", "--root", str(root), "--output", str(tmp_path / "s"),
                                  "--no-readme"])
     assert r.exit_code == 0, r.output
     assert r.output.strip() == str(tmp_path / "s" / "index.html")

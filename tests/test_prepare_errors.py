@@ -83,9 +83,9 @@ def test_skip_bad_records_skipped_and_cli_exit_codes(raw, tmp_path, monkeypatch)
     monkeypatch.setitem(DATASETS._objects, "toy", ToyAdapter)
     (raw / "s2_a" / "vid.avi").write_bytes(b"garbage")
     out = tmp_path / "s.zarr"
-    r = CliRunner().invoke(prepare_cmd, ["toy", "--raw", str(raw), "--out", str(out), "--workers", "0"])
+    r = CliRunner().invoke(prepare_cmd, ["toy", "--raw", str(raw), "--output", str(out), "--workers", "0"])
     assert r.exit_code == 1 and "FAILED s2_a" in r.output and "1 written" in r.output
-    r = CliRunner().invoke(prepare_cmd, ["toy", "--raw", str(raw), "--out", str(out), "--workers", "0",
+    r = CliRunner().invoke(prepare_cmd, ["toy", "--raw", str(raw), "--output", str(out), "--workers", "0",
                                          "--skip-bad"])
     assert r.exit_code == 0, r.output
     assert "skipped s2_a" in r.output and "1 already present" in r.output

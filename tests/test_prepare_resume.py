@@ -107,7 +107,7 @@ def test_worker_crash_is_reported_and_others_kept(raw_and_reference, tmp_path, m
     monkeypatch.setenv("RPPGBENCH_TOY_CRASH", ids[1])
     monkeypatch.setitem(DATASETS._objects, "toy", ToyAdapter)
     out = tmp_path / "c.zarr"
-    res = CliRunner().invoke(prepare_cmd, ["toy", "--raw", str(raw), "--out", str(out), "--workers", "1"])
+    res = CliRunner().invoke(prepare_cmd, ["toy", "--raw", str(raw), "--output", str(out), "--workers", "1"])
     assert res.exit_code == 1, res.output
     assert f"FAILED {ids[1]}: worker process died" in res.output
     assert "2 written" in res.output and "1 failed" in res.output
@@ -119,7 +119,7 @@ def test_worker_crash_is_reported_and_others_kept(raw_and_reference, tmp_path, m
     ra, rb = _tree(ref), _tree(out)
     assert all(ra[k] == rb[k] for k in rb)
     monkeypatch.delenv("RPPGBENCH_TOY_CRASH")
-    res = CliRunner().invoke(prepare_cmd, ["toy", "--raw", str(raw), "--out", str(out), "--workers", "0"])
+    res = CliRunner().invoke(prepare_cmd, ["toy", "--raw", str(raw), "--output", str(out), "--workers", "0"])
     assert res.exit_code == 0, res.output
     assert open_store(out).recording_ids() == ids and open_store(out).missing() == {}
     assert _tree(ref) == _tree(out)

@@ -150,7 +150,7 @@ def test_report_cli_prints_index(run_dir, tmp_path):
     from rppgbench.cli import cli
 
     out = tmp_path / "cli"
-    result = CliRunner().invoke(cli, ["report", str(run_dir), "--out", str(out)])
+    result = CliRunner().invoke(cli, ["report", str(run_dir), "--output", str(out)])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == str(out / "index.html")
     assert "Example" in CliRunner().invoke(cli, ["report", "--help"]).output

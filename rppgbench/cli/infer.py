@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import click
 
+from rppgbench.cli._options import device_option, output_option
+
 
 @click.command("infer", epilog=(
-    "Example: rppgbench infer face.mp4 --model pos --out out/ --window 10\n\n"
+    "Example: rppgbench infer face.mp4 --model pos --output out/ --window 10\n\n"
     "Example: rppgbench infer face.avi --model physfsunet --checkpoint run/model.pt\n\n"
     "Example: rppgbench infer face.avi --onnx physfsunet.onnx  (from rppgbench export; runs on onnxruntime)"))
 @click.argument("video", type=click.Path(dir_okay=False))
@@ -15,16 +17,16 @@ import click
               help="An ONNX file written by `rppgbench export` (instead of --model; run with onnxruntime).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Weights for a neural model (loaded with weights_only=True, strict keys).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Folder for bvp.csv, hr.csv and plot.png (default: <video name>_<model>_infer next to the video).")
+@output_option("Folder for bvp.csv, hr.csv and plot.png (default: <video name>_<model>_infer next to the video).",
+               deprecated=("--out",))
 @click.option("--window", "window_s", type=float, default=10.0, show_default=True,
               help="Heart-rate window in seconds.")
 @click.option("--fps", type=float, default=None, help="Frame rate, when the container's is missing or wrong.")
 @click.option("--detector", default="haar", show_default=True, help="Face detector (rppgbench ls detectors).")
-@click.option("--device", default="cpu", show_default=True, help="torch device for a neural model.")
+@device_option
 @click.option("--no-plot", is_flag=True, help="Skip plot.png.")
-def infer(video: str, model_name: str | None, onnx_path: str | None, checkpoint: str | None, out_dir: str | None,
-          window_s: float, fps: float | None, detector: str, device: str, no_plot: bool) -> None:
+def infer(video: str, model_name: str | None, onnx_path: str | None, checkpoint: str | None, output: str | None,
+          window_s: float, fps: float | None, detector: str, device: str | None, no_plot: bool) -> None:
     """Estimate the BVP waveform and heart rate of the face in VIDEO.
 
     The face is tracked and cropped to the model's input size; a neural model predicts clip by clip (the last,
@@ -53,7 +55,7 @@ def infer(video: str, model_name: str | None, onnx_path: str | None, checkpoint:
         model, tag = model_name, model_name
     res = infer_video(video, model, checkpoint=checkpoint, window_s=window_s, detector=detector, fps=fps,
                       device=device)
-    out = Path(out_dir) if out_dir else Path(video).with_name(f"{Path(video).stem}_{tag}_infer")
+    out = Path(output) if output else Path(video).with_name(f"{Path(video).stem}_{tag}_infer")
     paths = write_outputs(res, out, plot=not no_plot)
     for w in res.warnings:
         click.echo(f"Warning: {w}", err=True)

@@ -6,22 +6,23 @@ from typing import Any
 
 import click
 
+from rppgbench.cli._options import output_option
+
 
 @click.group("leaderboard", epilog="Example: rppgbench leaderboard verify && rppgbench leaderboard build")
 def leaderboard() -> None:
     """Verify committed entries and build the leaderboard README and static site."""
 
 
-@leaderboard.command("build", epilog="Example: rppgbench leaderboard build --root leaderboards --out /tmp/site")
+@leaderboard.command("build", epilog="Example: rppgbench leaderboard build --root leaderboards --output /tmp/site")
 @click.option("--root", default="leaderboards", show_default=True, type=click.Path(file_okay=False, path_type=str))
-@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=str),
-              help="Site directory (default ROOT/site).")
+@output_option("Site directory (default ROOT/site).", deprecated=("--out",))
 @click.option("--no-readme", is_flag=True, help="Do not rewrite ROOT/README.md.")
-def build(root: str, out: str | None, no_readme: bool) -> None:
+def build(root: str, output: str | None, no_readme: bool) -> None:
     """Render ROOT/README.md tables and the static HTML site; print the site's index.html path."""
     from rppgbench.leaderboard.build import build as _build
 
-    click.echo(str(_build(root, out, readme=not no_readme)))
+    click.echo(str(_build(root, output, readme=not no_readme)))
 
 
 @leaderboard.command("verify", epilog="Example: rppgbench leaderboard verify --root leaderboards")

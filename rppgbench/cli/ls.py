@@ -1,4 +1,4 @@
-"""``rppgbench ls``: list datasets, models, protocols and metrics (torch is imported only by ``ls models``)."""
+"""``rppgbench ls``: list what the registries hold (torch is never imported: model contracts are read from source)."""
 from __future__ import annotations
 
 import click
@@ -15,11 +15,7 @@ def datasets() -> None:
     from rppgbench.datasets import DATASETS
 
     for name in DATASETS.names():
-        try:
-            info = DATASETS.get(name).info
-        except Exception as exc:  # an adapter module not written yet, or broken: say so, keep listing
-            click.echo(f"{name}\n  (adapter not available: {type(exc).__name__}: {exc})")
-            continue
+        info = DATASETS.get(name).info
         click.echo(f"{name}: {info.title}")
         click.echo(f"  fps {info.fps:g}, {info.resolution}, subjects {info.n_subjects}, "
                    f"recordings {info.n_recordings}")
@@ -54,15 +50,14 @@ def models() -> None:
                    f"{params}{cost}")
 
 
-@ls.command("protocols", epilog="Example: rppgbench ls protocols")
-def protocols() -> None:
+@ls.command("protocols", epilog="Example: rppgbench ls protocols --protocols-root my_protocols")
+@click.option("--protocols-root", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Folder of protocol families (default: the protocols shipped in the package).")
+def protocols(protocols_root: str | None) -> None:
     """Protocol files with their version and citation."""
-    try:
-        from rppgbench.protocols import list_protocols
-    except ImportError as exc:
-        click.echo(f"(protocols not available: {exc})")
-        return
-    for p in list_protocols():
+    from rppgbench.protocols import list_protocols
+
+    for p in list_protocols(protocols_root):
         if p.get("error"):
             click.echo(f"{p['name']}: INVALID ({p['error']})")
         else:
@@ -71,22 +66,36 @@ def protocols() -> None:
 
 @ls.command("metrics", epilog="Example: rppgbench ls metrics")
 def metrics() -> None:
-    """Metrics and evaluation profiles."""
-    try:
-        from rppgbench.evaluation import METRICS, get_profile, list_profiles
-    except ImportError as exc:
-        click.echo(f"(evaluation not available: {exc})")
-        return
+    """Metrics (names are case-insensitive in protocols) and evaluation profiles."""
+    from rppgbench.evaluation.metrics import METRICS
+    from rppgbench.evaluation.profiles import PROFILES
+
     click.echo("metrics:")
-    seen: set[int] = set()
-    for name in METRICS.names():
+    for name in METRICS.registered():
         m = METRICS.get(name)
-        if id(m) in seen:  # aliases (e.g. lower-case names) share the spec
-            continue
-        seen.add(id(m))
         unit = f" [{m.unit}]" if m.unit else ""
-        click.echo(f"  {getattr(m, 'name', name)}{unit} ({'higher' if m.higher_is_better else 'lower'} is better): "
-                   f"{m.description}")
+        click.echo(f"  {m.name}{unit} ({'higher' if m.higher_is_better else 'lower'} is better): {m.description}")
     click.echo("profiles:")
-    for name in list_profiles():
-        click.echo(f"  {name}: {getattr(get_profile(name), 'description', '')}")
+    for name in PROFILES.names():
+        click.echo(f"  {name}: {PROFILES.get(name).description}")
+
+
+@ls.command("detectors", epilog="Example: rppgbench ls detectors")
+def detectors() -> None:
+    """Face detectors a recipe (or `infer --detector`) can name, with the extra each one needs."""
+    from rppgbench.preprocess.face import FACE_DETECTORS
+
+    for name in FACE_DETECTORS.names():
+        meta = FACE_DETECTORS.meta(name)
+        extra = f" (pip install 'rppgbench[{meta['extra']}]')" if meta.get("extra") else ""
+        click.echo(f"{name}: {meta.get('description', '')}{extra}")
+
+
+@ls.command("recipes", epilog="Example: rppgbench ls recipes")
+def recipes() -> None:
+    """Named preprocessing recipes (`prepare --recipe NAME`, `recipe: NAME` in a protocol) and their fields."""
+    from rppgbench.preprocess.recipe import NAMED_RECIPES
+
+    for name in NAMED_RECIPES.names():
+        fields = ", ".join(f"{k}={v}" for k, v in NAMED_RECIPES.get(name).items())
+        click.echo(f"{name}: {NAMED_RECIPES.meta(name).get('description', '')} ({fields})")

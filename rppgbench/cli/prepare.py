@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from rppgbench.cli._options import output_option
+
 EPILOG = """\b
 Example:
   rppgbench synth /tmp/raw --recordings 4
@@ -11,9 +13,9 @@ Example:
 \b
 Recipes: skin72 (default: BlazeFace, smooth tracking, skin ROI), and the rPPG-Toolbox
 ones fp72 (Haar every 30 frames, box held), tb72 (first-frame box), pn128 (128x128,
-first-frame box), or a YAML/JSON recipe file (see docs/store_format.md).
-Re-running the same command resumes an interrupted run (one run per store at a time).
-Exit codes: 0 all written, 1 a recording failed, 2 bad input."""
+first-frame box) -- `rppgbench ls recipes` -- or a YAML/JSON recipe file (see
+docs/store_format.md). Re-running the same command resumes an interrupted run (one run
+per store at a time). Exit codes: 0 all written, 1 a recording failed, 2 bad input."""
 
 
 @click.command("prepare", epilog=EPILOG)
@@ -21,8 +23,7 @@ Exit codes: 0 all written, 1 a recording failed, 2 bad input."""
 @click.option("--raw", type=click.Path(path_type=str), default=None,
               help="Raw dataset folder (default: $RPPGBENCH_RAW_<DATASET>).")
 @click.option("--recipe", default="skin72", show_default=True, help="Recipe name or YAML/JSON file.")
-@click.option("--out", type=click.Path(path_type=str), default=None,
-              help="Store directory (default: $RPPGBENCH_DATA/<dataset>/<store key>.zarr).")
+@output_option("Store directory (default: $RPPGBENCH_DATA/<dataset>/<store key>.zarr).", deprecated=("--out",))
 @click.option("--workers", type=int, default=2, show_default=True,
               help="Local dask worker processes (0: run in this process).")
 @click.option("--scheduler", default=None, help="Address of an existing dask scheduler, e.g. tcp://host:8786.")
@@ -30,7 +31,7 @@ Exit codes: 0 all written, 1 a recording failed, 2 bad input."""
 @click.option("--skip-bad", is_flag=True, help="Record failing recordings as skipped and continue (exit 0).")
 @click.option("--limit", type=int, default=None, help="Only the first N recordings.")
 @click.pass_context
-def prepare(ctx: click.Context, dataset: str, raw: str | None, recipe: str, out: str | None, workers: int,
+def prepare(ctx: click.Context, dataset: str, raw: str | None, recipe: str, output: str | None, workers: int,
             scheduler: str | None, overwrite: bool, skip_bad: bool, limit: int | None) -> None:
     """Crop faces, align labels and write DATASET into a Zarr store."""
     from tqdm.auto import tqdm
@@ -47,7 +48,7 @@ def prepare(ctx: click.Context, dataset: str, raw: str | None, recipe: str, out:
         bar.update(1)
 
     try:
-        summary = run_prepare(dataset, raw, recipe=recipe, out=out, workers=workers, scheduler=scheduler,
+        summary = run_prepare(dataset, raw, recipe=recipe, out=output, workers=workers, scheduler=scheduler,
                               overwrite=overwrite, skip_bad=skip_bad, limit=limit, progress=progress)
     finally:
         if bar is not None:

@@ -5,6 +5,8 @@ import sys
 
 import click
 
+from rppgbench.cli._options import device_option, output_option
+
 EPILOG = """\b
 Example:
   rppgbench run synthetic_quick
@@ -59,10 +61,9 @@ def metric_table(rows: list[dict]) -> list[str]:
 @click.option("--models", default=None,
               help="Comma-separated subset of the protocol's model ids; the null baseline ('null') is always kept.")
 @click.option("--no-null", is_flag=True, help="Leave out the null baseline (model id 'null').")
-@click.option("--device", default=None, help="torch device (cpu, cuda, cuda:1); default CUDA when available.")
+@device_option
 @click.option("--limit", type=int, default=None, help="Quick run: first N recordings of each dataset per split.")
-@click.option("--output", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Output folder (default $RPPGBENCH_RESULTS/<protocol>).")
+@output_option("Output folder (default $RPPGBENCH_RESULTS/<protocol>).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --output (finished models, epochs).")
 @click.option("--raw", "raw", multiple=True, metavar="DATASET=PATH", help="Raw folder of a dataset to prepare.")
 @click.option("--workers", type=int, default=0, show_default=True, help="Processes for preparing stores.")

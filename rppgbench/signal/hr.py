@@ -16,7 +16,6 @@ import numpy as np
 
 # scipy is imported inside the estimators: profiles and protocol validation import this module for next_pow2
 # and the method names, and scipy.signal alone takes about a second to import.
-
 from rppgbench._checks import shown
 
 __all__ = ["HREstimate", "next_pow2", "nfft_for_resolution", "band_argmax", "psd", "periodogram_hr", "welch_hr",

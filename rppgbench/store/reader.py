@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from rppgbench._checks import DataError, check_option
-from rppgbench.store._publish import missing_chunks
 from rppgbench._util import did_you_mean, natural_key
+from rppgbench.store._publish import missing_chunks
 from rppgbench.store.layout import ATTR_KEY, RECORDINGS
 from rppgbench.store.views import VIEWS, as_views, frames_view
 from rppgbench.store.views import label_view as _label_view

@@ -19,8 +19,8 @@ import numpy as np
 
 from rppgbench._checks import DataError, RppgbenchError
 from rppgbench._logging import logger
-from rppgbench.datasets._io import check_frame_clock
 from rppgbench._util import sha256_file
+from rppgbench.datasets._io import check_frame_clock
 from rppgbench.datasets.base import DatasetAdapter, LabelTrack, RawRecording
 from rppgbench.preprocess.align import align_label
 from rppgbench.preprocess.face import make_detector

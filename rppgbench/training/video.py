@@ -67,7 +67,7 @@ def _hr(x: np.ndarray, fs: float) -> float:
 
 
 def infer_video(video: str | os.PathLike, model: Any, *, checkpoint: str | None = None, window_s: float = 10.0,
-                detector: str = "haar", detect_every: int = 30, fps: float | None = None, device: str = "cpu",
+                detector: str = "haar", detect_every: int = 30, fps: float | None = None, device: str | None = None,
                 batch_size: int = 4) -> InferenceResult:
     """Estimate the BVP and heart rate of the face in ``video``.
 
@@ -86,6 +86,8 @@ def infer_video(video: str | os.PathLike, model: Any, *, checkpoint: str | None 
     fps : float, optional
         Frame rate; default the container's. A neural model trained at another rate gets a warning (the
         video is not resampled).
+    device : str, optional
+        torch device of a neural model; default CUDA when torch sees a GPU, else CPU (as ``rppgbench run``).
     """
     from rppgbench.datasets._io import iter_video, video_fps
     from rppgbench.preprocess.face import make_detector
@@ -116,10 +118,12 @@ def infer_video(video: str | os.PathLike, model: Any, *, checkpoint: str | None 
         if cfg.clip_len is not None and n < cfg.clip_len:
             raise DataError(f"video has {n} frames, fewer than model {cfg.name}'s clip_len={cfg.clip_len}", path=path)
         from rppgbench.training.predict import predict_array
+        from rppgbench.training.trainer import resolve_device
 
         stats = recording_stats(frames, np.zeros(n, np.float32))
         x = frames_view(frames, cfg.input_view, stats, n).transpose(3, 0, 1, 2)
-        bvp = predict_array(model, cfg, x, device=device, batch_size=batch_size, recording=path.name)
+        bvp = predict_array(model, cfg, x, device=resolve_device(device), batch_size=batch_size,
+                            recording=path.name)
     else:
         bvp = np.asarray(model.predict(frames, fps), dtype=np.float64)
     if bvp.shape != (n,):
