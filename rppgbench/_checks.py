@@ -11,8 +11,7 @@ from typing import Any
 
 __all__ = [
     "RppgbenchError", "DataError", "RecipeMismatchError", "ProtocolError", "CheckpointError",
-    "SubmissionError", "check_option", "validate_type", "check_range", "check_finite", "SAFE_ID_RE",
-    "check_safe_id", "shown",
+    "SubmissionError", "check_option", "check_range", "SAFE_ID_RE", "check_safe_id", "shown",
 ]
 
 import re
@@ -72,15 +71,6 @@ def check_option(name: str, value: Any, allowed: Iterable[Any]) -> Any:
     return value
 
 
-def validate_type(name: str, value: Any, types: type | tuple[type, ...], type_name: str | None = None) -> Any:
-    if not isinstance(value, types):
-        if type_name is None:
-            tt = types if isinstance(types, tuple) else (types,)
-            type_name = " or ".join(t.__name__ for t in tt)
-        raise TypeError(f"{name} must be {type_name}; got {type(value).__name__} {shown(value)}")
-    return value
-
-
 def check_range(name: str, value: float, low: float | None = None, high: float | None = None,
                 *, low_inclusive: bool = True, high_inclusive: bool = True) -> float:
     bad = (isinstance(value, float) and math.isnan(value))
@@ -95,16 +85,6 @@ def check_range(name: str, value: float, low: float | None = None, high: float |
         hb = "]" if high_inclusive else ")"
         raise ValueError(f"{name} must be in {lb}{lo}, {hi}{hb}; got {shown(value)}")
     return value
-
-
-def check_finite(name: str, array: Any) -> Any:
-    import numpy as np
-
-    arr = np.asarray(array)
-    if arr.size and not np.all(np.isfinite(arr)):
-        bad = np.flatnonzero(~np.isfinite(arr.ravel()))
-        raise ValueError(f"{name} must be finite; found {bad.size} NaN/inf value(s), first at index {int(bad[0])}")
-    return array
 
 
 def check_safe_id(name: str, value: str) -> str:

@@ -1,11 +1,7 @@
 """The package logger. Library code logs through ``logger`` and returns values; only the CLI prints."""
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
-from collections.abc import Callable
-from typing import Any
 
 logger = logging.getLogger("rppgbench")
 logger.addHandler(logging.NullHandler())
@@ -26,21 +22,3 @@ def set_log_level(level: int | str | bool | None) -> None:
     logger.setLevel(level)
 
 
-def verbose(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator: a ``verbose=None`` keyword temporarily sets the log level for one call."""
-    if "verbose" not in inspect.signature(func).parameters:
-        raise TypeError(f"{func.__qualname__} must take a 'verbose' keyword to use @verbose")
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        v = kwargs.get("verbose")
-        if v is None:
-            return func(*args, **kwargs)
-        old = logger.level
-        set_log_level(v)
-        try:
-            return func(*args, **kwargs)
-        finally:
-            logger.setLevel(old)
-
-    return wrapper

@@ -14,7 +14,7 @@ A plugin that fails to load is logged as a warning and named in every later "unk
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
 from rppgbench._logging import logger
@@ -196,7 +196,3 @@ class Registry(Generic[T]):
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {len(self)} entries)"
 
-
-def decorator_for(registry: Registry, name: str, **meta: Any) -> Callable[[Any], Any]:
-    """Shorthand used by subpackages: ``@decorator_for(DATASETS, "pure")``."""
-    return registry.register(name, **meta)

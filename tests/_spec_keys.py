@@ -1,6 +1,6 @@
-"""Key/shape lists of the released checkpoints, shared by the model tests: inline lists (from
-shared/spec/*_state_dict.txt) and the files of ``tests/spec/`` (copies of shared/spec/checkpoints/<Model>.txt:
-a ``#`` header, then ``key<TAB>shape<TAB>dtype`` lines in ``state_dict()`` order, ``()`` for a scalar)."""
+"""Key/shape lists of the released checkpoints, shared by the model tests: inline lists (as stored in the
+released files) and the files of ``tests/spec/`` (the key/shape lists of rPPG-Toolbox's released baselines: a
+``#`` header, then ``key<TAB>shape<TAB>dtype`` lines in ``state_dict()`` order, ``()`` for a scalar)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,7 +31,7 @@ def spec_entries(model: str) -> list[tuple[str, tuple[int, ...], str]]:
     return parse_entries((SPEC_DIR / f"{model}.txt").read_text(encoding="utf-8"))
 
 
-# keys and shapes of the released PURE_FactorizePhys_FSAM_Res.pth (shared/spec/factorizephys_state_dict.txt)
+# keys and shapes of the released PURE_FactorizePhys_FSAM_Res.pth (PhysiologicAILab/FactorizePhys final_model_release/)
 FACTORIZEPHYS_KEYS = """\
 module.rppg_feature_extractor.FeatureExtractor.0.conv_block_3d.0.weight 8,3,3,3,3
 module.rppg_feature_extractor.FeatureExtractor.1.conv_block_3d.0.weight 12,8,3,3,3

@@ -1,4 +1,4 @@
-"""rppgbench.evaluation: profiles reproduce the spec's formulas; pooled metrics, SEs, Bland-Altman, bad input."""
+"""rppgbench.evaluation: profiles reproduce the toolbox's formulas; pooled metrics, SEs, Bland-Altman, bad input."""
 from __future__ import annotations
 
 import json
@@ -39,7 +39,7 @@ def _recordings(hrs, n, seed=0, noise=0.6, diff=False):
     return out
 
 
-# ---------------------------------------------------------------- the spec, written out (shared/spec/metrics.md 4)
+# ------------------------------------------ the toolbox's formulas, written out (rPPG-Toolbox@d807b01, docs/metrics.md)
 def _tb_window(pred, label, fs, lo, hi, diff, snr_db):
     def prep(x):
         x = np.cumsum(x) if diff else np.asarray(x, float)

@@ -1,5 +1,5 @@
 """rPPG-Toolbox baselines TS-CAN, DeepPhys, EfficientPhys and RhythmFormer: the contracts the spec states, the
-released key/shape lists (tests/spec/, copies of shared/spec/checkpoints/) and parameter counts, strict loading
+released key/shape lists (tests/spec/) and parameter counts, strict loading
 with and without the DataParallel prefix, full-contract outputs, and one training step of each tiny variant."""
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from rppgbench.models import create_model, model_cfg
 from rppgbench.models._phasenet_blocks import TIM, ZAS, GatedTCN, SpatialAttentionHead, block_transpose
 from rppgbench.models.phasenet import PhaseNet, param_counts
 
-# keys and shapes of the released model definition (shared/spec/phasenet_state_dict.txt)
+# keys and shapes of the released model definition (Alex036225/PhaseNet with its yaml config)
 RELEASED_KEYS = """\
 base_encoder.0.weight 16,3,1,5,5
 base_encoder.0.bias 16

@@ -1,4 +1,5 @@
-"""Split resolution yields exactly the spec's lists on recordings tables with the real id sets (spec §1-4, §7)."""
+"""Split resolution yields exactly the papers' lists on recordings tables with the real id sets (sources: each
+protocol's citation)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -8,10 +9,10 @@ from rppgbench._checks import ProtocolError
 from rppgbench.protocols import canonical_subject, load_protocol, resolve_splits
 from rppgbench.protocols.schema import validate_protocol_dict
 
-# UBFC-rPPG DATASET_2: 42 ids, 2, 6, 7, 19, 21, 28, 29 do not exist (spec §1.1)
+# UBFC-rPPG DATASET_2: 42 ids, 2, 6, 7, 19, 21, 28, 29 do not exist (rPPG-Toolbox UBFCrPPGLoader; docs/datasets.md)
 UBFC_IDS = [1, 3, 4, 5, 8, 9, *range(10, 19), 20, *range(22, 28), *range(30, 50)]
 
-# MMPD recording index -> (light, motion, exercise) (spec §3.3)
+# MMPD recording index -> (light, motion, exercise) (MMPD meta_label.csv)
 MMPD_COND = [("LED-low", "Stationary", "False"), ("LED-low", "Rotation", "False"), ("LED-low", "Talking", "False"),
              ("LED-low", "Walking", "False"), ("LED-high", "Stationary", "False"), ("LED-high", "Rotation", "False"),
              ("LED-high", "Talking", "False"), ("LED-high", "Walking", "False"),
@@ -41,7 +42,7 @@ def mmpd_table() -> pd.DataFrame:
     rows = []
     for s in range(1, 34):
         for k, (light, motion, exercise) in enumerate(MMPD_COND):
-            skin = 4 if (s, k) == (24, 0) else MMPD_SKIN[s]  # the p24_0 metadata row says skin 4 (spec §3.3)
+            skin = 4 if (s, k) == (24, 0) else MMPD_SKIN[s]  # the p24_0 metadata row says skin 4 (MMPD meta_label.csv)
             rows.append({"recording_id": f"p{s}_{k}", "subject": str(s), "session": str(k), "light": light,
                          "motion": motion, "exercise": exercise, "skin_color": skin})
     return pd.DataFrame(rows)
@@ -103,7 +104,7 @@ def test_mmpd_simplest_subset_is_50_recordings():
     expected = {f"p{s}_{k}" for s in skin3 for k in (0, 4, 8)} - {"p24_0"}
     got = set(ids(r.train)) | set(ids(r.valid))
     assert got == expected and len(got) == 50
-    assert (len(r.train), len(r.valid)) == (38, 12)  # TBX [0,0.8) / [0.8,1] on subjects (spec §7c)
+    assert (len(r.train), len(r.valid)) == (38, 12)  # TBX [0,0.8) / [0.8,1] on subjects (TS-CAN MMPD configs)
     assert len(r.test) == 42
 
 

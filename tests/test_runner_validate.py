@@ -147,7 +147,7 @@ def test_validate_command_says_ok_per_file_and_reports_errors(tmp_path):
     res = CliRunner().invoke(cli, ["validate", str(good), "ubfc_rppg_intra"])
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
-    assert lines[0].startswith("OK ") and "good v1" in lines[0] and "ubfc_rppg_intra v1" in lines[1]
+    assert lines[0].startswith("OK ") and "good v1" in lines[0] and "ubfc_rppg_intra v2" in lines[1]
     bad = tmp_path / "bad.yaml"
     bad.write_text(good.read_text().replace("protocol: good", "protocol: bad").replace("models:", "modles:"))
     res = CliRunner().invoke(cli, ["validate", str(bad)])

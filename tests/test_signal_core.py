@@ -118,7 +118,7 @@ def test_welch_and_peak_recover_hr():
 
 
 def _snr_by_hand(x, fs, hr, lo, hi, power, db):
-    """The spec's SNR, written out bin by bin (spec/metrics.md 4.2 step 5)."""
+    """The spec's SNR, written out bin by bin (rPPG-Toolbox@d807b01 post_process._calculate_SNR; docs/metrics.md)."""
     nfft = next_pow2(len(x))
     f, p = periodogram(x, fs, nfft=nfft, detrend=False)
     f0 = hr / 60

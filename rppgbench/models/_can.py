@@ -17,7 +17,7 @@ One parameterised module, :class:`CAN`, holds what the three share; each model f
   ``BatchNorm2d(3)`` and runs the TS-CAN motion branch; the attention masks come from the motion features
   themselves (self-attention). The toolbox's parameter names keep the ``apperance_att_conv*`` spelling.
 
-From rPPG-Toolbox's release (``shared/spec/checkpoints/{DeepPhys,TSCAN,EfficientPhys}.txt``): the parameter
+From rPPG-Toolbox's release (``tests/spec/{DeepPhys,TSCAN,EfficientPhys}.txt``): the parameter
 names (including the spelling ``apperance``), their registration order, the widths 32/64, the dense width 128,
 and the flattened size of the last pooled map (16,384 at 72 x 72). A choice here: the flattened size is computed
 from ``frame_size`` for any size the layers accept, where the toolbox lists four sizes (36, 72, 96, 128) and

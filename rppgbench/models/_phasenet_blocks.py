@@ -3,7 +3,7 @@ efficient spatio-temporal (EST) block, the adaptive spatial filter (ASF), the ga
 and the training-only latent decoder.
 
 Attribute names follow the authors' released code (https://github.com/Alex036225/PhaseNet) so that state-dict
-keys match ``shared/spec/phasenet_state_dict.txt``. Written from the specification; see
+keys match the released model definition (the key list is in ``tests/_spec_keys.py``); see
 :mod:`rppgbench.models.phasenet` for what is reproduced and what is reconstructed from the paper.
 """
 from __future__ import annotations

@@ -6,7 +6,7 @@ https://github.com/ubicomplab/rPPG-Toolbox).
 
 A motion branch on normalised frame differences gated by soft attention masks from an appearance branch on the
 frame itself (layers in :mod:`rppgbench.models._can`). Contract, as rPPG-Toolbox's trainer ``test()`` feeds it
-(``shared/spec/checkpoints/DeepPhys.txt``): ``(N*D) x 6 x 72 x 72`` frames (``N`` clips of ``D = 180`` frames
+(``tests/spec/DeepPhys.txt``): ``(N*D) x 6 x 72 x 72`` frames (``N`` clips of ``D = 180`` frames
 flattened), channels 0-2 DiffNormalized, 3-5 Standardized; every frame is processed on its own, so any frame
 count works; output ``(N*D) x 1``. Parameter names and shapes equal the toolbox's 24 state-dict entries
 (2,228,643 parameters, the same set as TS-CAN); released files carry the ``DataParallel`` ``module.`` prefix.

@@ -6,7 +6,7 @@ Camera-Based Cardiac Measurement.* WACV 2023. rPPG-Toolbox implementation: ``neu
 
 The network differences consecutive frames itself, normalises the differences with a ``BatchNorm2d(3)`` and runs
 the TS-CAN motion branch with self-attention masks from its own features (layers in :mod:`rppgbench.models._can`).
-Contract, as rPPG-Toolbox's trainer ``test()`` feeds it (``shared/spec/checkpoints/EfficientPhys.txt``):
+Contract, as rPPG-Toolbox's trainer ``test()`` feeds it (``tests/spec/EfficientPhys.txt``):
 ``(N*D + 1) x 3 x 72 x 72`` Standardized frames -- the loader's ``N`` clips of ``D = 180`` frames flattened into
 one sequence, then its last frame repeated once (``extra_frames=1`` in the ``frames`` layout) -- and
 ``N*D`` a multiple of ``frame_depth = 10``; output ``(N*D) x 1``. As in the toolbox, with ``N > 1`` the first

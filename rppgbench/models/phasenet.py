@@ -3,10 +3,11 @@
 Zhao, B., Guo, D., Cao, J., Xu, Y., Tan, T., Sun, Y., Zou, B., Zhang, J., & Yu, Z. (2026). CVPR 2026,
 arXiv:2509.24850. Code: https://github.com/Alex036225/PhaseNet
 
-Two readings are registered, because the released code and the paper differ (shared spec §2.1):
+Two readings are registered, because the released code and the paper differ (docs/models.md,
+PHASE-Net):
 
 ``phasenet`` -- the released model, module for module, so that a released checkpoint loads with strict key
-    checking (82 state-dict entries, keys and shapes in ``shared/spec/phasenet_state_dict.txt``, weight norm
+    checking (82 state-dict entries, keys and shapes in ``tests/_spec_keys.py``, weight norm
     through ``torch.nn.utils.parametrizations`` -> ``...parametrizations.weight.original0/1``):
     stem conv -> 3 EST blocks (mixer: the released temporal interlace **with its bug**: the "past" channels
     come out zero, ``mixer="tim_bugcompat"``) -> adaptive spatial filter (softmax mask per frame, weighted

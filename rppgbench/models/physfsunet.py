@@ -13,7 +13,7 @@ Photoplethysmography in Complex Scenarios", arXiv:2507.07795 (2025). No code or 
 * an upsampling decoder with an MLP head ("UDF"), 831K parameters, the hybrid loss
   (:func:`rppgbench.training.losses.physfsunet_hybrid`), AdamW lr 9e-3, weight decay 0, batch 4, 30 epochs.
 
-What is reconstructed (RECONSTRUCTED, shared/spec/architectures.md section 3.2): the backbone is PhysNet
+What is reconstructed (RECONSTRUCTED; docs/models.md, physFSUNet): the backbone is PhysNet
 (Yu et al., BMVC 2019; its ``MaxpoolSpa``/``MaxpoolSpaTem`` match the paper's wording) with ConvBlock1 replaced
 by the fusion stem and ConvBlock10 by an MLP; stem width 16; the stem kernels are 5x5x5 cubes (the only
 reading that lands within 1 % of 831K: 828,437 parameters, -0.3 %); TSM with fold 1/3 and zero padding

@@ -22,7 +22,7 @@ Structure (paper), with the sizes of the released configuration:
   (LePE) and a 1x1 conv projects the result;
 * **head**: spatial mean, then a 1x1 Conv1d to one value per frame.
 
-Facts of the release kept here (``shared/spec/checkpoints/RhythmFormer.txt``): the 416 state-dict entries
+Facts of the release kept here (``tests/spec/RhythmFormer.txt``): the 416 state-dict entries
 (3,326,017 parameters) with their names; the attention scale is ``dim ** -0.5`` with dim the block width (64),
 not the head width; the routing score is computed exactly as released (average pooling of the detached q and k
 per region, a matrix product, ``torch.topk``) because near-ties would otherwise select other regions; each block

@@ -6,7 +6,7 @@ Contactless Vitals Measurement.* NeurIPS 2020. rPPG-Toolbox implementation: ``ne
 
 DeepPhys's two-branch attention network with a temporal shift before every motion convolution (the shared
 layers are in :mod:`rppgbench.models._can`). Contract, as rPPG-Toolbox's trainer ``test()`` feeds it
-(``shared/spec/checkpoints/TSCAN.txt``): ``(N*D) x 6 x 72 x 72`` frames, the loader's ``N`` clips of ``D = 180``
+(``tests/spec/TSCAN.txt``): ``(N*D) x 6 x 72 x 72`` frames, the loader's ``N`` clips of ``D = 180``
 frames flattened into one sequence; channels 0-2 DiffNormalized, 3-5 Standardized; the frame count a multiple of
 ``frame_depth = 10`` (``frame_multiple``: the clip length must be a multiple of it, so the toolbox's truncation of
 the batch never drops a frame here); output ``(N*D) x 1``. Parameter names and shapes equal the toolbox's 24

@@ -159,8 +159,6 @@ class Protocol:
         raise ProtocolError(f"protocol {self.name}: no model {model_id!r}; it lists "
                             f"{', '.join(m.id for m in self.models)}")
 
-    def test_datasets(self) -> list[str]:
-        return sorted({p.dataset for p in self.splits.get("test", ())})
 
 
 def _part_dict(p: SplitPart) -> dict[str, Any]:

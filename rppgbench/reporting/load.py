@@ -45,10 +45,6 @@ class RunResults:
     def models(self) -> dict[str, dict[str, Any]]:
         return dict(self.data["models"])
 
-    def model_names(self) -> list[str]:
-        names = {r["model"] for r in self.rows} | set(self.models)
-        return sorted(names)
-
     def predictions(self, model: str) -> dict[str, Any]:
         """Per-recording arrays of ``predictions/<model>.npz`` (see :func:`load_predictions`)."""
         if model not in self._pred_cache:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from rppgbench._checks import DataError, check_safe_id
+from rppgbench._checks import DataError
 from rppgbench._util import atomic_write, json_clean
 from rppgbench.results.schema import check_results
 
@@ -140,7 +140,3 @@ def read_toolbox_pickle(path: str | os.PathLike) -> dict[str, Any]:
             raise DataError(f"missing key {k!r}", path=path)
     return data
 
-
-def model_file_id(model_id: str) -> str:
-    """``model_id`` checked as safe for a file name."""
-    return check_safe_id("model id", model_id)

@@ -1,6 +1,6 @@
 """Input and label views computed on read from stored uint8 frames and float32 labels.
 
-Definitions (rPPG-Toolbox ``BaseLoader``, see shared spec datasets.md §0), with statistics over the **whole
+Definitions (ubicomplab/rPPG-Toolbox@d807b01 ``dataset/data_loader/BaseLoader.py``), with statistics over the **whole
 recording** computed once at write time (:func:`recording_stats`):
 
 * ``raw``: pixels 0–255 as float32.

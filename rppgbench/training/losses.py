@@ -185,8 +185,8 @@ def physfsunet_hybrid(pred: torch.Tensor, label: torch.Tensor, *, epoch: int = 0
       carries **no gradient**;
       ``hr_kl="none"``: ``L_HR = 0``. With ``alpha=0.2, lam=1, theta=1`` that is the loss the rPPG-Toolbox
       RhythmFormer trainer optimises (its ``HR_loss`` compares one-element "distributions" and is identically 0,
-      shared/spec/architectures.md section 3.3; its PSD window is the symmetric ``np.hanning``, here the periodic
-      Hann window).
+      rPPG-Toolbox@d807b01 ``neural_methods/loss/RythmFormerLossComputer.py``; its PSD window is the symmetric
+      ``np.hanning``, here the periodic Hann window).
 
     Each term is computed per clip and averaged over the batch. ``zscore_mode`` normalises pred and
     label first (``"sample"``: each clip, as the RhythmFormer trainer does). With ``return_parts`` a dict
