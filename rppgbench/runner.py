@@ -20,7 +20,7 @@ Order of work (nothing is trained before every check passed):
    a sinusoid at the train split's mean reference HR. Evaluate per test dataset; write
    ``predictions/<model>.npz`` and the rPPG-Toolbox pickle; the model's rows are kept in ``.state/<model>.json``
    so ``--resume`` skips finished models.
-5. ``results.json`` (written last, atomically) and the report (``rppgbench.reporting.report``) when available.
+5. ``results.json`` (written last, atomically), then the report (``rppgbench.reporting.report``).
 """
 from __future__ import annotations
 
@@ -316,12 +316,12 @@ class _Interrupted(RppgbenchError):
 
 
 def _report(out: Path) -> None:
-    try:
-        from rppgbench.reporting import report
-    except ImportError as exc:
-        logger.warning("report not written: rppgbench.reporting.report is not available (%s)", exc)
-        return
+    from rppgbench.reporting import report
+
     try:
         report([out], out / "report")
     except Exception as exc:  # the results are safe on disk; a report bug must not lose the run
-        logger.warning("report not written: %s: %s", type(exc).__name__, exc)
+        logger.debug("report failure", exc_info=True)
+        logger.warning("report not written (%s: %s); the results are in %s: retry with `rppgbench report %s` "
+                       "(a report failure on valid results is a bug: please report it)", type(exc).__name__, exc,
+                       out / "results.json", out)

@@ -17,6 +17,7 @@ from rppgbench.datasets.synthetic import (
     make_spec,
     render_recording,
 )
+from rppgbench.signal.methods import green, pos
 
 FS = 30.0
 
@@ -155,28 +156,7 @@ def test_ppg_shape_hrv_and_respiration():
     assert abs(spectral_hr(slow, 60.0, lo=0.1, hi=0.5) / 60.0 - 0.25) < 0.03
 
 
-def _pos_local(rgb: np.ndarray, fs: float, win_s: float = 1.6) -> np.ndarray:
-    """POS (Wang et al. 2017) overlap-add, for when rppgbench.signal.methods is not importable."""
-    n, L = rgb.shape[0], int(round(win_s * fs))
-    out = np.zeros(n)
-    for s in range(0, n - L + 1):
-        c = rgb[s:s + L] / rgb[s:s + L].mean(axis=0)
-        s1, s2 = c[:, 1] - c[:, 2], -2 * c[:, 0] + c[:, 1] + c[:, 2]
-        h = s1 + (s1.std() / (s2.std() + 1e-12)) * s2
-        out[s:s + L] += h - h.mean()
-    return out
-
-
-def _methods():
-    try:
-        from rppgbench.signal.methods import green, pos
-        return green, pos
-    except ImportError:  # pragma: no cover - the signal layer is written in parallel
-        return (lambda rgb, fs: -rgb[:, 1]), _pos_local
-
-
 def test_hard_preset_defeats_green_but_not_pos():
-    green, pos = _methods()
     err_g, err_p = [], []
     for seed in range(4):  # 160x120: enough skin pixels for POS to survive the JPEG step on dark skin
         r = render_recording(make_spec("hard", seed=seed, seconds=10, width=160, height=120))

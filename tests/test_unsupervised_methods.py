@@ -125,14 +125,8 @@ def test_unsupervised_module_does_not_import_torch():
 
 
 def _render(seed: int, seconds: float):
-    try:
-        from rppgbench.datasets.synthetic import make_spec, render_recording
-    except ImportError:
-        try:
-            from rppgbench.datasets.synthetic.presets import make_spec
-            from rppgbench.datasets.synthetic.render import render_recording
-        except ImportError:
-            pytest.skip("rppgbench.datasets.synthetic renderer not available")
+    from rppgbench.datasets.synthetic import make_spec, render_recording
+
     return render_recording(make_spec("clean", seed=seed, seconds=seconds, width=48, height=48))
 
 
