@@ -114,3 +114,29 @@ def test_json_written_is_strict_json(tmp_path):
     write_results(tmp_path, r)
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["rows"][0]["value"] is None and not math.isnan(data["provenance"]["wall_s"])
+
+
+def test_one_npz_parser_bounds_unpacked_size_and_keeps_arrays_as_stored(tmp_path, monkeypatch):
+    import importlib
+
+    from rppgbench.evaluation.io import read_npz
+
+    sub_mod = importlib.import_module("rppgbench.leaderboard.submit")  # the module (the package exports the function)
+
+    bomb = tmp_path / "bomb.npz"  # 8 MB of zeros compresses to a few kB
+    np.savez_compressed(bomb, fs=np.asarray(30.0), recording_ids=np.asarray(["d/r1"]),
+                        **{"pred__d/r1": np.zeros(1_000_000), "label__d/r1": np.zeros(1_000_000, np.float32)})
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(DataError, match=r"bomb\.npz: would decompress to \d+ bytes in all; the limit is 100000 bytes"):
+        read_npz(bomb, max_bytes=100_000)
+    npz = read_npz(bomb)
+    assert npz.recording_ids == ["d/r1"] and npz.fs == 30.0 and npz.unknown == []
+    assert npz.arrays["label"]["d/r1"].dtype == np.float32  # label hashes are taken over the stored bytes
+    assert read_predictions(bomb)["signals"]["d/r1"][0].shape == (1_000_000,)
+    monkeypatch.setattr(sub_mod, "MAX_PREDICTIONS_BYTES", 100_000)
+    with pytest.raises(sub_mod.SubmissionError, match="would decompress"):
+        sub_mod.load_submission_predictions(bomb)
+    np.savez(tmp_path / "extra.npz", fs=np.asarray(30.0), recording_ids=np.asarray(["a"]), pred__a=np.zeros(3),
+             label__a=np.zeros(3), weights=np.zeros(2))
+    with pytest.raises(DataError, match=r"extra\.npz: unexpected key 'weights'"):
+        read_predictions(tmp_path / "extra.npz")

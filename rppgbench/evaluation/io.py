@@ -1,18 +1,92 @@
 """Prediction files: ``.npz`` (keys ``pred__<id>``, ``label__<id>``, optional ``fs``) or long-form ``.csv``
-(columns ``recording, pred, label`` and optionally ``sample``). See docs/metrics.md."""
+(columns ``recording, pred, label`` and optionally ``sample``). See docs/metrics.md.
+
+:func:`read_npz` is the one parser of the ``.npz`` prediction format: the files ``rppgbench run`` writes
+(``rppgbench.results.io.read_predictions`` adds their required keys), leaderboard submissions
+(``rppgbench.leaderboard``) and other toolboxes' files scored by ``rppgbench metrics`` (:func:`load_predictions`)
+are all read through it.
+"""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from rppgbench._checks import DataError
+from rppgbench._util import atomic_write
 
-__all__ = ["Predictions", "load_predictions", "save_predictions", "PRED_PREFIX", "LABEL_PREFIX"]
+__all__ = ["Predictions", "NpzContents", "read_npz", "load_predictions", "save_predictions", "PRED_PREFIX",
+           "LABEL_PREFIX", "ARRAY_KINDS"]
 
 PRED_PREFIX = "pred__"
 LABEL_PREFIX = "label__"
+#: per-recording arrays of the format: ``<kind>__<recording id>`` (``hr_*``: per-window HR, written by ``run``)
+ARRAY_KINDS = ("pred", "label", "hr_pred", "hr_ref")
+
+
+@dataclass
+class NpzContents:
+    """What :func:`read_npz` found: ``arrays[kind][recording id]`` as stored (dtype and shape untouched, for the
+    callers' own checks), ``fs`` and ``recording_ids`` when present, and every key outside the format."""
+
+    path: Path
+    fs: float | None
+    recording_ids: list[str] | None
+    arrays: dict[str, dict[str, np.ndarray]]
+    unknown: list[str]
+
+
+def _kind_of(key: str) -> tuple[str, str] | None:
+    # longest prefix first: "hr_pred__x" is an hr_pred array, not a pred array of "hr_" ...
+    for kind in sorted(ARRAY_KINDS, key=len, reverse=True):
+        prefix = f"{kind}__"
+        if key.startswith(prefix) and len(key) > len(prefix):
+            return kind, key[len(prefix):]
+    return None
+
+
+def read_npz(path: str | Path, *, max_bytes: int | None = None, error: type[Exception] = DataError,
+             **budget: int) -> NpzContents:
+    """Parse a predictions ``.npz`` without pickles, through :func:`rppgbench._npz.open_npz` (zip directory and
+    ``.npy`` headers checked against budgets before any array is decompressed: a small compressed file cannot
+    unpack into gigabytes). ``max_bytes`` bounds the file and the sum of its unpacked members; ``budget`` passes
+    ``max_members`` / ``max_member_bytes`` / ``max_total_bytes`` on. Errors are ``error`` and name the file."""
+    from rppgbench._npz import open_npz
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"prediction file not found: {path}")
+
+    def fail(msg: str) -> Exception:
+        return DataError(msg, path=path) if error is DataError else error(f"{path}: {msg}")
+
+    if max_bytes is not None:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise fail(f"file is {size} bytes; the limit is {max_bytes} bytes")
+        budget["max_total_bytes"] = min(budget.get("max_total_bytes", max_bytes), max_bytes)
+    out = NpzContents(path=path, fs=None, recording_ids=None, arrays={k: {} for k in ARRAY_KINDS}, unknown=[])
+    with open_npz(path, error=error, **budget) as z:
+        for key in z.files:
+            if key == "fs":
+                fs = np.asarray(z[key])
+                if fs.size != 1 or not np.issubdtype(fs.dtype, np.number) or not np.isfinite(fs).all() \
+                        or not float(fs.reshape(-1)[0]) > 0:
+                    raise fail(f"fs (key 'fs') must be one finite number > 0 (Hz); found dtype {fs.dtype} shape {fs.shape}")
+                out.fs = float(fs.reshape(-1)[0])
+            elif key == "recording_ids":
+                shape, dtype = z.header(key)
+                if len(shape) != 1 or dtype.kind not in "US":
+                    raise fail(f"key 'recording_ids' must be a 1-D array of strings; found dtype {dtype} "
+                               f"shape {shape}")
+                out.recording_ids = [str(r) for r in z[key]]
+            elif (hit := _kind_of(key)) is not None:
+                out.arrays[hit[0]][hit[1]] = z[key]
+            else:
+                out.unknown.append(key)
+    return out
 
 
 class Predictions(dict):
@@ -37,46 +111,22 @@ def save_predictions(path: str | Path, signals: Mapping[str, tuple[np.ndarray, n
         arrays[LABEL_PREFIX + str(rid)] = np.asarray(label, dtype=np.float64)
     if fs is not None:
         arrays["fs"] = np.asarray(float(fs))
-    tmp = path.with_name(path.name + ".partial.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
-    return path
-
-
-#: keys of a run's predictions file that describe, not define, the signals: skipped when scoring
-_RUN_KEYS = ("recording_ids",)
-_RUN_PREFIXES = ("hr_pred__", "hr_ref__")
+    return atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
 
 
 def _load_npz(path: Path) -> Predictions:
-    from rppgbench._npz import open_npz
-
-    out = Predictions()
-    with open_npz(path) as z:  # budgets, zip/npy headers checked first; errors name the file and key
-        preds: dict[str, np.ndarray] = {}
-        labels: dict[str, np.ndarray] = {}
-        for key in z.files:
-            if key == "fs":
-                fs = np.asarray(z[key])
-                if fs.size != 1 or not np.issubdtype(fs.dtype, np.number) or not np.isfinite(fs).all() \
-                        or not float(fs.reshape(-1)[0]) > 0:
-                    raise DataError(f"key 'fs' must be one finite number > 0; got dtype {fs.dtype} shape {fs.shape}",
-                                    path=path)
-                out.fs = float(fs.reshape(-1)[0])
-            elif key in _RUN_KEYS or key.startswith(_RUN_PREFIXES):
-                continue  # written by `rppgbench run` (docs/results_format.md); HR is recomputed here
-            elif key.startswith(PRED_PREFIX) and len(key) > len(PRED_PREFIX):
-                preds[key[len(PRED_PREFIX):]] = z[key]
-            elif key.startswith(LABEL_PREFIX) and len(key) > len(LABEL_PREFIX):
-                labels[key[len(LABEL_PREFIX):]] = z[key]
-            else:
-                raise DataError(f"unexpected key {key!r}; expected 'pred__<id>', 'label__<id>' or 'fs'", path=path)
+    npz = read_npz(path)
+    if npz.unknown:
+        raise DataError(f"unexpected key {npz.unknown[0]!r}; expected 'pred__<id>', 'label__<id>' or 'fs'", path=path)
+    preds, labels = npz.arrays["pred"], npz.arrays["label"]  # hr_* and recording_ids: HR is recomputed here
     for rid in preds:
         if rid not in labels:
             raise DataError(f"key 'pred__{rid}' has no matching 'label__{rid}'", path=path)
     for rid in labels:
         if rid not in preds:
             raise DataError(f"key 'label__{rid}' has no matching 'pred__{rid}'", path=path)
+    out = Predictions()
+    out.fs = npz.fs
     for rid in preds:
         p, lab = np.squeeze(preds[rid]), np.squeeze(labels[rid])
         for key, a in ((PRED_PREFIX + rid, p), (LABEL_PREFIX + rid, lab)):

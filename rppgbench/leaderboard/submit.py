@@ -75,29 +75,23 @@ def _npz_budget(ref: dict[str, Any] | None) -> dict[str, int]:
 
 
 def load_submission_predictions(path: Path, ref: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Read a predictions ``.npz`` within budgets (file size; zip directory and ``.npy`` headers checked before
-    any array is decompressed: :mod:`rppgbench._npz`), without pickles, keeping every key for checks."""
-    from rppgbench._npz import open_npz
+    """Read a predictions ``.npz`` through :func:`rppgbench.evaluation.io.read_npz` (no pickles; the file within
+    :data:`MAX_PREDICTIONS_BYTES`; the zip directory and ``.npy`` headers checked against the budgets of
+    :func:`_npz_budget` before any array is decompressed), keeping every per-recording array for the checks."""
+    from rppgbench.evaluation.io import read_npz
 
     path = check_file_size(path, MAX_PREDICTIONS_BYTES, "predictions file")
-    budget = _npz_budget(ref)
-    with open_npz(path, error=SubmissionError, **budget) as z:
-        if "fs" not in z.files or "recording_ids" not in z.files:
-            raise SubmissionError(f"{path} must contain 'fs' and 'recording_ids'")
-        shape, dtype = z.header("recording_ids")
-        if dtype.kind not in "US" or len(shape) != 1:
-            raise SubmissionError(f"{path}: recording_ids must be a 1-D array of strings; found dtype {dtype} "
-                                  f"shape {shape}")
-        if ref is not None and shape[0] > len(ref["recordings"]) + 16:
-            raise SubmissionError(f"{path}: recording_ids lists {shape[0]} recordings; the protocol's test split "
-                                  f"has {len(ref['recordings'])}")
-        fs = z["fs"]
-        if fs.shape not in ((), (1,)) or fs.dtype.kind not in "fiu" or not np.isfinite(fs).all() or \
-                not float(fs.reshape(-1)[0]) > 0:
-            raise SubmissionError(f"{path}: fs must be one finite number > 0 (Hz); found dtype {fs.dtype} shape "
-                                  f"{fs.shape}")
-        return {"fs": float(fs.reshape(-1)[0]), "recording_ids": [str(r) for r in z["recording_ids"]],
-                "arrays": {k: z[k] for k in z.files if "__" in k}}
+    npz = read_npz(path, max_bytes=MAX_PREDICTIONS_BYTES, error=SubmissionError, **_npz_budget(ref))
+    if npz.fs is None or npz.recording_ids is None:
+        raise SubmissionError(f"{path} must contain 'fs' and 'recording_ids'")
+    if ref is not None and len(npz.recording_ids) > len(ref["recordings"]) + 16:
+        raise SubmissionError(f"{path}: recording_ids lists {len(npz.recording_ids)} recordings; the protocol's "
+                              f"test split has {len(ref['recordings'])}")
+    if npz.unknown:
+        raise SubmissionError(f"{path}: unexpected key(s) {sorted(npz.unknown)[:10]}; a predictions file holds 'fs', "
+                              "'recording_ids' and pred__/label__/hr_pred__/hr_ref__<id> arrays")
+    return {"fs": npz.fs, "recording_ids": npz.recording_ids,
+            "arrays": {f"{kind}__{rid}": a for kind, per in npz.arrays.items() for rid, a in per.items()}}
 
 
 def _listed(items: list[str], n: int = 10) -> str:

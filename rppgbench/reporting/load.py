@@ -112,19 +112,16 @@ def load_predictions(path: str | Path, *, max_bytes: int | None = None) -> dict[
     """Read a predictions ``.npz`` (no pickles) into ``{"fs", "recording_ids", "pred", "label", "hr_pred",
     "hr_ref"}``, the last four being dicts keyed by ``<dataset>/<recording_id>``.
 
-    The file is parsed by :func:`rppgbench.results.io.read_predictions` (one reader of the format); this adds the
-    size limit and the per-field layout the plots use. Raises :class:`DataError` naming the file when it is
-    missing, too large, or lacks a key.
+    The file is parsed by :func:`rppgbench.results.io.read_predictions` (one reader of the format, which also
+    applies ``max_bytes``); this gives the per-field layout the plots use. Raises :class:`DataError` naming the
+    file when it is missing, too large, or lacks a key.
     """
     from rppgbench.results.io import read_predictions
 
     path = Path(path)
     if not path.is_file():
         raise DataError("prediction file not found", path=path)
-    size = path.stat().st_size
-    if max_bytes is not None and size > max_bytes:
-        raise DataError(f"file is {size} bytes; the limit is {max_bytes} bytes", path=path)
-    raw = read_predictions(path)
+    raw = read_predictions(path, max_bytes=max_bytes)
     out: dict[str, Any] = {"fs": raw["fs"], "recording_ids": raw["recording_ids"],
                            "pred": {}, "label": {}, "hr_pred": {}, "hr_ref": {}}
     for rid, (pred, label) in raw["signals"].items():

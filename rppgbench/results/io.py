@@ -84,25 +84,28 @@ def write_predictions(path: str | os.PathLike, fs: float, signals: Mapping[str, 
     return atomic_write(path, _npz_bytes(arrays))
 
 
-def read_predictions(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a predictions npz: ``{"fs", "recording_ids", "signals": {id: (pred, label)}, "hr": {id: (p, r)}}``."""
-    from rppgbench._npz import open_npz
+def read_predictions(path: str | os.PathLike, *, max_bytes: int | None = None) -> dict[str, Any]:
+    """Read a run's predictions npz: ``{"fs", "recording_ids", "signals": {id: (pred, label)}, "hr": {id: (p, r)}}``
+    (arrays as stored). Parsed by :func:`rppgbench.evaluation.io.read_npz` (the one reader of the format, with its
+    ``max_bytes`` bound); this adds what a run's file must hold: ``fs``, ``recording_ids`` and both arrays of every
+    listed recording, and nothing outside the format."""
+    from rppgbench.evaluation.io import read_npz
 
-    path = Path(path)
-    with open_npz(path) as z:  # budgets, zip/npy headers checked first; errors name the file and key
-        files = set(z.files)
-        for k in ("fs", "recording_ids"):
-            if k not in files:
-                raise DataError(f"missing key {k!r}", path=path)
-        ids = [str(x) for x in z["recording_ids"]]
-        out: dict[str, Any] = {"fs": float(z["fs"]), "recording_ids": ids, "signals": {}, "hr": {}}
-        for rid in ids:
-            for k in (f"pred__{rid}", f"label__{rid}"):
-                if k not in files:
-                    raise DataError(f"missing key {k!r}", path=path)
-            out["signals"][rid] = (z[f"pred__{rid}"], z[f"label__{rid}"])
-            if f"hr_pred__{rid}" in files:
-                out["hr"][rid] = (z[f"hr_pred__{rid}"], z[f"hr_ref__{rid}"])
+    npz = read_npz(path, max_bytes=max_bytes)
+    for key, value in (("fs", npz.fs), ("recording_ids", npz.recording_ids)):
+        if value is None:
+            raise DataError(f"missing key {key!r}", path=npz.path)
+    if npz.unknown:
+        raise DataError(f"unexpected key {npz.unknown[0]!r}", path=npz.path)
+    a = npz.arrays
+    out: dict[str, Any] = {"fs": npz.fs, "recording_ids": npz.recording_ids, "signals": {}, "hr": {}}
+    for rid in npz.recording_ids:
+        for kind in ("pred", "label"):
+            if rid not in a[kind]:
+                raise DataError(f"missing key {kind + '__' + rid!r}", path=npz.path)
+        out["signals"][rid] = (a["pred"][rid], a["label"][rid])
+        if rid in a["hr_pred"]:
+            out["hr"][rid] = (a["hr_pred"][rid], a["hr_ref"][rid])
     return out
 
 
