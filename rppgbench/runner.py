@@ -38,6 +38,7 @@ from rppgbench import __version__, config
 from rppgbench._checks import DataError, RppgbenchError
 from rppgbench._logging import logger
 from rppgbench._util import atomic_write, json_clean
+from rppgbench.evaluation.metrics import metric_spec
 from rppgbench.protocols import resolve_splits
 from rppgbench.results.io import write_results
 from rppgbench.results.schema import FORMAT_VERSION
@@ -293,7 +294,7 @@ def run_protocol(options: RunOptions) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "protocol": _protocol_block(plan),
         "evaluation": {"profile": ev.profile, "window_s": ev.window_s, "hr_method": ev.hr_method,
-                       "metrics": list(ev.metrics),
+                       "metrics": [metric_spec(m).name for m in ev.metrics],
                        "fs": sorted({float(t["fps"].iloc[0]) for t in tables.values() if len(t)})[0]},
         "splits": splits.to_dict(),
         "rows": rows,

@@ -142,7 +142,7 @@ def _install_plugin(site: Path, dist: str, entry_points: str, modules: dict[str,
 PLUGIN = """
     # a plugin module stays torch-free at import: it registers names and lazy targets only
     from rppgbench.datasets import DATASETS
-    from rppgbench.models._factory import ModelCfg, register_model_lazy
+    from rppgbench.models import ModelCfg, register_model_lazy
 
     DATASETS.register_lazy("plugcam", "plugcam_impl:PlugCamAdapter")
     register_model_lazy(ModelCfg(name="plug_pos", arch="plug", kind="unsupervised", clip_len=None, frame_size=None,

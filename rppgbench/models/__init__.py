@@ -7,6 +7,8 @@ from rppgbench.models._factory import (
                                        list_models,
                                        model_cfg,
                                        register_model,
+                                       register_model_lazy,
 )
 
-__all__ = ["MODELS", "MODEL_MODULES", "ModelCfg", "create_model", "list_models", "model_cfg", "register_model"]
+__all__ = ["MODELS", "MODEL_MODULES", "ModelCfg", "create_model", "list_models", "model_cfg", "register_model",
+           "register_model_lazy"]
