@@ -14,7 +14,8 @@ Example:
   rppgbench run pure_intra --raw pure=/data/PURE --limit 2 --resume
 
 \b
-PROTOCOL is a protocol name (see `rppgbench ls protocols`) or a YAML path. Every check that needs no data
+PROTOCOL is a protocol name (see `rppgbench ls protocols`) or a YAML path (one that does not exist is looked
+up by its file stem). Every check that needs no data
 runs first (schema, model names, model contracts vs recipes, output folder); then stores are opened and, when
 missing, prepared from --raw / RPPGBENCH_RAW_<DATASET> (the synthetic dataset is generated on demand).
 Every run also evaluates the null baseline 'null' (a sinusoid at the train split's mean HR; without a train
@@ -69,7 +70,7 @@ def metric_table(rows: list[dict]) -> list[str]:
 @click.option("--workers", type=int, default=0, show_default=True, help="Processes for preparing stores.")
 @click.option("--no-report", is_flag=True, help="Do not write the HTML report at the end.")
 @click.option("--protocols-root", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Folder of protocol families (default: the package's protocols/).")
+              help="Folder of protocol families (default: the protocols shipped in the package).")
 def run(protocol: str, models: str | None, no_null: bool, device: str | None, limit: int | None,
         output: str | None, resume: bool, raw: tuple[str, ...], workers: int, no_report: bool,
         protocols_root: str | None) -> None:

@@ -6,21 +6,23 @@ import click
 EPILOG = """\b
 Example:
   rppgbench validate protocols/intra/ubfc_rppg_intra.yaml synthetic_quick
-  rppgbench validate protocols/*/*.yaml
+  rppgbench validate my_protocols/*/*.yaml --protocols-root my_protocols
 
 \b
-Checks the schema (unknown keys and wrong types name file and line), includes, model names, each model's
-input contract against the dataset recipes (frame size, fps, 3 channels per input view; a clip length off a
-model's frame_multiple is refused with the model's overrides), the evaluation profile and metric names, and names
-the null baseline every run adds (null.train_mean_hr, or null.constant_hr without a train split). Torch is not
-imported; --build also instantiates every model once with its overrides (imports torch; `run` always does).
+PROTOCOLS are names (`rppgbench ls protocols`) or YAML paths; a path that does not exist is looked up by its
+file stem. Checks the schema (unknown keys and wrong types name file and line), includes, the dataset, model,
+recipe, face-detector, profile and metric names against their registries, each model's input contract against
+the dataset recipes (frame size, fps, 3 channels per input view; a clip length off a model's frame_multiple is
+refused with the model's overrides), and names the null baseline every run adds (null.train_mean_hr, or
+null.constant_hr without a train split). Torch is not imported; --build also instantiates every model once with
+its overrides (imports torch; `run` always does).
 """
 
 
 @click.command("validate", epilog=EPILOG)
 @click.argument("protocols", nargs=-1, required=True)
 @click.option("--protocols-root", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Folder of protocol families for names (default: the package's protocols/).")
+              help="Folder of protocol families for names (default: the protocols shipped in the package).")
 @click.option("--build", is_flag=True, default=False,
               help="Also build each model once with its overrides (imports torch).")
 def validate(protocols: tuple[str, ...], protocols_root: str | None, build: bool) -> None:

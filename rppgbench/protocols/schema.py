@@ -1,6 +1,7 @@
 """Strict protocol schema: every key known, every type checked, every error names file and line.
 
-A protocol file (``protocols/<family>/<name>.yaml``) holds these top-level keys:
+A protocol file (``<family>/<name>.yaml`` under the protocols root, see :mod:`rppgbench.protocols`) holds these
+top-level keys:
 
 ``protocol``
     The name; must equal the file stem.
@@ -13,7 +14,8 @@ A protocol file (``protocols/<family>/<name>.yaml``) holds these top-level keys:
 ``include``
     Relative path(s) of shared parts (``_base/*.yaml``), resolved by :mod:`rppgbench.protocols.loader`.
 ``datasets``
-    ``{<dataset>: {recipe: <name> | {base: <name>, <recipe field>: value, ...}, generate: {...}}}``. ``generate``
+    Names registered in ``rppgbench.datasets.DATASETS`` (built-in, plugin or run-time) mapped to
+    ``{recipe: <name> | {base: <name>, <recipe field>: value, ...}, generate: {...}}``. ``generate``
     (synthetic only) holds the keyword arguments of ``rppgbench.datasets.synthetic.write_raw_dataset`` used when
     the raw data is missing.
 ``splits``
