@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from rppgbench import config
 from rppgbench._checks import ProtocolError
 from rppgbench._logging import logger
 from rppgbench._util import did_you_mean
@@ -47,12 +48,7 @@ LIBRARY = Path(__file__).resolve().parent / "library"
 
 def protocols_root(root: str | os.PathLike | None = None) -> Path:
     """Folder holding protocol families: ``root`` → ``$RPPGBENCH_PROTOCOLS`` → the package's :data:`LIBRARY`."""
-    if root is not None:
-        return Path(root).expanduser()
-    env = os.environ.get("RPPGBENCH_PROTOCOLS")
-    if env:
-        return Path(env).expanduser()
-    return LIBRARY
+    return config.resolve_path(root, "RPPGBENCH_PROTOCOLS", LIBRARY)
 
 
 def _protocol_files(root: Path) -> list[Path]:
