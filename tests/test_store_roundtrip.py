@@ -263,3 +263,25 @@ def test_chunked_view_arithmetic_is_bit_identical_in_both_layouts(view, n_frames
     assert first.flags.c_contiguous and np.array_equal(first, want.transpose(3, 0, 1, 2))
     zero = frames_view(block, view, {"frames_mean": 1.0, "frames_std": 0.0, "diffnorm_std": 0.0}, n_out)
     assert np.array_equal(zero, want if view == "raw" else np.zeros_like(want))
+
+
+def test_recordings_are_listed_in_natural_order(tmp_path):
+    """subject2 before subject10 everywhere a store lists recordings (ids, table, missing)."""
+    import json
+
+    from rppgbench.store import open_store
+
+    root = tmp_path / "s.zarr"
+    ids = ["subject10", "subject2", "subject1", "Subject3"]
+    attrs = {"kind": "rppgbench-store", "recipe_id": "0" * 64, "dataset": "toy",
+             "selected": ids + ["subject20", "subject9"], "qc": {"failed": {"subject20": "x", "subject9": "y"}}}
+    root.mkdir()
+    (root / "zarr.json").write_text(json.dumps({"attributes": {"rppgbench": attrs}}))
+    for rid in ids:
+        (root / "recordings" / rid).mkdir(parents=True)
+        rec = {"complete": True, "recording_id": rid, "dataset": "toy", "subject": rid[-1], "n_frames": 1, "fps": 30}
+        (root / "recordings" / rid / "zarr.json").write_text(json.dumps({"attributes": {"rppgbench": rec}}))
+    st = open_store(root)
+    assert st.recording_ids() == ["subject1", "subject2", "Subject3", "subject10"]
+    assert list(st.recordings()["recording_id"]) == st.recording_ids()
+    assert list(st.missing()) == ["subject9", "subject20"]
