@@ -267,6 +267,10 @@ def plan_run(options: RunOptions) -> RunPlan:
                                               null=options.null)
     if options.limit is not None and options.limit < 1:
         raise ValueError(f"--limit must be >= 1; got {options.limit}")
+    if options.device is not None:  # a device torch cannot use is refused before any store is prepared
+        from rppgbench.training.trainer import resolve_device
+
+        resolve_device(options.device)
     out = Path(options.output) if options.output is not None else config.results_root() / proto.name
     check_output_dir(out, proto, options.resume)
     return RunPlan(protocol=proto, options=options, recipes=recipes, models=plans, output=out)

@@ -188,6 +188,8 @@ def test_console_script_exit_codes_user_error_2_bug_3(tmp_path):
     assert "Traceback" not in proc.stderr
     proc = _run(["run", "synthetic_quick", "--limit", "0", "--output", str(tmp_path / "o")])
     assert proc.returncode == 2 and "--limit must be >= 1" in proc.stderr and "Traceback" not in proc.stderr
+    proc = _run(["run", "synthetic_quick", "--device", "gpu", "--output", str(tmp_path / "o")])
+    assert proc.returncode == 2 and "device 'gpu' is not a torch device" in proc.stderr
     proc = _run(["ls", "nosuchlisting"])
     assert proc.returncode == 2 and "No such command" in proc.stderr
     # a bug (here: a plain KeyError raised by a plugin's adapter module) is not dressed up as an input error

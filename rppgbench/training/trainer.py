@@ -128,9 +128,17 @@ class TrainConfig:
 
 
 def resolve_device(device: str | torch.device | None, local_rank: int = 0) -> torch.device:
-    """``device`` as given, else ``cuda:<local_rank>`` when CUDA is available, else CPU."""
+    """``device`` as given, else ``cuda:<local_rank>`` when CUDA is available, else CPU. A device string torch does
+    not know, or a CUDA device on a machine where torch sees none, is a ValueError naming it."""
     if device is not None:
-        return torch.device(device)
+        try:
+            dev = torch.device(device)
+        except RuntimeError as exc:
+            raise ValueError(f"device {device!r} is not a torch device (cpu, cuda, cuda:1, ...): {exc}") from None
+        if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+            raise ValueError(f"device {device!r}: torch sees {torch.cuda.device_count()} CUDA device(s) "
+                             f"(torch {torch.__version__}, CUDA {torch.version.cuda}); use --device cpu")
+        return dev
     if torch.cuda.is_available():
         return torch.device(f"cuda:{local_rank}")
     return torch.device("cpu")
