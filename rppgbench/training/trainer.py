@@ -175,8 +175,16 @@ def build_scheduler(optimizer: torch.optim.Optimizer, spec: dict[str, Any] | Non
 
 
 def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` through :func:`rppgbench._util.atomic_write` (temporary sibling, then rename)."""
-    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    """``torch.save`` through :func:`rppgbench._util.atomic_write` (temporary sibling, then rename).
+
+    torch names the zip archive inside the file after the file it is given; saving through an open file makes it
+    ``archive`` instead, so equal states give byte-equal files whatever the (temporary) file name."""
+
+    def _save(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            torch.save(obj, fh)
+
+    return atomic_write(path, _save)
 
 
 def _rng_state(loader_gen: torch.Generator) -> dict[str, Any]:
