@@ -6,7 +6,7 @@ import click
 EPILOG = """\b
 Example:
   rppgbench validate protocols/intra/ubfc_rppg_intra.yaml synthetic_quick
-  rppgbench validate my_protocols/*/*.yaml --protocols-root my_protocols
+  rppgbench validate my_protocols/*/*.yaml
 
 \b
 PROTOCOLS are names (`rppgbench ls protocols`) or YAML paths; a path that does not exist is looked up by its
