@@ -7,11 +7,11 @@ manifest is not touched and is reported: its numbers changed, so it must be re-s
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from rppgbench._checks import SubmissionError
 from rppgbench._logging import logger
+from rppgbench._util import atomic_write_text
 from rppgbench.leaderboard.schema import MAX_ENTRY_MANIFEST_BYTES, REFERENCE_FILE, read_json_limited, read_reference
 from rppgbench.leaderboard.submit import check_reference_protocol, compare_claims
 from rppgbench.leaderboard.verify import VerifyReport, entry_metrics, protocols
@@ -47,9 +47,7 @@ def refresh(root: str | Path = "leaderboards", protocols_root: str | Path | None
             text = json.dumps(body, indent=2, sort_keys=True, allow_nan=False) + "\n"
             target = entry / "metrics.json"
             if not target.is_file() or target.read_text(encoding="utf-8") != text:
-                tmp = entry.parent / f".{entry.name}.metrics.json.tmp"
-                tmp.write_text(text, encoding="utf-8")
-                os.replace(tmp, target)
+                atomic_write_text(target, text)
                 logger.info("rewrote %s", target)
             rep.checked.append(key)
     logger.info("refreshed %d entr(y/ies) under %s (%s per protocol); %d left as they were", len(rep.checked),
