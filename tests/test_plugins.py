@@ -75,7 +75,8 @@ def _validate_and_run(tmp_path: Path, env: dict[str, str], raw: Path, dataset: s
     assert proc.returncode == 0, proc.stdout + proc.stderr
     res = json.loads((out / "results.json").read_text())
     rows = {(r["model"], r["test_dataset"], r["metric"]): r for r in res["rows"]}
-    assert set(rows) == {(model, dataset, "MAE"), (model, dataset, "Pearson")}  # metrics: [mae, Pearson]
+    # metrics: [mae, Pearson], for the model and the null baseline every run adds
+    assert set(rows) == {(m, dataset, k) for m in (model, "null") for k in ("MAE", "Pearson")}
     assert rows[(model, dataset, "MAE")]["unit"] == "bpm" and rows[(model, dataset, "Pearson")]["unit"] == ""
     assert rows[(model, dataset, "MAE")]["value"] < 5.0  # POS on clean synthetic video
     assert sorted(res["splits"]["test"]) == [f"{dataset}/s01_r00", f"{dataset}/s02_r00"]
@@ -124,7 +125,7 @@ def test_dataset_and_model_registered_at_run_time_work_in_a_protocol(tmp_path):
             return create_model("pos", **kwargs)
 
         proto, recipes, plans = validate_protocol({str(proto)!r})
-        assert list(recipes) == ["rtcam"] and [p.name for p in plans] == ["rt_pos"]
+        assert list(recipes) == ["rtcam"] and [p.name for p in plans if p.cfg.kind != "baseline"] == ["rt_pos"]
         assert plans[0].cfg.kind == "unsupervised" and recipes["rtcam"].size == 32
         print("ok")
     """)

@@ -74,7 +74,7 @@ def read_npz(path: str | Path, *, max_bytes: int | None = None, error: type[Exce
                 fs = np.asarray(z[key])
                 if fs.size != 1 or not np.issubdtype(fs.dtype, np.number) or not np.isfinite(fs).all() \
                         or not float(fs.reshape(-1)[0]) > 0:
-                    raise fail(f"fs (key 'fs') must be one finite number > 0 (Hz); found dtype {fs.dtype} "
+                    raise fail(f"key 'fs': fs must be one finite number > 0 (Hz); found dtype {fs.dtype} "
                                f"shape {fs.shape}")
                 out.fs = float(fs.reshape(-1)[0])
             elif key == "recording_ids":
