@@ -86,12 +86,19 @@ def test_qc_warnings_fire_each_on_its_threshold():
     assert len(w) == 1 and "box jitter" in w[0]
     w = recording_warnings({**ok, "skin_pixels_min": 10}, 600)
     assert len(w) == 1 and "skin ROI down to 10 pixels" in w[0]
-    # a legacy store's QC has no box_jitter: it comes from the boxes (a box held, then stepping by 20 % of its side)
+    # a legacy store's QC has no box_jitter: it comes from the boxes. A box held, then stepping by 20 % of its side:
+    # the second difference of the centre is 20 then -20 at the step, 0 elsewhere
     boxes = np.array([[0, 0, 100, 100]] * 50 + [[20, 0, 100, 100]] * 50)
-    assert box_jitter(boxes) == pytest.approx(20.0 * 0.99 * 0 + np.percentile([0] * 98 + [20], 99))
+    assert box_jitter(boxes) == pytest.approx(np.percentile([0] * 96 + [20, 20], 99))
     legacy = {k: v for k, v in ok.items() if k != "box_jitter"}
-    boxes = np.array([[0, 0, 100, 100], [20, 0, 100, 100]] * 50)
-    assert "box jitter 20.0 %" in recording_warnings(legacy, 100, boxes)[0]
+    boxes = np.array([[0, 0, 100, 100], [20, 0, 100, 100]] * 50)  # shaking by 20 px: second difference 40 px
+    assert "box jitter 40.0 %" in recording_warnings(legacy, 100, boxes)[0]
+    # a face moving steadily (3 % of the box side per frame) or nodding smoothly is motion, not jitter
+    t = np.arange(300)
+    steady = np.stack([3.0 * t, 0 * t, 100 + 0 * t, 100 + 0 * t], axis=1)
+    nod = np.stack([0 * t, 15 * np.sin(2 * np.pi * t / 30), 100 + 0 * t, 100 + 0 * t], axis=1)
+    assert box_jitter(steady) == pytest.approx(0.0, abs=1e-9) and box_jitter(nod) < 1.0
+    assert recording_warnings(legacy, 300, steady) == [] and recording_warnings(legacy, 300, nod) == []
 
 
 def _grey_dataset(tmp_path):

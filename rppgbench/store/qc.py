@@ -6,8 +6,10 @@
 ``detector_hit_rate``  < :data:`THRESHOLDS` ``["detector_hit_rate"]`` (0.9): the detector found a face in fewer
                        than 90 % of its attempts;
 ``frames_whole``       > 0: the whole frame was used as the crop for some frames (no face): never silent;
-``box_jitter``         > 5: the 99th percentile of the frame-to-frame move of the crop-box centre exceeds 5 % of
-                       the box side (re-detection steps, an unstable detector);
+``box_jitter``         > 5: the 99th percentile of the crop-box centre's frame-to-frame *change of velocity*
+                       (second difference) exceeds 5 % of the box side: re-detection steps, an unstable
+                       detector. Smooth head motion is not jitter: a face moving at a steady speed scores 0,
+                       a 1 Hz nod of amplitude A about 0.04 A, while a box that steps by s scores s;
 ``skin_pixels_min``    < 50: the skin ROI of some frame holds fewer than 50 source pixels (face too small or lost).
 
 Stores written by the legacy recipes (format 1) have no ``box_jitter`` in their QC; it is computed from the stored
@@ -25,13 +27,14 @@ THRESHOLDS: dict[str, float] = {"detector_hit_rate": 0.9, "box_jitter": 5.0, "sk
 
 
 def box_jitter(boxes: np.ndarray) -> float:
-    """99th percentile of the frame-to-frame move of the box centre, in % of the median box side."""
+    """99th percentile of the box centre's second difference ``|c[t+1] - 2 c[t] + c[t-1]|`` (the frame-to-frame
+    change of its velocity), in % of the median box side: steps and shaking count, steady motion does not."""
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    if len(b) < 2:
+    if len(b) < 3:
         return 0.0
     c = b[:, :2] + b[:, 2:] / 2.0
     side = float(np.median(np.maximum(b[:, 2], b[:, 3])))
-    step = np.hypot(*np.diff(c, axis=0).T)
+    step = np.hypot(*np.diff(c, n=2, axis=0).T)
     return float(100.0 * np.percentile(step, 99) / side) if side > 0 else 0.0
 
 
