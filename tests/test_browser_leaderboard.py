@@ -25,6 +25,10 @@ from rppgbench.leaderboard import build, submit, write_reference
 
 pytestmark = pytest.mark.browser
 
+#: column of MAE in the protocol page's table (#, Method, MAE, ...)
+MAE_COL = 2
+#: a hardware string as long as the ones that made rows ~150 px tall (issue 18); it sits behind a details toggle
+LONG_HARDWARE = ("cpu; Linux-6.18.44-fc-v657-x86_64-with-glibc2.36; " * 3 + "Intel(R) Xeon(R) CPU @ 2.20GHz x 2")[:200]
 EVIL = "<script>document.title='pwned';window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">"
 
 
@@ -93,8 +97,8 @@ def site(tmp_path_factory):
     run = write_results(d / "run", {k: DEFAULT_MODELS[k] for k in ("pos", "chrom", "tinynet")}, n_rec=3)
     root = d / "lb"
     write_reference(run, root, ship_labels=True)
-    submit(run, PROTOCOL, model="chrom", manifest=manifest(method_name="CHROM baseline"), root=root,
-           protocols_root=PROTOCOLS, entry_id="c")
+    submit(run, PROTOCOL, model="chrom", manifest=manifest(method_name="CHROM baseline", hardware=LONG_HARDWARE),
+           root=root, protocols_root=PROTOCOLS, entry_id="c")
     submit(run, PROTOCOL, model="pos", manifest=manifest(method_name=EVIL), root=root,
            protocols_root=PROTOCOLS, entry_id="p")
     submit(run, PROTOCOL, model="tinynet", manifest=manifest(method_name="Tiny net"), root=root,
@@ -160,8 +164,9 @@ def _open(cdp: _CDP, url: str) -> None:
 
 
 def _column(cdp: _CDP, col: int) -> list[str]:
+    """The text of column ``col`` (the method name only, without its badges, for the Method column)."""
     return cdp.js(f"Array.from(document.querySelectorAll('table.sortable tbody tr'))"
-                  f".map(r => r.cells[{col}].textContent.trim())")
+                  f".map(r => (r.cells[{col}].querySelector('.name') || r.cells[{col}]).textContent.trim())")
 
 
 def _header_center(cdp: _CDP, col: int) -> list[float]:
@@ -181,7 +186,9 @@ def test_page_loads_sorts_and_neutralises_script(browser, server):
     assert browser.js("document.querySelectorAll('tbody script, tbody img').length") == 0
     methods = _column(browser, 1)
     assert sorted(methods) == sorted(["CHROM baseline", EVIL, "Tiny net"])
-    mae = [float(v.split(" ± ")[0]) for v in _column(browser, 4)]
+    assert browser.js("Array.from(document.querySelectorAll('table.sortable thead th')).map(h => h.textContent)")[:3] \
+        == ["#", "Method", "MAE (bpm) ↓"]
+    mae = [float(v.split(" ± ")[0]) for v in _column(browser, MAE_COL)]
     assert mae == sorted(mae)  # ranked by MAE when built
     # click the "Method" header with real mouse events: ascending text order, then descending
     rect = _header_center(browser, 1)
@@ -197,10 +204,10 @@ def test_page_loads_sorts_and_neutralises_script(browser, server):
     click()
     assert _column(browser, 1) == sorted(methods, key=str.lower, reverse=True)
     # numeric sort on MAE (data-sort values), not text order
-    rect = _header_center(browser, 4)
+    rect = _header_center(browser, MAE_COL)
     click()
     click()
-    desc = [float(v.split(" ± ")[0]) for v in _column(browser, 4)]
+    desc = [float(v.split(" ± ")[0]) for v in _column(browser, MAE_COL)]
     assert desc == sorted(mae, reverse=True)
     assert browser.js("typeof window.__pwned") == "undefined" and browser.js("document.title") != "pwned"
 
@@ -216,3 +223,48 @@ def test_csp_blocks_inline_script_even_if_injected(browser, server, site):
     assert browser.js("document.documentElement.getAttribute('data-sort-ready')") == "1"  # own file still runs
     _open(browser, f"{server}/index.html")
     assert browser.js("document.querySelector('a[href=\"" + PROTOCOL + ".html\"]') !== null")
+
+
+def _layout(cdp: _CDP) -> dict:
+    """Widths and row heights of the loaded protocol page (``clientWidth``: the viewport without its scrollbar)."""
+    return cdp.js("""(() => {
+      const de = document.documentElement;
+      const lh = parseFloat(getComputedStyle(document.querySelector('tbody td')).lineHeight);
+      return {scrollWidth: de.scrollWidth, viewport: window.innerWidth, client: de.clientWidth, lineHeight: lh,
+              rows: Array.from(document.querySelectorAll('table.sortable tbody tr'))
+                         .map(r => r.getBoundingClientRect().height),
+              table: document.querySelector('table.sortable').getBoundingClientRect().width,
+              wrapper: document.querySelector('.scroll').getBoundingClientRect().width,
+              mae: document.querySelector('table.sortable tbody td:nth-child(3)').getBoundingClientRect().right};
+    })()""")
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_page_fits_the_viewport_with_one_line_per_row(browser, server, width):
+    """Issue 18: no horizontal overflow at 1,280 px (desktop) and 390 px (phone); at 1,280 px the whole table is
+    visible and every row is one line (hardware and notes behind a details toggle); on a phone the table scrolls
+    inside its own box and the rank, method and MAE are on the first screen."""
+    browser.call("Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1,
+                 mobile=width < 500)
+    try:
+        _open(browser, f"{server}/{PROTOCOL}.html")
+        m = _layout(browser)
+        print(f"\nleaderboard page at {width} px: scrollWidth {m['scrollWidth']} px, clientWidth {m['client']} px, "
+              f"table {m['table']:.0f} px, rows {[round(h) for h in m['rows']]} px")
+        assert m["viewport"] == width
+        assert m["scrollWidth"] <= m["client"] <= width, m
+        assert len(m["rows"]) == 3
+        if width >= 1280:
+            assert m["table"] <= m["wrapper"], m  # no scrolling inside the table either
+            assert all(h < 2 * m["lineHeight"] for h in m["rows"]), m  # one line per row
+        else:
+            assert m["mae"] <= width, m  # MAE column visible without scrolling
+        # opening every details toggle shows hardware and flags without widening the page
+        browser.js("document.querySelectorAll('td.more details').forEach(d => d.open = true)")
+        assert LONG_HARDWARE in browser.js("document.body.innerText")
+        assert browser.js("document.documentElement.scrollWidth") <= m["client"]
+        # no duplicated columns: the model id is not a column of its own
+        heads = browser.js("Array.from(document.querySelectorAll('table.sortable thead th')).map(h => h.textContent)")
+        assert len(heads) == len(set(heads)) and "Model" not in heads and "Hardware" not in heads
+    finally:
+        browser.call("Emulation.clearDeviceMetricsOverride")

@@ -30,6 +30,7 @@ from rppgbench.leaderboard.schema import (
 from rppgbench.leaderboard.verify import SITE_DIR, protocols
 from rppgbench.reporting import html as H
 from rppgbench.reporting.tables import fmt_value, metric_header
+from rppgbench.results.null import NULL_ID
 
 __all__ = ["build", "collect", "render_readme", "SORT_JS", "README_MARKER", "SITE_STYLE"]
 
@@ -80,8 +81,29 @@ SORT_JS = """\
 """
 
 SITE_STYLE = H.STYLE + """
-table.sortable td:nth-child(2),table.sortable td:nth-child(3){text-align:left}
-table.sortable td[data-sort]{white-space:nowrap}
+body{max-width:80em}
+.scroll{overflow-x:auto;max-width:100%}
+table.sortable th,table.sortable td{padding:.25em .45em}
+table.sortable{white-space:nowrap}
+.tag{font-size:.8em;color:#555;border:1px solid #bbb;border-radius:3px;padding:0 .25em}
+table.sortable td:nth-child(2){text-align:left}
+table.sortable th:nth-child(2){text-align:left}
+table.sortable td:nth-child(2) .name{display:inline-block;max-width:16em;overflow:hidden;text-overflow:ellipsis;
+  vertical-align:bottom}
+table.sortable td:nth-child(2),table.sortable th:nth-child(2){position:sticky;left:0;background:#fff}
+table.sortable th:nth-child(2){background:#f3f3f3}
+table.sortable td.more{position:relative;text-align:left}
+td.more summary{cursor:pointer;color:#0645ad}
+td.more .card{position:absolute;right:0;z-index:2;white-space:normal;overflow-wrap:anywhere;width:24em;
+  max-width:70vw;background:#fff;border:1px solid #aaa;box-shadow:0 2px 6px rgba(0,0,0,.2);padding:.4em .6em;
+  text-align:left}
+td.more .card dl{margin:0}
+td.more .card dt{font-weight:bold;font-size:.85em;color:#444}
+td.more .card dd{margin:0 0 .3em 0}
+table.sortable tr.null td{background:#f6f6f6;font-style:italic}
+.meta{color:#444;font-size:.9em}
+@media (max-width:600px){body{padding:0 .5em;margin:1em auto}
+  table.sortable td:nth-child(2) .name{max-width:8em}.tag{display:none}th,td{padding:.2em .35em}}
 """
 
 
@@ -199,20 +221,35 @@ def render_readme(data: dict[str, dict[str, Any]], intro: str) -> str:
 
 
 def _entry_row(i: int, e: dict[str, Any], ds: str) -> str:
+    """One line per entry: rank, method (model id, hardware, training data, code and flags behind a toggle),
+    the metrics, parameters."""
     man = e["manifest"]
     flags = e["metrics"].get("flags", [])
-    tds = [f'<td data-sort="{i}">{i}</td>', f"<td>{H.esc(man['method_name'])}</td>",
-           f"<td>{H.esc(man['model']['id'])}</td>",
-           f'<td data-sort="{int(man["model"]["n_params"])}">{int(man["model"]["n_params"]):,}</td>']
+    name = str(man["method_name"])
+    model = str(man["model"]["id"])
+    null = model == NULL_ID
+    warn = ' <span class="flag" title="flagged for review">⚠</span>' if flags else ""
+    tag = ' <span class="tag" title="null baseline: no method">null baseline</span>' if null else ""
+    tds = [f'<td data-sort="{i}">{i}</td>',
+           f'<td data-sort="{H.esc(name.lower())}"><span class="name" title="{H.esc(name)}">{H.esc(name)}</span>'
+           f"{tag}{warn}</td>"]
     for m in METRICS:
         text, num = _metric_cell(e, ds, m)
         tds.append(f'<td data-sort="{H.esc(num)}">{H.esc(text)}</td>')
-    tds.append(f"<td>{H.esc(', '.join(man.get('training_data', [])) or 'none')}</td>")
-    tds.append(f"<td>{'yes' if man.get('test_videos_seen') else 'no'}</td>")
-    tds.append(f"<td>{H.esc(man.get('hardware', ''))}</td>")
-    tds.append(f'<td><a href="{H.esc(man["code_url"])}" rel="nofollow noopener noreferrer">code</a></td>')
-    tds.append(f'<td class="flag">{"<br>".join(H.esc(f) for f in flags)}</td>')
-    return f'<tr id="entry-{H.esc(e["id"])}">' + "".join(tds) + "</tr>"
+    n_params = int(man["model"]["n_params"])
+    tds.append(f'<td data-sort="{n_params}">{n_params:,}</td>')
+    items = [("method", name), ("model id", model),
+             ("training data", ", ".join(man.get("training_data", [])) or "none"),
+             ("test videos seen", "yes" if man.get("test_videos_seen") else "no"),
+             ("synthetic data only", "yes" if man.get("synthetic_data_only") else "no"),
+             ("hardware", man.get("hardware", "")), ("entry", e["id"])]
+    card = H.definition_list(items)
+    card += f'<p><a href="{H.esc(man["code_url"])}" rel="nofollow noopener noreferrer">code</a></p>'
+    if flags:
+        card += '<p class="flag">flagged for review: ' + "; ".join(H.esc(f) for f in flags) + "</p>"
+    tds.append(f'<td class="more"><details><summary>details</summary><div class="card">{card}</div></details></td>')
+    cls = ' class="null"' if null else ""
+    return f'<tr id="entry-{H.esc(e["id"])}"{cls}>' + "".join(tds) + "</tr>"
 
 
 def _protocol_page(proto: str, d: dict[str, Any], site: Path) -> str:
@@ -221,12 +258,11 @@ def _protocol_page(proto: str, d: dict[str, Any], site: Path) -> str:
     ref = d["reference"]
     ev = ref["evaluation"]
     body = [f'<p>{H.link("index.html", "← all protocols")}</p>', f"<h1>{H.esc(proto)}</h1>",
-            H.definition_list([("protocol version", ref["protocol"]["version"]),
-                               ("protocol sha256", ref["protocol"]["sha256"]),
-                               ("evaluation profile", ev["profile"]), ("window (s)", ev.get("window_s")),
-                               ("test recordings", len(ref["recordings"])),
-                               ("reference labels shipped",
-                                "yes" if ref.get("labels_shipped") else "no (hashes only)")])]
+            f'<p class="meta">Protocol version {H.esc(ref["protocol"]["version"])} (sha256 '
+            f'<span title="{H.esc(ref["protocol"]["sha256"])}">{H.esc(str(ref["protocol"]["sha256"])[:12])}…</span>)'
+            f" · evaluation profile {H.esc(ev['profile'])} · window {H.esc(ev.get('window_s'))} s · "
+            f"{len(ref['recordings'])} test recordings · reference labels "
+            f"{'shipped' if ref.get('labels_shipped') else 'not shipped (hashes only)'}</p>"]
     if any(e["manifest"].get("synthetic_data_only") for e in d["entries"]):
         body.append('<p class="flag">Entries marked synthetic use rppgbench\'s generated videos: not comparable '
                     "with real-video results.</p>")
@@ -235,14 +271,14 @@ def _protocol_page(proto: str, d: dict[str, Any], site: Path) -> str:
     for ds in _datasets(d["entries"]):
         ranked = _ranked(d["entries"], ds)
         body.append(f"<h2>Test dataset {H.esc(ds)}</h2>")
-        heads = ["#", "Method", "Model", "Params"]
-        heads += [metric_header(m) for m in METRICS]
-        heads += ["Training data", "Test videos seen", "Hardware", "Code", "Flags"]
-        body.append('<table class="sortable"><caption>Click a column header to sort. Mean ± standard error over '
-                    "evaluation windows, recomputed by rppgbench from the submitted predictions.</caption>")
+        heads = ["#", "Method", *(metric_header(m) for m in METRICS), "Params", "More"]
+        body.append('<p class="note">Ranked by MAE; click a column header to sort. Mean ± standard error over '
+                    "evaluation windows, recomputed by rppgbench from the submitted predictions; model, hardware, "
+                    "training data, code and review flags under <i>details</i>.</p>")
+        body.append('<div class="scroll"><table class="sortable">')
         body.append("<thead><tr>" + "".join(f'<th scope="col">{H.esc(h)}</th>' for h in heads) + "</tr></thead><tbody>")
         body.extend(_entry_row(i, e, ds) for i, e in enumerate(ranked, start=1))
-        body.append("</tbody></table>")
+        body.append("</tbody></table></div>")
         slug = re.sub(r"[^A-Za-z0-9.-]+", "-", f"{proto}_{ds}")
         labels = [f"{i}. {e['manifest']['method_name'][:40]}" for i, e in enumerate(ranked, start=1)]
         vals = [_num(e["metrics"]["datasets"][ds].get("MAE", {}).get("value")) for e in ranked]
