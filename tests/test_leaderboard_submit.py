@@ -228,9 +228,23 @@ def test_cli_submit_and_verify(env, tmp_path):
                                  str(mf), "--root", str(root), "--entry-id", "cli-pos", "--protocols-root",
                                  str(PROTOCOLS)])
     assert r.exit_code == 0, r.output
-    assert r.output.strip() == str(root / PROTOCOL / "cli-pos")
+    lines = r.output.splitlines()
+    assert lines[0] == str(root / PROTOCOL / "cli-pos")
+    # the recomputed metrics (as metrics.json holds them) and the entry's rank
+    met = json.loads((root / PROTOCOL / "cli-pos" / "metrics.json").read_text())["datasets"]["synthetic"]
+    assert lines[1] == "synthetic: rank 1 of 1 by MAE"
+    assert [ln.split()[0] for ln in lines[2:8]] == ["MAE", "RMSE", "MAPE", "Pearson", "SNR", "MACC"]
+    for ln, m in zip(lines[2:8], ["MAE", "RMSE", "MAPE", "Pearson", "SNR", "MACC"], strict=True):
+        assert ln.endswith(f"{met[m]['value']:.2f} ± {met[m]['se']:.2f}"), (ln, met[m])
+    r = CliRunner().invoke(cli, ["submit", str(run), "--leaderboard", PROTOCOL, "--model", "tinynet", "--manifest",
+                                 str(mf), "--root", str(root), "--entry-id", "cli-tiny", "--protocols-root",
+                                 str(PROTOCOLS)])
+    assert r.exit_code == 0, r.output
+    mae = {e: json.loads((root / PROTOCOL / e / "metrics.json").read_text())["datasets"]["synthetic"]["MAE"]["value"]
+           for e in ("cli-pos", "cli-tiny")}
+    assert r.output.splitlines()[1] == f"synthetic: rank {1 + (mae['cli-pos'] < mae['cli-tiny'])} of 2 by MAE"
     r = CliRunner().invoke(cli, ["leaderboard", "verify", "--root", str(root), "--protocols-root", str(PROTOCOLS)])
-    assert r.exit_code == 0 and "1 entry checked, 0 with problems" in r.output
+    assert r.exit_code == 0 and "2 entries checked, 0 with problems" in r.output
     for args in (["submit", "--help"], ["leaderboard", "--help"], ["leaderboard", "build", "--help"],
                  ["leaderboard", "verify", "--help"]):
         assert "Example" in CliRunner().invoke(cli, args).output

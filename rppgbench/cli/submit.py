@@ -20,14 +20,27 @@ import click
 def submit(results_dir: str, protocol: str, model: str | None, manifest: str, root: str,
            entry_id: str | None, protocols_root: str | None) -> None:
     """Check RESULTS_DIR against the protocol's reference (every test recording once, lengths, finite values,
-    label hashes), recompute the metrics, reject claims that differ, and write the entry atomically."""
+    label hashes), recompute the metrics, reject claims that differ, and write the entry atomically.
+
+    Prints the entry directory, then per test dataset the recomputed metrics (mean ± SE) and the entry's rank by
+    MAE among the leaderboard's entries, then any review flags."""
     import json
 
+    from rppgbench.leaderboard.build import entry_standing
     from rppgbench.leaderboard.submit import submit as _submit
+    from rppgbench.reporting.tables import fmt_value, metric_header
 
     entry = _submit(results_dir, protocol, model=model, manifest=manifest, root=root, entry_id=entry_id,
                     protocols_root=protocols_root)
     flags = json.loads((entry / "metrics.json").read_text(encoding="utf-8")).get("flags", [])
     click.echo(str(entry))
+    for ds, st in entry_standing(root, protocol, entry.name).items():
+        null = "" if st["null_rank"] is None else f"; the null baseline is #{st['null_rank']}"
+        click.echo(f"{ds}: rank {st['rank']} of {st['of']} by MAE{null}")
+        heads = {m: metric_header(m) for m in st["metrics"]}
+        width = max(map(len, heads.values()), default=0)
+        for m, v in st["metrics"].items():
+            value = "n/a" if v.get("value") is None else fmt_value(v["value"], v.get("se"))
+            click.echo(f"  {heads[m]:<{width}}  {value}")
     for f in flags:
         click.echo(f"flagged for review: {f}")
