@@ -16,11 +16,11 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline';
        "base-uri 'none'; form-action 'none'")
 
 STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:72em;
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:80em;
      padding:0 1em;color:#1d1d1d;line-height:1.4}
 table{border-collapse:collapse;margin:1em 0;font-size:0.92em}
 caption{caption-side:top;text-align:left;font-size:0.9em;color:#444;padding-bottom:0.3em}
-th,td{border:1px solid #ccc;padding:0.25em 0.6em;text-align:right}
+th,td{border:1px solid #ccc;padding:0.25em 0.45em;text-align:right}
 th:first-child,td:first-child{text-align:left}
 table.sortable th{cursor:pointer;background:#f3f3f3}
 th[aria-sort=ascending]::after{content:" \\25B2"}
@@ -30,6 +30,20 @@ img{max-width:100%;border:1px solid #eee;margin:0.4em 0}
 .note{color:#555;font-size:0.9em}
 figure{display:inline-block;margin:0.5em 1em 0.5em 0;vertical-align:top}
 figcaption{font-size:0.85em;color:#444}
+.scroll{overflow-x:auto;max-width:100%}
+td{white-space:nowrap}
+tr.null td{background:#f6f6f6;font-style:italic}
+.tag{font-size:0.8em;color:#555;border:1px solid #bbb;border-radius:3px;padding:0 0.25em;font-style:normal}
+.verdict{border:1px solid #9ab;background:#f5f9fc;padding:0.4em 1em;margin:0.6em 0}
+.verdict h3{margin:0.3em 0}
+.verdict ul{margin:0.3em 0;padding-left:1.2em}
+.meta{color:#444;font-size:0.9em}
+nav ul{display:inline;padding-left:0}
+nav ul::before{content:": "}
+nav ul li{display:inline}
+nav ul li+li::before{content:" · "}
+details{margin:0.4em 0}
+details>summary{cursor:pointer;font-weight:bold}
 """
 
 

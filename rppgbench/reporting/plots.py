@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["save_figure", "bland_altman_figure", "scatter_figure", "bubble_figure", "recording_figure",
-           "bar_figure", "cost_figure"]
+           "bar_figure", "cost_figure", "spread_labels"]
 
 
 def plain(text: object) -> str:
@@ -97,37 +97,105 @@ def scatter_figure(hr_pred: Any, hr_ref: Any, title: str = ""):
     return fig
 
 
+def spread_labels(ys: Sequence[float], gap: float) -> list[float]:
+    """Label heights near ``ys`` with at least ``gap`` between neighbours (input order kept): sorted, pushed apart
+    upwards, then the stack re-centred on the points' mean so labels stay beside their points."""
+    order = sorted(range(len(ys)), key=lambda i: (ys[i], i))
+    pos = [0.0] * len(ys)
+    prev = -math.inf
+    for i in order:
+        pos[i] = max(float(ys[i]), prev + gap)
+        prev = pos[i]
+    if ys:
+        shift = (sum(pos) - sum(float(y) for y in ys)) / len(ys)
+        pos = [p - shift for p in pos]
+    return pos
+
+
+def _labelled_points(ax, xs: Sequence[float], ys: Sequence[float], labels: Sequence[str], colors: Sequence[str],
+                     sizes: Sequence[float], label_x: Sequence[float], gap: float) -> list[float]:
+    """Points with labels at :func:`spread_labels` heights, each joined to its point by a thin leader line;
+    returns the label heights (the caller's y-limits must include them)."""
+    ly = spread_labels(ys, gap)
+    for x, y, lab, c, sz, lx, yy in zip(xs, ys, labels, colors, sizes, label_x, ly, strict=True):
+        ax.scatter([x], [y], s=sz, alpha=0.55, color=c, edgecolors="black", linewidths=0.6, zorder=3)
+        ax.annotate(lab, (x, y), xytext=(lx, yy), textcoords="data", fontsize=7, va="center",
+                    arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.6, "shrinkA": 0, "shrinkB": 3})
+    return ly
+
+
 def bubble_figure(points: Sequence[dict[str, Any]], title: str = "", metric: str = "MAE",
                   no_latency_note: str = "latency unavailable (no model benchmark CSV given)"):
     """Parameters × latency × error across models (FactorizePhys paper style).
 
     Each point has ``model``, ``params`` (int), ``latency_ms`` (float or None) and ``value`` (the metric).
-    With latencies, x = latency (ms), y = metric, bubble area ∝ parameters. Without any latency, x =
-    parameters and the title says that latency is unavailable.
+    With latencies, x = latency (ms), y = metric, bubble area ∝ parameters. Without any latency, the
+    parameter-free methods (0 parameters: the unsupervised methods and the null baseline) get a panel of their
+    own, one column of points with their labels stacked beside them, and the others x = parameters (log); the
+    title says that latency is unavailable. Labels never overlap (:func:`spread_labels`).
     """
-    fig = _figure(6.4, 4.4, top=0.86)
-    ax = fig.add_subplot(1, 1, 1)
     pts = [p for p in points if p.get("value") is not None and not math.isnan(float(p["value"]))]
     have_lat = bool(pts) and all(p.get("latency_ms") is not None for p in pts)
-    pmax = max([float(p.get("params") or 0) for p in pts] + [1.0])
-    for i, p in enumerate(pts):
-        params = float(p.get("params") or 0)
-        y = float(p["value"])
-        x = float(p["latency_ms"]) if have_lat else max(params, 1.0)
-        size = 40 + 1600 * math.sqrt(params / pmax) if have_lat else 60
-        ax.scatter([x], [y], s=size, alpha=0.55, color=f"C{i % 10}", edgecolors="black", linewidths=0.6)
-        label = f"{plain(p['model'])}\n{params / 1e3:.1f}k params" if params else f"{plain(p['model'])}\n0 params"
-        ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=7)
+    ys_all = [float(p["value"]) for p in pts] or [0.0]
+    lo, hi = min(ys_all), max(ys_all)
+    span = (hi - lo) or max(abs(hi), 1.0)
+    n = max(len(pts), 1)
+    gap = max(span / 14.0, 1.12 * span * 1.4 / max(n, 8))  # two-line labels need about this much height
+
+    def ylim(label_ys: list[float]) -> tuple[float, float]:
+        every = ys_all + label_ys
+        return min(every) - 0.1 * span - gap / 2, max(every) + 0.1 * span + gap / 2
+
+    ylabel = f"{metric} (bpm)" if metric in ("MAE", "RMSE") else metric
+    color = {p["model"]: f"C{i % 10}" for i, p in enumerate(pts)}
+    fig = _figure(6.4, 4.4, top=0.86)
     if have_lat:
+        ax = fig.add_subplot(1, 1, 1)
+        pmax = max([float(p.get("params") or 0) for p in pts] + [1.0])
+        xs = [float(p["latency_ms"]) for p in pts]
+        ly = _labelled_points(ax, xs, [float(p["value"]) for p in pts],
+                         [f"{plain(p['model'])} ({float(p.get('params') or 0) / 1e3:.1f}k params)" for p in pts],
+                         [color[p["model"]] for p in pts],
+                         [40 + 1600 * math.sqrt(float(p.get("params") or 0) / pmax) for p in pts],
+                         [x * 1.25 for x in xs], gap)
+        ax.set_xscale("log")
         ax.set_xlabel("latency per clip (ms)")
-        sub = "bubble area ∝ parameters"
-    else:
-        ax.set_xscale("symlog", linthresh=1.0)
-        ax.set_xlabel("parameters")
-        sub = no_latency_note
-    ax.set_ylabel(f"{metric} (bpm)" if metric in ("MAE", "RMSE") else metric)
-    ax.set_title((plain(title) + "\n" if title else "") + sub, fontsize=9)
-    ax.margins(0.2)
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(*ylim(ly))
+        ax.margins(x=0.6)
+        ax.set_title((plain(title) + "\n" if title else "") + "bubble area ∝ parameters", fontsize=9)
+        return fig
+    free = [p for p in pts if not float(p.get("params") or 0)]
+    paid = [p for p in pts if float(p.get("params") or 0)]
+    panels = [g for g in (free, paid) if g] or [[]]
+    widths = [1.0 if g is free else 1.6 for g in panels]
+    gs = fig.add_gridspec(1, len(panels), width_ratios=widths, wspace=0.08)
+    first = None
+    label_ys: list[float] = []
+    for k, group in enumerate(panels):
+        ax = fig.add_subplot(gs[0, k], sharey=first)
+        first = first or ax
+        ys = [float(p["value"]) for p in group]
+        if group is free:
+            label_ys += _labelled_points(ax, [0.0] * len(group), ys, [plain(p["model"]) for p in group],
+                             [color[p["model"]] for p in group], [60] * len(group), [0.35] * len(group), gap)
+            ax.set_xlim(-0.3, 2.0)
+            ax.set_xticks([0.0], ["0"])
+            ax.set_xlabel("parameter-free")
+        elif group:
+            xs = [float(p["params"]) for p in group]
+            label_ys += _labelled_points(ax, xs, ys, [f"{plain(p['model'])} ({x / 1e3:.1f}k)" for p, x in zip(group, xs,
+                                                                                                  strict=True)],
+                             [color[p["model"]] for p in group], [60] * len(group), [x * 1.6 for x in xs], gap)
+            ax.set_xscale("log")
+            ax.set_xlim(min(xs) / 3.0, max(xs) * 40.0)
+            ax.set_xlabel("parameters (log)")
+        if k == 0:
+            ax.set_ylabel(ylabel)
+        else:
+            ax.tick_params(labelleft=False)
+    first.set_ylim(*ylim(label_ys))  # shared by every panel
+    fig.suptitle((plain(title) + "\n" if title else "") + no_latency_note, fontsize=9)
     return fig
 
 

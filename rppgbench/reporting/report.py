@@ -30,6 +30,8 @@ from rppgbench.reporting.plots import (
     scatter_figure,
 )
 from rppgbench.reporting.tables import comparison_rows, to_csv, to_html, to_latex, to_markdown
+from rppgbench.reporting.verdict import headline
+from rppgbench.results.null import NULL_ID
 
 __all__ = ["report", "ba_stats", "read_model_benchmark", "cd_inputs", "N_WORST"]
 
@@ -207,38 +209,118 @@ def _render(runs: list[RunResults], tmp: Path, bench: dict | None) -> dict[str, 
     figs = tmp / "figures"
     summary: dict[str, Any] = {"tables": ["tables/comparison.md", "tables/comparison.tex", "tables/comparison.csv",
                                           "tables/comparison.html"],
-                               "sections": []}
-    body = ["<h1>rppgbench report</h1>", '<p class="note">Tables: ',
-            " · ".join(H.link(t, t.split("/")[-1]) for t in summary["tables"]), "</p>"]
-    body.append("<h2>Runs</h2><ul>")
+                               "sections": [], "headlines": []}
+    by_proto = {run.protocol: run for run in runs}
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["protocol"], r["test_dataset"]), []).append(r)
+    # first screen: who won, by how much, how sure (one box per protocol and test dataset)
+    verdicts = []
+    for (proto, ds), grows in groups.items():
+        run = by_proto[proto]
+        hl = headline(run, ds, grows, grows[0]["primary_metric"])
+        hl.update({"protocol": proto, "test_dataset": ds})
+        summary["headlines"].append(hl)
+        verdicts.append(_verdict_html(run, hl))
+    # the rest of the page, with its table of contents
+    toc: list[tuple[str, str, int]] = [("comparison", "Comparison tables", 0)]
+    rest = ['<h2 id="comparison">Comparison tables</h2><p class="note">Also as ',
+            " · ".join(H.link(t, t.split("/")[-1]) for t in summary["tables"]), ".</p>", to_html(rows, metrics)]
+    if bench:
+        html, summary["model_cost"] = _cost_section(bench, figs)
+        rest.append(html.replace("<h2>Model cost</h2>", '<h2 id="model-cost">Model cost</h2>', 1))
+        toc.append(("model-cost", "Model cost", 0))
+    for run in runs:
+        for ds in sorted({r["test_dataset"] for r in run.rows}):
+            ordered = [r["model"] for r in groups.get((run.protocol, ds), [])]
+            sec = _dataset_section(run, ds, rows, figs, bench, ordered)
+            summary["sections"].append(sec["summary"])
+            rest.append(sec["html"])
+            toc.extend(sec["toc"])
+    rest.append('<h2 id="runs">Runs</h2><ul>')
     for run in runs:
         prov = run.data.get("provenance", {})
         p = run.data["protocol"]
-        body.append(f"<li>{H.esc(run.path.name)}: protocol <b>{H.esc(p.get('name'))}</b> v{H.esc(p.get('version'))}"
+        rest.append(f"<li>{H.esc(run.path.name)}: protocol <b>{H.esc(p.get('name'))}</b> v{H.esc(p.get('version'))}"
                     f" (sha256 {H.esc(str(p.get('sha256', ''))[:12])}), profile {H.esc(run.evaluation.get('profile'))}"
                     f", rppgbench {H.esc(prov.get('rppgbench_version'))}, commit "
                     f"{H.esc(str(prov.get('git_commit', ''))[:10])}, device {H.esc(prov.get('device'))}</li>")
-    body.append("</ul><h2>Comparison</h2>")
-    body.append(to_html(rows, metrics))
-    if bench:
-        html, summary["model_cost"] = _cost_section(bench, figs)
-        body.append(html)
-    for run in runs:
-        datasets = sorted({r["test_dataset"] for r in run.rows})
-        for ds in datasets:
-            sec = _dataset_section(run, ds, rows, figs, bench)
-            summary["sections"].append(sec["summary"])
-            body.append(sec["html"])
+    rest.append("</ul>")
+    toc.append(("runs", "Runs and provenance", 0))
+    nav = ['<nav id="contents"><h2>Contents</h2><ol>']
+    for i, (anchor, text, level) in enumerate(toc):
+        nav.append(("<li>" if level == 0 else "") + H.link("#" + anchor, text) if level == 0
+                   else ("<ul>" if toc[i - 1][2] == 0 else "") + f"<li>{H.link('#' + anchor, text)}</li>")
+        last = i + 1 == len(toc) or toc[i + 1][2] == 0
+        if level == 1 and last:
+            nav.append("</ul>")
+        if last:
+            nav.append("</li>")
+    nav.append("</ol></nav>")
+    protos = ", ".join(f"{r.protocol} v{r.data['protocol'].get('version')}" for r in runs)
+    body = ["<h1>rppgbench report</h1>",
+            f'<p class="meta">{H.esc(protos)} · {len(rows)} result rows · '
+            f'{H.link("#contents", "contents")} · {H.link("#runs", "provenance")}</p>',
+            *verdicts, *nav, *rest]
     (tmp / "index.html").write_text(H.page("rppgbench report", "\n".join(body)), encoding="utf-8")
     return json_clean(summary)
 
 
+def _fmt_margin(m: dict[str, Any], unit: str) -> str:
+    lo, hi = m["ci"]
+    how = (f"paired over {m['n_windows']} windows of {m['n_recordings']} recordings, SE {m['se']:.2f} "
+           f"{m['se_rule']}, t on {m['df']} df" if m["method"] == "paired"
+           else f"unpaired, SE {m['se']:.2f} from the two table SEs, normal")
+    sure = ("resolved: the 95 % interval excludes 0" if m["resolved"]
+            else "not resolved: the 95 % interval includes 0")
+    return f"{m['diff']:+.2f} {unit}, 95 % CI [{lo:.2f}, {hi:.2f}] ({how}); {sure}"
+
+
+def _verdict_html(run: RunResults, hl: dict[str, Any]) -> str:
+    """The box at the top of the report for one protocol and test dataset."""
+    metric, unit = hl["metric"], hl["unit"]
+    head = f"<h3>{H.esc(hl['protocol'])} → {H.esc(hl['test_dataset'])}</h3>"
+    if hl["winner"] is None:
+        return f'<div class="verdict">{head}<p>No model has a finite {H.esc(metric)}.</p></div>'
+    w = hl["winner_value"]
+    null_name = str(run.models.get(str(hl["null"]), {}).get("name", hl["null"]))
+    vs_null = hl["vs_null"]
+    val = f"{H.esc(metric)} {w['value']:.2f} ± {w['se']:.2f} {H.esc(unit)}"
+    n = f"mean ± SE over {H.esc(hl['n_windows'])} windows of {H.esc(hl['n_recordings'])} recordings"
+    if vs_null is not None and vs_null["diff"] <= 0:
+        nv = hl["null_value"]
+        lead = (f"<p><b>No model beats the null baseline</b> on {H.esc(metric)} ({H.esc(null_name)}: "
+                f"{nv['value']:.2f} ± {nv['se']:.2f} {H.esc(unit)}). Best model: <b>{H.esc(hl['winner'])}</b>, "
+                f"{val} ({n}).</p>")
+    else:
+        lead = f"<p>Winner: <b>{H.esc(hl['winner'])}</b>, {val} ({n}).</p>"
+    items = []
+    if hl["vs_runner_up"] is not None:
+        items.append(f"<li>vs runner-up <b>{H.esc(hl['runner_up'])}</b>: "
+                     f"{H.esc(_fmt_margin(hl['vs_runner_up'], unit))}</li>")
+    else:
+        items.append("<li>No runner-up: one model besides the null baseline.</li>")
+    if vs_null is not None:
+        items.append(f"<li>vs null baseline ({H.esc(null_name)}): {H.esc(_fmt_margin(vs_null, unit))}</li>")
+    else:
+        items.append("<li>No null baseline in this run.</li>")
+    return (f'<div class="verdict">{head}{lead}<ul>{"".join(items)}</ul><p class="note">Margins are how much '
+            f"better the best model is (positive = better) on the protocol's primary metric {H.esc(metric)}.</p></div>")
+
+
 def _dataset_section(run: RunResults, ds: str, rows: list[dict[str, Any]], figs: Path,
-                     bench: dict | None) -> dict[str, Any]:
+                     bench: dict | None, ordered: Sequence[str] = ()) -> dict[str, Any]:
+    """Critical difference, parameters chart and one collapsed ``<details>`` per model (in ``ordered``, the
+    comparison table's rank order, then any others by name); returns html, summary and table-of-contents items."""
     proto = run.protocol
     models = sorted({r["model"] for r in run.rows if r["test_dataset"] == ds})
+    ranked = [m for m in ordered if m in models] + [m for m in models if m not in ordered]
     info: dict[str, Any] = {"protocol": proto, "test_dataset": ds, "models": models, "figures": {}}
-    parts = [f"<h2>{H.esc(proto)} → {H.esc(ds)}</h2>"]
+    sid = _slug(proto, ds)
+    toc = [(f"sec-{sid}", f"{proto} → {ds}", 0), (f"cd-{sid}", "Critical difference", 1),
+           (f"params-{sid}", "Parameters × latency × MAE", 1), (f"models-{sid}", "Per model (collapsed)", 1)]
+    parts = [f'<h2 id="sec-{H.esc(sid)}">{H.esc(proto)} → {H.esc(ds)}</h2>', f'<h3 id="cd-{H.esc(sid)}">'
+             "Critical difference (Friedman + Nemenyi)</h3>"]
     # critical difference
     cd_models, recs, x, left_out = cd_inputs(run, ds)
     if len(cd_models) >= 2 and len(recs) >= 2:
@@ -247,7 +329,7 @@ def _dataset_section(run: RunResults, ds: str, rows: list[dict[str, Any]], figs:
         save_figure(plot_cd(res, title=f"{proto} → {ds}: absolute HR error per recording"), figs.parent / name)
         info["cd"] = res.to_dict()
         info["figures"]["cd"] = name
-        parts.append("<h3>Critical difference (Friedman + Nemenyi)</h3>" + H.img(name, "critical difference"))
+        parts.append(H.img(name, "critical difference"))
         parts.append(f'<p class="note">k={len(cd_models)} models, N={len(recs)} recordings; Friedman '
                      f"χ²={res.chi2:.3f} (p={res.p_chi2:.3g}), Iman-Davenport F={res.f_stat:.3f} "
                      f"(p={res.p_f:.3g}); CD={res.cd:.3f} at α={res.alpha}.</p>")
@@ -273,12 +355,20 @@ def _dataset_section(run: RunResults, ds: str, rows: list[dict[str, Any]], figs:
     save_figure(bubble_figure(points, title=f"{proto} → {ds}"), figs.parent / name)
     info["figures"]["bubble"] = name
     info["latency_available"] = bool(points) and all(p["latency_ms"] is not None for p in points)
-    parts.append("<h3>Parameters × latency × MAE</h3>" + H.img(name, "parameters latency MAE"))
-    # per model: Bland-Altman, scatter, worst recordings
-    for m in models:
+    parts.append(f'<h3 id="params-{H.esc(sid)}">Parameters × latency × MAE</h3>'
+                 + H.img(name, "parameters latency MAE"))
+    # per model, collapsed: Bland-Altman, scatter, worst recordings
+    parts.append(f'<h3 id="models-{H.esc(sid)}">Per model</h3><p class="note">In the comparison table\'s order; '
+                 "click a model to open its Bland-Altman and scatter plots and its worst recordings.</p>")
+    for rank, m in enumerate(ranked, start=1):
         hp, hr, unit = _window_hrs(run, m, ds)
         mi: dict[str, Any] = {"n_points": int(hp.size), "points": unit}
-        parts.append(f"<h3>{H.esc(m)}</h3>")
+        row = next((r for r in rows if r["protocol"] == proto and r["test_dataset"] == ds and r["model"] == m), {})
+        mae = row.get("MAE")
+        what = "" if not mae else f" — MAE {mae['value']:.2f} ± {mae['se']:.2f} bpm"
+        tag = " (null baseline)" if m == NULL_ID else ""
+        parts.append(f'<details id="model-{H.esc(_slug(proto, ds, m))}"><summary>{rank}. {H.esc(m)}{H.esc(tag)}'
+                     f"{H.esc(what)}</summary>")
         if int(np.sum(np.isfinite(hp) & np.isfinite(hr))) >= 2:
             st = ba_stats(hp, hr)
             mi["bland_altman"] = st
@@ -295,8 +385,9 @@ def _dataset_section(run: RunResults, ds: str, rows: list[dict[str, Any]], figs:
         else:
             parts.append(f'<p class="note">Too few HR points ({hp.size}) for Bland-Altman.</p>')
         mi["worst"] = _worst(run, m, ds, figs, parts)
+        parts.append("</details>")
         info.setdefault("per_model", {})[m] = mi
-    return {"summary": info, "html": "\n".join(parts)}
+    return {"summary": info, "html": "\n".join(parts), "toc": toc}
 
 
 def _worst(run: RunResults, m: str, ds: str, figs: Path, parts: list[str]) -> list[dict[str, Any]]:

@@ -15,9 +15,10 @@ from typing import Any
 
 from rppgbench.evaluation.metrics import METRIC_NAMES, metric_spec
 from rppgbench.reporting.load import RunResults
-from rppgbench.results.null import null_verdicts
+from rppgbench.results.null import NULL_ID, null_verdicts
 
-__all__ = ["comparison_rows", "fmt_value", "metric_header", "to_markdown", "to_latex", "to_csv", "to_html"]
+__all__ = ["comparison_rows", "fmt_value", "metric_header", "best_values", "to_markdown", "to_latex", "to_csv",
+           "to_html"]
 
 _KEY_COLS = ("protocol", "test_dataset", "model")
 _INFO_COLS = ("profile", "window_s", "hr_resolution_bpm", "n_recordings", "n_windows", "n_tails_dropped")
@@ -69,8 +70,46 @@ def comparison_rows(runs: Sequence[RunResults]) -> tuple[list[dict[str, Any]], l
     for key, entry in pivot.items():
         entry["vs_null"] = verdicts.get(key, "no null")
     metrics = [m for m in METRIC_NAMES if m in seen_metrics] + sorted(seen_metrics - set(METRIC_NAMES))
-    rows = [pivot[k] for k in sorted(pivot)]
+    primary = {run.protocol: _primary(run, metrics) for run in runs}
+    for key, entry in pivot.items():
+        entry["primary_metric"] = primary.get(key[0], metrics[0] if metrics else "MAE")
+    rows = sorted(pivot.values(), key=_rank_key)
     return rows, metrics
+
+
+def _primary(run: RunResults, metrics: Sequence[str]) -> str:
+    """The protocol's primary metric: the first of results.json's ``evaluation.metrics`` (MAE by default)."""
+    listed = run.evaluation.get("metrics") or ["MAE"]
+    return str(listed[0])
+
+
+def _rank_key(r: dict[str, Any]) -> tuple:
+    """Group by (protocol, test dataset), then best first by the protocol's primary metric (its better direction
+    from the metric registry), a missing or NaN value last, ties by model id."""
+    m = r.get(r["primary_metric"])
+    v = math.nan if m is None else float(m["value"])
+    hib = metric_spec(r["primary_metric"]).higher_is_better
+    return (r["protocol"], r["test_dataset"], math.isnan(v), 0.0 if math.isnan(v) else (-v if hib else v),
+            r["model"])
+
+
+def best_values(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> dict[str, float]:
+    """Per metric, the best finite value among ``rows`` (one protocol and test dataset) in its better direction."""
+    out = {}
+    for m in metrics:
+        vals = [float(r[m]["value"]) for r in rows if r.get(m) is not None and math.isfinite(float(r[m]["value"]))]
+        if vals:
+            out[m] = max(vals) if metric_spec(m).higher_is_better else min(vals)
+    return out
+
+
+def _is_best(row: dict[str, Any], metric: str, best: dict[str, float]) -> bool:
+    v = row.get(metric)
+    return v is not None and metric in best and float(v["value"]) == best[metric]
+
+
+def _model_label(row: dict[str, Any]) -> str:
+    return f"{row['model']} (null baseline)" if row["model"] == NULL_ID else str(row["model"])
 
 
 def metric_header(metric: str, arrows: tuple[str, str] | None = ("↓", "↑"),
@@ -102,7 +141,8 @@ def _caption(group: tuple[str, str], rows: list[dict[str, Any]]) -> str:
     res_s = f"{max(res):.3f} bpm" if res else "n/a"  # the coarsest FFT bin of any model
     return (f"Protocol {group[0]}, test dataset {group[1]}: mean ± standard error over evaluation windows "
             f"(the profile's SE rule, docs/metrics.md); "
-            f"profile {first.get('profile')}, window {first.get('window_s')} s, HR resolution {res_s}")
+            f"profile {first.get('profile')}, window {first.get('window_s')} s, HR resolution {res_s}; "
+            f"sorted by {first.get('primary_metric', 'MAE')} (best first), the best value of each column in bold")
 
 
 def _md_escape(s: str) -> str:
@@ -117,8 +157,12 @@ def to_markdown(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
         head = ["Model", *(metric_header(m) for m in metrics), VS_NULL, "Recordings", "Windows", "Tails not scored"]
         out.append("| " + " | ".join(head) + " |")
         out.append("|" + "|".join(["---"] + ["---:"] * len(metrics) + ["---"] + ["---:"] * 3) + "|")
+        best = best_values(grows, metrics)
         for r in grows:
-            cells = [_md_escape(r["model"]), *(_cell(r, m) for m in metrics), _md_escape(r.get("vs_null", "")),
+            model = _md_escape(_model_label(r))
+            cells = [f"_{model}_" if r["model"] == NULL_ID else model,
+                     *(f"**{_cell(r, m)}**" if _is_best(r, m, best) else _cell(r, m) for m in metrics),
+                     _md_escape(r.get("vs_null", "")),
                      str(r.get("n_recordings", "")), str(r.get("n_windows", "")), str(r.get("n_tails_dropped", ""))]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
@@ -142,9 +186,13 @@ def to_latex(rows: list[dict[str, Any]], metrics: Sequence[str]) -> str:
         out.append("\\begin{tabular}{l" + "r" * len(metrics) + "l}\n\\toprule")
         heads = [metric_header(m, ("$\\downarrow$", "$\\uparrow$"), _tex) for m in metrics]
         out.append("Model & " + " & ".join(heads) + f" & {_tex(VS_NULL)} \\\\\n\\midrule")
+        best = best_values(grows, metrics)
         for r in grows:
             cells = [_tex(_cell(r, m)).replace(" ± ", " $\\pm$ ") for m in metrics]
-            out.append(_tex(r["model"]) + " & " + " & ".join(cells) + f" & {_tex(r.get('vs_null', ''))} \\\\")
+            cells = [f"\\textbf{{{c}}}" if _is_best(r, m, best) else c for c, m in zip(cells, metrics, strict=True)]
+            model = _tex(_model_label(r))
+            model = f"\\textit{{{model}}}" if r["model"] == NULL_ID else model
+            out.append(model + " & " + " & ".join(cells) + f" & {_tex(r.get('vs_null', ''))} \\\\")
         out.append("\\bottomrule\n\\end{tabular}\n\\end{table}\n")
     return "\n".join(out)
 
@@ -173,20 +221,25 @@ def to_html(rows: list[dict[str, Any]], metrics: Sequence[str], *, sortable: boo
     out = []
     cls = ' class="sortable"' if sortable else ""
     for group, grows in _groups(rows):
-        out.append(f"<table{cls}>\n<caption>{esc(_caption(group, grows))}</caption>")
+        out.append(f'<div class="scroll"><table{cls}>\n<caption>{esc(_caption(group, grows))}</caption>')
         head = "".join(f"<th>{esc(metric_header(m))}</th>" for m in metrics)
         out.append(f"<thead><tr><th>Model</th>{head}<th>{esc(VS_NULL)}</th><th>Recordings</th><th>Windows</th>"
                    "<th>Tails not scored</th></tr></thead>\n<tbody>")
+        best = best_values(grows, metrics)
         for r in grows:
             tds = []
             for m in metrics:
                 v = r.get(m)
                 num = "" if v is None or math.isnan(v["value"]) else repr(float(v["value"]))
-                tds.append(f'<td data-sort="{esc(num)}">{esc(_cell(r, m))}</td>')
+                cell = f"<b>{esc(_cell(r, m))}</b>" if _is_best(r, m, best) else esc(_cell(r, m))
+                tds.append(f'<td data-sort="{esc(num)}">{cell}</td>')
             verdict = r.get("vs_null", "")
             flag = ' class="flag"' if verdict == "does not beat null" else ""
-            out.append(f"<tr><td>{esc(r['model'])}</td>{''.join(tds)}<td{flag}>{esc(verdict)}</td>"
+            null = r["model"] == NULL_ID
+            name = esc(r["model"])  # the null row: shaded and italic, its verdict cell says "null baseline"
+            tr = '<tr class="null">' if null else "<tr>"
+            out.append(f"{tr}<td>{name}</td>{''.join(tds)}<td{flag}>{esc(verdict)}</td>"
                        f"<td>{esc(r.get('n_recordings', ''))}</td><td>{esc(r.get('n_windows', ''))}</td>"
                        f"<td>{esc(r.get('n_tails_dropped', ''))}</td></tr>")
-        out.append("</tbody></table>")
+        out.append("</tbody></table></div>")
     return "\n".join(out)
