@@ -29,6 +29,7 @@ pytestmark = pytest.mark.browser
 MAE_COL = 2
 #: a hardware string as long as the ones that made rows ~150 px tall (issue 18); it sits behind a details toggle
 LONG_HARDWARE = ("cpu; Linux-6.18.44-fc-v657-x86_64-with-glibc2.36; " * 3 + "Intel(R) Xeon(R) CPU @ 2.20GHz x 2")[:200]
+LONG_NOTES = "Trained with a cosine schedule; window 10 s; crops from the skin72 recipe. " * 12
 EVIL = "<script>document.title='pwned';window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">"
 
 
@@ -97,7 +98,8 @@ def site(tmp_path_factory):
     run = write_results(d / "run", {k: DEFAULT_MODELS[k] for k in ("pos", "chrom", "tinynet")}, n_rec=3)
     root = d / "lb"
     write_reference(run, root, ship_labels=True)
-    submit(run, PROTOCOL, model="chrom", manifest=manifest(method_name="CHROM baseline", hardware=LONG_HARDWARE),
+    submit(run, PROTOCOL, model="chrom", manifest=manifest(method_name="CHROM baseline", hardware=LONG_HARDWARE,
+                                                             notes=LONG_NOTES),
            root=root, protocols_root=PROTOCOLS, entry_id="c")
     submit(run, PROTOCOL, model="pos", manifest=manifest(method_name=EVIL), root=root,
            protocols_root=PROTOCOLS, entry_id="p")
@@ -261,7 +263,8 @@ def test_page_fits_the_viewport_with_one_line_per_row(browser, server, width):
             assert m["mae"] <= width, m  # MAE column visible without scrolling
         # opening every details toggle shows hardware and flags without widening the page
         browser.js("document.querySelectorAll('td.more details').forEach(d => d.open = true)")
-        assert LONG_HARDWARE in browser.js("document.body.innerText")
+        text = browser.js("document.body.innerText")
+        assert LONG_HARDWARE in text and LONG_NOTES.strip() in text
         assert browser.js("document.documentElement.scrollWidth") <= m["client"]
         # no duplicated columns: the model id is not a column of its own
         heads = browser.js("Array.from(document.querySelectorAll('table.sortable thead th')).map(h => h.textContent)")

@@ -265,6 +265,7 @@ def _entry_row(i: int, e: dict[str, Any], ds: str) -> str:
              ("test videos seen", "yes" if man.get("test_videos_seen") else "no"),
              ("synthetic data only", "yes" if man.get("synthetic_data_only") else "no"),
              ("hardware", man.get("hardware", "")), ("entry", e["id"])]
+    items += [(k, man[k]) for k in ("paper", "notes") if man.get(k)]
     card = H.definition_list(items)
     card += f'<p><a href="{H.esc(man["code_url"])}" rel="nofollow noopener noreferrer">code</a></p>'
     if flags:
