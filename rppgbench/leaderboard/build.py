@@ -93,7 +93,8 @@ table.sortable td:nth-child(2) .name{display:inline-block;max-width:16em;overflo
 table.sortable td:nth-child(2),table.sortable th:nth-child(2){position:sticky;left:0;background:#fff}
 table.sortable th:nth-child(2){background:#f3f3f3}
 table.sortable td.more{position:relative;text-align:left}
-td.more summary{cursor:pointer;color:#0645ad}
+td.more details{margin:0}
+td.more summary{cursor:pointer;color:#0645ad;font-weight:normal}
 td.more .card{position:absolute;right:0;z-index:2;white-space:normal;overflow-wrap:anywhere;width:24em;
   max-width:70vw;background:#fff;border:1px solid #aaa;box-shadow:0 2px 6px rgba(0,0,0,.2);padding:.4em .6em;
   text-align:left}

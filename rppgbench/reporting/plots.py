@@ -97,6 +97,12 @@ def scatter_figure(hr_pred: Any, hr_ref: Any, title: str = ""):
     return fig
 
 
+def _short(text: object, n: int) -> str:
+    """``text`` for a chart label: at most ``n`` characters (an ellipsis marks a cut), shown literally."""
+    t = str(text)
+    return plain(t if len(t) <= n else t[: n - 1] + "…")
+
+
 def spread_labels(ys: Sequence[float], gap: float) -> list[float]:
     """Label heights near ``ys`` with at least ``gap`` between neighbours (input order kept): sorted, pushed apart
     upwards, then the stack re-centred on the points' mean so labels stay beside their points."""
@@ -177,15 +183,15 @@ def bubble_figure(points: Sequence[dict[str, Any]], title: str = "", metric: str
         first = first or ax
         ys = [float(p["value"]) for p in group]
         if group is free:
-            label_ys += _labelled_points(ax, [0.0] * len(group), ys, [plain(p["model"]) for p in group],
+            label_ys += _labelled_points(ax, [0.0] * len(group), ys, [_short(p["model"], 22) for p in group],
                              [color[p["model"]] for p in group], [60] * len(group), [0.35] * len(group), gap)
             ax.set_xlim(-0.3, 2.0)
             ax.set_xticks([0.0], ["0"])
             ax.set_xlabel("parameter-free")
         elif group:
             xs = [float(p["params"]) for p in group]
-            label_ys += _labelled_points(ax, xs, ys, [f"{plain(p['model'])} ({x / 1e3:.1f}k)" for p, x in zip(group, xs,
-                                                                                                  strict=True)],
+            label_ys += _labelled_points(ax, xs, ys, [f"{_short(p['model'], 26)} ({x / 1e3:.1f}k)"
+                                                      for p, x in zip(group, xs, strict=True)],
                              [color[p["model"]] for p in group], [60] * len(group), [x * 1.6 for x in xs], gap)
             ax.set_xscale("log")
             ax.set_xlim(min(xs) / 3.0, max(xs) * 40.0)
