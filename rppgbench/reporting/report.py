@@ -259,7 +259,8 @@ def _render(runs: list[RunResults], tmp: Path, bench: dict | None) -> dict[str, 
     nav.append("</ol></nav>")
     protos = ", ".join(f"{r.protocol} v{r.data['protocol'].get('version')}" for r in runs)
     body = ["<h1>rppgbench report</h1>",
-            f'<p class="meta">{H.esc(protos)} · {len(rows)} result rows · '
+            f'<p class="meta">{H.esc(protos)} · {len({r["model"] for r in rows})} models on {len(groups)} test '
+            f'set(s) · '
             f'{H.link("#contents", "contents")} · {H.link("#runs", "provenance")}</p>',
             *verdicts, *nav, *rest]
     (tmp / "index.html").write_text(H.page("rppgbench report", "\n".join(body)), encoding="utf-8")
