@@ -37,6 +37,7 @@ from typing import Any
 from rppgbench import __version__, config
 from rppgbench._checks import DataError, RppgbenchError
 from rppgbench._logging import logger
+from rppgbench._progress import Progress
 from rppgbench._util import atomic_write, json_clean
 from rppgbench.evaluation.metrics import metric_spec
 from rppgbench.protocols import resolve_splits
@@ -265,6 +266,7 @@ def run_protocol(options: RunOptions) -> dict[str, Any]:
     models: dict[str, Any] = {}
     from rppgbench.runner_models import run_model
 
+    models_bar = Progress("run", len(plan.models), label=proto.name, unit="models")
     for i, mp in enumerate(plan.models):
         state = state_dir / f"{mp.id}.json"
         if options.resume and state.is_file():
@@ -277,6 +279,7 @@ def run_protocol(options: RunOptions) -> dict[str, Any]:
                 continue
             logger.info("model %s: earlier results used other splits (--limit?); running again", mp.id)
         logger.info("[%d/%d] model %s (%s)", i + 1, len(plan.models), mp.id, mp.cfg.kind)
+        models_bar.update(i, milestone=True, model=f"{mp.id} ({mp.cfg.kind}) starting")
         mstores = {ds: stores[(ds, r.recipe_id)] for ds, r in mp.recipes.items()}
         mtables = {ds: tables[(ds, r.recipe_id)] for ds, r in mp.recipes.items()}
         res = run_model(mp, plan, mstores, mtables, splits, out, options.resume)
@@ -289,6 +292,7 @@ def run_protocol(options: RunOptions) -> dict[str, Any]:
         rows += res["rows"]
         per_rec += res["per_recording"]
         models[mp.id] = res["model"]
+        models_bar.update(i + 1, milestone=True, model=f"{mp.id} done")
     ev = proto.evaluation
     results = {
         "format_version": FORMAT_VERSION,

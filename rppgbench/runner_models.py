@@ -17,6 +17,7 @@ import numpy as np
 
 from rppgbench._checks import DataError
 from rppgbench._logging import logger
+from rppgbench._progress import Progress
 from rppgbench._util import sha256_file
 from rppgbench.evaluation.metrics import metric_spec
 from rppgbench.results.io import write_predictions, write_toolbox_pickle
@@ -91,7 +92,8 @@ def _predict(mp: Any, model: Any, stores: dict[str, Any], test: dict[str, list[s
         if mp.cfg.kind in ("unsupervised", "baseline"):
             table = st.recordings().set_index("recording_id")
             sig = {}
-            for rid in rids:
+            bar = Progress("predict", len(rids), label=mp.id, unit="recordings")
+            for i, rid in enumerate(rids):
                 fs = float(table.loc[rid, "fps"])
                 x = st.rgb_trace(rid) if mp.cfg.kind == "unsupervised" else st.n_frames(rid)  # null: length only
                 pred = np.asarray(model.predict(x, fs), dtype=np.float64)
@@ -100,6 +102,7 @@ def _predict(mp: Any, model: Any, stores: dict[str, Any], test: dict[str, list[s
                     raise DataError(f"model {mp.id} returned {pred.size} samples for {label.size} label samples",
                                     recording=rid)
                 sig[rid] = (pred, label)
+                bar.update(i + 1, recording=rid)
             out[ds] = sig
         else:
             from rppgbench.training import predict_recordings

@@ -58,13 +58,16 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(mod_name), attr)
 
 
-def _setup_logging(verbosity: int) -> None:
+def _setup_logging(verbosity: int, quiet: bool = False) -> None:
+    from rppgbench.cli._progress import install
+
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("rppgbench")
     root.handlers = [h for h in root.handlers if not isinstance(h, logging.StreamHandler)] + [handler]
     root.setLevel(level)
+    install(quiet, handler)  # progress of long steps on stderr (none with -q)
 
 
 def _warning_to_log(message: Warning | str, category: type[Warning], filename: str, lineno: int,
@@ -81,10 +84,14 @@ def _warning_to_log(message: Warning | str, category: type[Warning], filename: s
                     f"internal error (a bug: please report it), 130 interrupted.")
 @click.version_option(__version__, "--version", prog_name="rppgbench")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress lines (generate, prepare, train, predict); warnings and errors still show.")
 @click.pass_context
-def cli(ctx: click.Context, verbose: int) -> None:
-    """rppgbench: prepare rPPG datasets, run paper protocols, report and compare."""
-    _setup_logging(verbose)
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """rppgbench: prepare rPPG datasets, run paper protocols, report and compare.
+
+    Long steps show their progress on stderr (redrawn on a terminal, plain lines in a log); -q turns it off."""
+    _setup_logging(verbose, quiet)
     previous = warnings.showwarning
     warnings.showwarning = _warning_to_log  # library and numpy warnings go through the logger while a command runs
 

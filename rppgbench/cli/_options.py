@@ -3,6 +3,7 @@
 - ``--output``: where a command writes (``prepare``, ``run``, ``report``, ``infer``, ``leaderboard build``). The
   old spelling ``--out`` still works on the commands that had it: it is hidden from ``--help`` and logs a
   deprecation warning.
+- ``--workers``: processes that prepare stores (``prepare`` and ``run``; default :data:`PREPARE_WORKERS`).
 - ``--device``: torch device; default CUDA when torch sees a GPU, else CPU (``run`` and ``infer``).
 """
 from __future__ import annotations
@@ -15,7 +16,10 @@ import click
 
 from rppgbench._logging import logger
 
-__all__ = ["output_option", "device_option", "DEVICE_HELP"]
+__all__ = ["output_option", "device_option", "workers_option", "DEVICE_HELP", "PREPARE_WORKERS"]
+
+#: worker processes for preparing stores, the one default of ``prepare --workers`` and ``run --workers``
+PREPARE_WORKERS = 2
 
 DEVICE_HELP = "torch device (cpu, cuda, cuda:1); default CUDA when torch sees a GPU, else CPU."
 
@@ -56,3 +60,9 @@ def output_option(help: str, *, dest: str = "output", file_okay: bool = False,
 def device_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``--device`` with the one default rule (:func:`rppgbench.training.trainer.resolve_device`)."""
     return click.option("--device", default=None, help=DEVICE_HELP)(fn)
+
+
+def workers_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--workers N`` for preparing stores, with the one default :data:`PREPARE_WORKERS`."""
+    return click.option("--workers", type=click.IntRange(min=0), default=PREPARE_WORKERS, show_default=True,
+                        help="Local dask worker processes that prepare stores (0: run in this process).")(fn)

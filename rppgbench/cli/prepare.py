@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from rppgbench.cli._options import output_option
+from rppgbench.cli._options import output_option, workers_option
 
 EPILOG = """\b
 Example:
@@ -24,8 +24,7 @@ per store at a time). Exit codes: 0 all written, 1 a recording failed, 2 bad inp
               help="Raw dataset folder (default: $RPPGBENCH_RAW_<DATASET>).")
 @click.option("--recipe", default="skin72", show_default=True, help="Recipe name or YAML/JSON file.")
 @output_option("Store directory (default: $RPPGBENCH_DATA/<dataset>/<store key>.zarr).", deprecated=("--out",))
-@click.option("--workers", type=int, default=2, show_default=True,
-              help="Local dask worker processes (0: run in this process).")
+@workers_option
 @click.option("--scheduler", default=None, help="Address of an existing dask scheduler, e.g. tcp://host:8786.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing store at the output path.")
 @click.option("--skip-bad", is_flag=True, help="Record failing recordings as skipped and continue (exit 0).")
@@ -34,25 +33,11 @@ per store at a time). Exit codes: 0 all written, 1 a recording failed, 2 bad inp
 def prepare(ctx: click.Context, dataset: str, raw: str | None, recipe: str, output: str | None, workers: int,
             scheduler: str | None, overwrite: bool, skip_bad: bool, limit: int | None) -> None:
     """Crop faces, align labels and write DATASET into a Zarr store."""
-    from tqdm.auto import tqdm
-
     from rppgbench.store.writer import prepare as run_prepare
 
-    bar = None
-
-    def progress(done: int, total: int, rid: str, status: str) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, initial=done - 1, unit="rec", desc=f"prepare {dataset}", disable=None)
-        bar.set_postfix_str(f"{rid} {status}")
-        bar.update(1)
-
-    try:
-        summary = run_prepare(dataset, raw, recipe=recipe, out=output, workers=workers, scheduler=scheduler,
-                              overwrite=overwrite, skip_bad=skip_bad, limit=limit, progress=progress)
-    finally:
-        if bar is not None:
-            bar.close()
+    # progress per recording comes from the library's progress records (drawn on stderr; -q hides it)
+    summary = run_prepare(dataset, raw, recipe=recipe, out=output, workers=workers, scheduler=scheduler,
+                          overwrite=overwrite, skip_bad=skip_bad, limit=limit)
     for line in summary.lines():
         click.echo(line)
     if not summary.ok:

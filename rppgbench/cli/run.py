@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from rppgbench.cli._options import device_option, output_option
+from rppgbench.cli._options import device_option, output_option, workers_option
 
 EPILOG = """\b
 Example:
@@ -67,7 +67,7 @@ def metric_table(rows: list[dict]) -> list[str]:
 @output_option("Output folder (default $RPPGBENCH_RESULTS/<protocol>).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --output (finished models, epochs).")
 @click.option("--raw", "raw", multiple=True, metavar="DATASET=PATH", help="Raw folder of a dataset to prepare.")
-@click.option("--workers", type=int, default=0, show_default=True, help="Processes for preparing stores.")
+@workers_option
 @click.option("--no-report", is_flag=True, help="Do not write the HTML report at the end.")
 @click.option("--protocols-root", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Folder of protocol families (default: the protocols shipped in the package).")

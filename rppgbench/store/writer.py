@@ -37,6 +37,7 @@ from typing import Any
 from rppgbench import config
 from rppgbench._checks import DataError, RecipeMismatchError
 from rppgbench._logging import logger
+from rppgbench._progress import Progress
 from rppgbench.datasets.base import DatasetAdapter, RawRecording
 from rppgbench.preprocess.recipe import Recipe, resolve_recipe
 from rppgbench.store._fresh import SourceCache, source_change
@@ -451,6 +452,7 @@ def _run(plan: PreparePlan, lock: StoreLock, stage: Path, workers: int, schedule
     results: dict[str, dict[str, Any]] = {}
     done = len(plan.present)
     total = len(plan.recordings)
+    bar = Progress("prepare", total, label=adapter.name, unit="recordings", start=done)
 
     def _report(res: dict[str, Any]) -> None:
         nonlocal done
@@ -466,6 +468,7 @@ def _run(plan: PreparePlan, lock: StoreLock, stage: Path, workers: int, schedule
                 res = {"recording_id": rid, "status": "failed", "reason": f"not published: {exc}"}
         results[rid] = res
         done += 1
+        bar.update(done, recording=f"{rid} {res['status']}")
         if progress is not None:
             progress(done, total, rid, res["status"])
 

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from rppgbench._checks import DataError
+from rppgbench._progress import Progress
 from rppgbench.training.data import clip_extra_frames, clip_starts, model_input, model_output
 
 __all__ = ["predict_array", "predict_recordings", "eval_segments"]
@@ -158,8 +159,9 @@ def predict_recordings(model: torch.nn.Module, cfg: Any, store: Any, recording_i
     L, extra = int(cfg.clip_len), clip_extra_frames(cfg)
     model, dev, was_training = _prepare_model(model, device)
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    bar = Progress("predict", len(recording_ids), label=str(cfg.name), unit="recordings")
     try:
-        for rid in recording_ids:
+        for i, rid in enumerate(recording_ids):
             n = _n_frames(store, rid)
             if n < L:
                 raise DataError(f"recording has {n} frames, fewer than model {cfg.name}'s clip_len={L}", recording=rid)
@@ -180,6 +182,7 @@ def predict_recordings(model: torch.nn.Module, cfg: Any, store: Any, recording_i
             pred = _run_clips(model, cfg, get_clip, segs, dev, batch_size)
             label = np.concatenate([labels[s][a:b] for s, a, b in segs])
             out[rid] = (pred, label)
+            bar.update(i + 1, recording=rid)
     finally:
         model.train(was_training)
     return out

@@ -45,6 +45,7 @@ from torch.utils.data import Dataset
 
 from rppgbench._checks import CheckpointError, check_option, check_range
 from rppgbench._logging import logger
+from rppgbench._progress import Progress
 from rppgbench._util import atomic_write
 from rppgbench.training import distributed as D
 from rppgbench.training.data import check_clip_frames, make_loader, model_input, model_output
@@ -346,6 +347,8 @@ class Trainer:
             start_epoch, best_state = self._load_resume(model, optimizer, scheduler, scaler, loader_gen)
         self.optimizer, self.scheduler = optimizer, scheduler
         stop = self.epochs if self.tc.stop_after_epochs is None else min(self.epochs, self.tc.stop_after_epochs)
+        bar = Progress("train", self.epochs * steps, label=str(self.cfg.name), unit="steps",
+                       start=start_epoch * steps) if self.dist.is_main else None
         for epoch in range(start_epoch, stop):
             t0 = time.perf_counter()
             if self.dist.enabled:
@@ -374,6 +377,9 @@ class Trainer:
                 n += bs
                 for k, v in logs.items():
                     log_sums[k] = log_sums.get(k, 0.0) + v * bs
+                if bar is not None and step + 1 < steps:
+                    bar.update(epoch * steps + step + 1, epoch=f"{epoch + 1}/{self.epochs}",
+                               step=f"{step + 1}/{steps}", loss=tot / max(n, 1))
             if interval == "epoch":
                 scheduler.step()
             keys = sorted(log_sums)
@@ -393,6 +399,10 @@ class Trainer:
             if self.out_dir is not None and self.dist.is_main:
                 self._save_last(model, optimizer, scheduler, scaler, loader_gen, epoch)
             D.barrier()
+            if bar is not None:
+                extra = {} if row["valid_loss"] is None else {"valid_loss": row["valid_loss"]}
+                bar.update((epoch + 1) * steps, milestone=True, epoch=f"{epoch + 1}/{self.epochs} done",
+                           loss=row["train_loss"], **extra)
             if self.dist.is_main:
                 logger.info("%s epoch %d/%d: train_loss=%.4f valid_loss=%s lr=%.3g (%.1fs)", self.cfg.name,
                             epoch + 1, self.epochs, row["train_loss"],

@@ -33,6 +33,7 @@ import numpy as np
 
 from rppgbench._checks import DataError, check_option, check_range
 from rppgbench._logging import logger
+from rppgbench._progress import Progress
 from rppgbench._util import atomic_dir
 from rppgbench.datasets.synthetic.presets import MIXED_CYCLE, PRESET_NAMES, make_spec
 from rppgbench.datasets.synthetic.render import Rendered, render_recording
@@ -147,6 +148,7 @@ def write_raw_dataset(out_dir: str | Path, recordings: int = 6, seconds: float =
                             "(expected only manifest.csv and sNN_rNN folders); refusing to write into it", path=out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fixed_hr = overrides.pop("hr_bpm", None)
+    bar = Progress("generate", int(recordings), label=out.name, unit="recordings")
     with atomic_dir(out) as tmp:
         rows = []
         subject_traits: dict[int, tuple[float, int]] = {}
@@ -171,6 +173,7 @@ def write_raw_dataset(out_dir: str | Path, recordings: int = 6, seconds: float =
             write_recording(rendered, tmp / rid, codec=codec,
                             extra_meta=dict(recording_id=rid, subject=f"{subject:02d}", session=f"{k:02d}",
                                             dataset_seed=int(seed), requested_preset=preset))
+            bar.update(i + 1)
             rows.append(dict(recording_id=rid, subject=f"{subject:02d}", session=f"{k:02d}", preset=spec.preset,
                              seed=rec_seed, mean_hr_bpm=f"{rendered.mean_hr_bpm:.4f}", n_frames=rendered.n_frames,
                              fps=_fmt(spec.fps), width=spec.width, height=spec.height, fitzpatrick=spec.fitzpatrick))
