@@ -14,7 +14,7 @@ A plugin that fails to load is logged as a warning and named in every later "unk
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 from rppgbench._logging import logger
@@ -81,11 +81,15 @@ class Registry(Generic[T]):
     base : type | None
         When given, every registered class must be a subclass of it (instances and functions are
         accepted as they are); checked at registration, or when a lazy target is first resolved.
+    fold : callable | None
+        When given, :meth:`canonical` also finds a name by its folded spelling (``fold(a) == fold(b)``), e.g. the
+        model ``physfsunet.tiny`` as ``physfsunet_tiny``; messages and listings show the registered spelling.
     """
 
-    def __init__(self, kind: str, base: type | None = None) -> None:
+    def __init__(self, kind: str, base: type | None = None, fold: Callable[[str], str] | None = None) -> None:
         self.kind = kind
         self.base = base
+        self.fold = fold
         self._objects: dict[str, Any] = {}
         self._lazy: dict[str, str] = {}
         self._meta: dict[str, dict[str, Any]] = {}
@@ -138,6 +142,14 @@ class Registry(Generic[T]):
         """Every registered name in registration order (plugins are loaded first)."""
         load_plugins()
         return list(self._order)
+
+    def canonical(self, name: str) -> str:
+        """The registered spelling of ``name``: ``name`` itself when registered, else the one registered name with
+        the same folded spelling (see ``fold``); ``name`` unchanged when there is none (lookups then fail)."""
+        if name in self or self.fold is None or not isinstance(name, str):
+            return name
+        hits = [n for n in self.names() if self.fold(n) == self.fold(name)]
+        return hits[0] if len(hits) == 1 else name
 
     def __contains__(self, name: object) -> bool:
         load_plugins()

@@ -204,7 +204,10 @@ def _provenance(plan: RunPlan, stores: dict[str, Any], started: str, wall_s: flo
     from rppgbench.sysinfo import git_commit
     from rppgbench.training.trainer import resolve_device
 
-    tv, cuda, dev = torch.__version__, torch.version.cuda, str(resolve_device(plan.options.device))
+    # the device the run used: torch's for its networks; a run without one computed everything on the CPU
+    neural = any(m.cfg.kind == "neural" for m in plan.models)
+    tv, cuda = torch.__version__, torch.version.cuda
+    dev = str(resolve_device(plan.options.device)) if neural else "cpu"
     return {"rppgbench_version": __version__, "git_commit": git_commit(), "python": sys.version.split()[0],
             "torch": tv, "cuda": cuda, "device": dev, "platform": platform.platform(), "cpu_count": os.cpu_count(),
             "recipe_ids": {ds: r.recipe_id for ds, r in plan.recipes.items()},
@@ -241,12 +244,33 @@ def _protocol_block(plan: RunPlan) -> dict[str, Any]:
             "reference": p.reference, "resolved": p.to_dict()}
 
 
+def _earlier_wall(out: Path, resume: bool) -> dict[str, Any]:
+    """What earlier invocations of this run spent (``.state/_wall.json``): ``{"started", "wall_s"}``; empty when
+    not resuming. ``--resume`` adds to it, so results.json keeps the time the run really took."""
+    path = out / ".state" / "_wall.json"
+    if not resume or not path.is_file():
+        return {}
+    try:
+        d = json.loads(path.read_text())
+        return {"started": str(d["started"]), "wall_s": float(d["wall_s"])}
+    except (ValueError, KeyError, TypeError):
+        logger.warning("%s is unreadable; the recorded wall time covers this invocation only", path)
+        return {}
+
+
+def _save_wall(out: Path, started: str, wall_s: float) -> None:
+    atomic_write(out / ".state" / "_wall.json", json.dumps({"started": started, "wall_s": wall_s}).encode())
+
+
 def run_protocol(options: RunOptions) -> dict[str, Any]:
     """Run ``options.protocol``; returns the results mapping (also written to ``<output>/results.json``)."""
     t0 = time.perf_counter()
     started = _now()
     plan = plan_run(options)
     out = plan.output
+    earlier = _earlier_wall(out, options.resume)
+    started = earlier.get("started", started)
+    ran_any = False  # did this invocation train or evaluate a model (a resume of a finished run does not)
     proto = plan.protocol
     out.mkdir(parents=True, exist_ok=True)
     marker = {"protocol": {"name": proto.name, "sha256": proto.protocol_hash}, "started": started}
@@ -278,12 +302,18 @@ def run_protocol(options: RunOptions) -> dict[str, Any]:
                 models[mp.id] = saved["model"]
                 continue
             logger.info("model %s: earlier results used other splits (--limit?); running again", mp.id)
+        ran_any = True
         logger.info("[%d/%d] model %s (%s)", i + 1, len(plan.models), mp.id, mp.cfg.kind)
         models_bar.update(i, milestone=True, model=f"{mp.id} ({mp.cfg.kind}) starting")
         mstores = {ds: stores[(ds, r.recipe_id)] for ds, r in mp.recipes.items()}
         mtables = {ds: tables[(ds, r.recipe_id)] for ds, r in mp.recipes.items()}
-        res = run_model(mp, plan, mstores, mtables, splits, out, options.resume)
+        try:
+            res = run_model(mp, plan, mstores, mtables, splits, out, options.resume)
+        except BaseException:
+            _save_wall(out, started, earlier.get("wall_s", 0.0) + time.perf_counter() - t0)
+            raise
         if res["interrupted"]:
+            _save_wall(out, started, earlier.get("wall_s", 0.0) + time.perf_counter() - t0)
             logger.warning("model %s: training stopped before its last epoch (stop_after_epochs=%s); run again "
                            "with --resume to continue", mp.id, options.stop_after_epochs)
             raise _Interrupted(mp.id)
@@ -293,6 +323,9 @@ def run_protocol(options: RunOptions) -> dict[str, Any]:
         per_rec += res["per_recording"]
         models[mp.id] = res["model"]
         models_bar.update(i + 1, milestone=True, model=f"{mp.id} done")
+    # with --resume, the time of earlier invocations counts; one that only reused finished models adds nothing
+    wall_s = earlier.get("wall_s", 0.0) + (time.perf_counter() - t0 if ran_any or not earlier else 0.0)
+    _save_wall(out, started, wall_s)
     ev = proto.evaluation
     results = {
         "format_version": FORMAT_VERSION,
@@ -304,8 +337,8 @@ def run_protocol(options: RunOptions) -> dict[str, Any]:
         "rows": rows,
         "per_recording": per_rec,
         "models": models,
-        "provenance": {**_provenance(plan, stores, started, time.perf_counter() - t0),
-                       "stores_wall_s": stores_wall, "output": str(out)},
+        "provenance": {**_provenance(plan, stores, started, wall_s), "stores_wall_s": stores_wall,
+                       "output": str(out)},
     }
     write_results(out, results)
     logger.info("results written to %s", out / "results.json")

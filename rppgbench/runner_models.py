@@ -113,6 +113,14 @@ def _predict(mp: Any, model: Any, stores: dict[str, Any], test: dict[str, list[s
     return out
 
 
+def _write_card(mp: Any, plan: Any, checkpoint: Path) -> None:
+    """``model.json`` beside the weights: what ``infer --checkpoint`` needs to crop a video as training did."""
+    from rppgbench.training.run_card import write_run_card
+
+    write_run_card(checkpoint, model=mp.name, model_id=mp.id, overrides=mp.overrides, config=mp.cfg.as_dict(),
+                   recipes={ds: r.as_dict() for ds, r in mp.recipes.items()}, protocol=plan.protocol.name)
+
+
 def run_model(mp: Any, plan: Any, stores: dict[str, Any], tables: dict[str, Any], splits: Any, out_dir: Path,
               resume: bool) -> dict[str, Any]:
     """Train (neural) and evaluate one model; write its predictions; return its rows and model entry."""
@@ -132,6 +140,7 @@ def run_model(mp: Any, plan: Any, stores: dict[str, Any], tables: dict[str, Any]
             return {"interrupted": True}
         if (ckpt_dir / "model.pt").is_file():
             ckpt_sha = sha256_file(ckpt_dir / "model.pt")
+            _write_card(mp, plan, ckpt_dir / "model.pt")
     elif mp.cfg.kind == "baseline":
         from rppgbench.runner_null import build_null
 

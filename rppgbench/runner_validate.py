@@ -164,6 +164,20 @@ def _check_builds(proto: Protocol, i: int, mp: ModelPlan) -> None:
                             f"{mp.overrides}: {exc}") from None
 
 
+def _protocol_model_id(given: str, specs: list[Any]) -> str:
+    """The protocol's id for ``given``: an id, or the registered name, in any spelling of
+    :func:`rppgbench.models._factory.fold_model_id` (``physfsunet.tiny`` finds the id ``physfsunet_tiny``)."""
+    from rppgbench.models._factory import fold_model_id
+
+    if any(s.id == given for s in specs):
+        return given
+    for attr in ("id", "name"):
+        hits = [s.id for s in specs if fold_model_id(getattr(s, attr)) == fold_model_id(given)]
+        if len(hits) == 1:
+            return hits[0]
+    return given
+
+
 def validate_protocol(protocol: Protocol | str | os.PathLike, models: list[str] | None = None,
                       root: str | os.PathLike | None = None, build: bool = True, null: bool = True
                       ) -> tuple[Protocol, dict[str, Any], list[ModelPlan]]:
@@ -195,6 +209,7 @@ def validate_protocol(protocol: Protocol | str | os.PathLike, models: list[str] 
     selected = list(proto.models)
     known = {m.id: m for m in proto.models}
     if models:
+        models = [_protocol_model_id(m, proto.models) for m in models]
         if not null and NULL_ID in models:
             raise ProtocolError(f"--models lists {NULL_ID!r} but --no-null leaves the null baseline out")
         missing = [m for m in models if m not in known and m != NULL_ID]

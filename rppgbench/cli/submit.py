@@ -4,6 +4,25 @@ from __future__ import annotations
 import click
 
 
+def _run_model_id(results_dir: str, model: str | None) -> str | None:
+    """``model`` as the run spells it: ``physfsunet.tiny`` and ``physfsunet_tiny`` name the same model
+    (:func:`rppgbench.models._factory.fold_model_id`)."""
+    import json
+    from pathlib import Path
+
+    from rppgbench.models._factory import fold_model_id
+
+    path = Path(results_dir) / "results.json"
+    if model is None or not path.is_file():
+        return model
+    try:
+        ids = list(json.loads(path.read_text(encoding="utf-8")).get("models") or {})
+    except (ValueError, OSError, AttributeError):
+        return model  # the submit checks name what is wrong with the file
+    hits = [i for i in ids if i == model] or [i for i in ids if fold_model_id(i) == fold_model_id(model)]
+    return hits[0] if len(hits) == 1 else model
+
+
 @click.command("submit", epilog="Example: rppgbench submit results/synthetic_quick --leaderboard synthetic_quick "
                "--model pos --manifest my_manifest.json\n\nThe manifest (JSON) declares method_name, code_url, "
                "training_data, test_videos_seen and hardware; see leaderboards/README.md.")
@@ -30,6 +49,7 @@ def submit(results_dir: str, protocol: str, model: str | None, manifest: str, ro
     from rppgbench.leaderboard.submit import submit as _submit
     from rppgbench.reporting.tables import fmt_value, metric_header
 
+    model = _run_model_id(results_dir, model)
     entry = _submit(results_dir, protocol, model=model, manifest=manifest, root=root, entry_id=entry_id,
                     protocols_root=protocols_root)
     flags = json.loads((entry / "metrics.json").read_text(encoding="utf-8")).get("flags", [])

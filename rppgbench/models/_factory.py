@@ -174,7 +174,14 @@ class ModelCfg:
         return dataclasses.asdict(self)
 
 
-MODELS: Registry[Callable[..., Any]] = Registry("model")
+def fold_model_id(name: str) -> str:
+    """The one spelling rule of model ids: ``.``, ``_`` and ``-`` are the same and case does not matter, so
+    ``physfsunet.tiny`` (the registered name) and ``physfsunet_tiny`` (a protocol's id for it) name one model in
+    ``ls``, ``run --models``, ``infer --model`` and ``submit --model``."""
+    return name.lower().replace("_", ".").replace("-", ".")
+
+
+MODELS: Registry[Callable[..., Any]] = Registry("model", fold=fold_model_id)
 _CFGS: dict[str, ModelCfg] = {}
 _TARGETS: dict[str, str] = {}  # name -> "module:function" of its entrypoint
 _cards_read = False
@@ -249,6 +256,7 @@ def list_models(kind: str | None = None, include_tiny: bool = True) -> list[str]
 def model_cfg(name: str) -> ModelCfg:
     """The registered contract of ``name`` (torch is not imported)."""
     _read_cards()
+    name = MODELS.canonical(name)
     MODELS.meta(name)  # raises with suggestions when unknown
     return _CFGS[name]
 
@@ -268,6 +276,7 @@ def create_model(name: str, checkpoint: str | None = None, **overrides: Any) -> 
     """Build model ``name`` with ``overrides`` (see :func:`split_overrides`); the model carries the effective
     contract as ``model.cfg``. With ``checkpoint`` the weights are loaded strictly (``weights_only=True``)."""
     cfg, kwargs = split_overrides(model_cfg(name), overrides)
+    name = cfg.name
     fn = MODELS.get(name)  # imports the model's module (and torch, for neural models)
     accepted = inspect.signature(fn).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):

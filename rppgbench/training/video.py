@@ -43,13 +43,45 @@ class InferenceResult:
     window_s: float
     face: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    crop: dict[str, Any] = field(default_factory=dict)  # detector and FaceTracker options the crops were made with
 
 
-def _load_model(model: Any, checkpoint: str | None) -> tuple[Any, Any]:
+#: recipe fields that :class:`~rppgbench.preprocess.face.track.FaceTracker` takes as they are
+_TRACKER_FIELDS = ("detect_every", "smoothing", "smoothing_param", "median_box", "enlarge", "square", "size",
+                   "interpolation", "no_face")
+
+
+def _card_recipe(card: dict[str, Any], cfg: Any) -> dict[str, Any]:
+    """The recipe a run's model was trained on (the one of its frame size when its datasets differ)."""
+    recipes = [r for r in card["recipes"].values() if isinstance(r, dict)]
+    same = [r for r in recipes if r.get("size") == getattr(cfg, "frame_size", None)]
+    return (same or recipes or [{}])[0]
+
+
+def _load_model(model: Any, checkpoint: str | None, random_weights: bool = False
+                ) -> tuple[Any, Any, dict[str, Any] | None]:
+    card = None
     if isinstance(model, str):
-        from rppgbench.models import create_model
+        from rppgbench.models import create_model, model_cfg
+        from rppgbench.models._factory import fold_model_id
 
-        model = create_model(model, checkpoint=checkpoint)
+        overrides: dict[str, Any] = {}
+        if checkpoint is not None:
+            from rppgbench.training.run_card import read_run_card
+
+            card = read_run_card(checkpoint)
+            if card is not None:
+                if fold_model_id(card["model"]) != fold_model_id(model):
+                    raise ValueError(f"--model {model} but checkpoint {checkpoint} was trained as model "
+                                     f"{card['model']} (its model.json); give --model {card['model']} or leave "
+                                     "--model out")
+                model, overrides = card["model"], dict(card["overrides"])
+        elif model_cfg(model).kind == "neural" and not random_weights:
+            raise ValueError(f"model {model_cfg(model).name} is a neural network and no --checkpoint was given: it "
+                             "would run with random weights and print a meaningless heart rate. Give --checkpoint "
+                             f"FILE (a run writes checkpoints/<model>/model.pt), or --random-weights to run it "
+                             "untrained on purpose (a pipeline check)")
+        model = create_model(model, checkpoint=checkpoint, **overrides)
     elif checkpoint is not None:
         from rppgbench.models._checkpoint import load_checkpoint
 
@@ -57,7 +89,7 @@ def _load_model(model: Any, checkpoint: str | None) -> tuple[Any, Any]:
     cfg = getattr(model, "cfg", None)
     if cfg is None:
         raise ValueError(f"model {model!r} has no .cfg (ModelCfg); build it with rppgbench.models.create_model")
-    return model, cfg
+    return model, cfg, card
 
 
 def _hr(x: np.ndarray, fs: float) -> float:
@@ -67,8 +99,8 @@ def _hr(x: np.ndarray, fs: float) -> float:
 
 
 def infer_video(video: str | os.PathLike, model: Any, *, checkpoint: str | None = None, window_s: float = 10.0,
-                detector: str = "haar", detect_every: int = 30, fps: float | None = None, device: str | None = None,
-                batch_size: int = 4) -> InferenceResult:
+                detector: str | None = None, detect_every: int | None = None, fps: float | None = None,
+                device: str | None = None, batch_size: int = 4, random_weights: bool = False) -> InferenceResult:
     """Estimate the BVP and heart rate of the face in ``video``.
 
     Parameters
@@ -77,12 +109,16 @@ def infer_video(video: str | os.PathLike, model: Any, *, checkpoint: str | None 
     model : str or model object
         A registered name (neural or unsupervised) or a model built by ``create_model`` (with ``.cfg``).
     checkpoint : path, optional
-        Weights for a neural model (``torch.load(weights_only=True)``, strict keys).
+        Weights for a neural model (``torch.load(weights_only=True)``, strict keys). When a run wrote it, its
+        ``model.json`` (:mod:`rppgbench.training.run_card`) gives the model's overrides and the recipe's crop
+        (size, enlargement, detector, detection interval), so the video is cropped as the training data was.
+        A neural model named without a checkpoint is refused unless ``random_weights``.
     window_s : float
         Length of the non-overlapping HR windows in seconds (a last window shorter than half of it is
         merged into the previous one; it is never dropped).
     detector, detect_every
-        Face detector registered in ``rppgbench.preprocess.face`` and how often it runs (frames).
+        Face detector registered in ``rppgbench.preprocess.face`` and how often it runs (frames); default the
+        checkpoint's recipe, else ``haar`` every 30 frames.
     fps : float, optional
         Frame rate; default the container's. A neural model trained at another rate gets a warning (the
         video is not resampled).
@@ -97,8 +133,10 @@ def infer_video(video: str | os.PathLike, model: Any, *, checkpoint: str | None 
 
     check_range("window_s", float(window_s), 1.0, None)
     path = Path(video)
-    model, cfg = _load_model(model, checkpoint)
+    model, cfg, card = _load_model(model, checkpoint, random_weights)
     warnings: list[str] = []
+    if random_weights and checkpoint is None and cfg.kind == "neural":
+        warnings.append(f"model {cfg.name} runs with random weights (--random-weights): its heart rates mean nothing")
     if fps is None:
         fps = video_fps(path)
         if fps is None:
@@ -106,11 +144,24 @@ def infer_video(video: str | os.PathLike, model: Any, *, checkpoint: str | None 
     fps = float(fps)
     neural = cfg.kind == "neural"
     size = int(cfg.frame_size) if neural and cfg.frame_size else UNSUPERVISED_CROP
-    tracker = FaceTracker(make_detector(detector), detect_every=detect_every, size=size, recording=path.name)
+    crop_opts: dict[str, Any] = {"detect_every": 30}
+    if card is not None:
+        rec = _card_recipe(card, cfg)
+        crop_opts.update({k: rec[k] for k in _TRACKER_FIELDS if k in rec})
+        detector = detector or rec.get("detector")
+        if crop_opts.get("size", size) != size:
+            warnings.append(f"checkpoint's recipe crops {crop_opts['size']} px but model {cfg.name} takes {size} px; "
+                            f"using {size}")
+    crop_opts["size"] = size
+    if detect_every is not None:
+        crop_opts["detect_every"] = int(detect_every)
+    detector = detector or "haar"
+    tracker = FaceTracker(make_detector(detector), recording=path.name, **crop_opts)
     crop = tracker.run(iter_video(path), reopen=lambda: iter_video(path))
     frames = crop.frames  # uint8 (T, size, size, 3)
     n = len(frames)
-    logger.info("%s: %d frames at %.3g fps, face crops %dx%d (qc %s)", path.name, n, fps, size, size, crop.qc)
+    logger.info("%s: %d frames at %.3g fps, face crops %dx%d by %s (qc %s)", path.name, n, fps, size, size, detector,
+                crop.qc)
     if neural:
         if abs(fps - float(cfg.fps)) > 0.5:
             warnings.append(f"video is {fps:.3g} fps but model {cfg.name} was trained at {cfg.fps:.3g} fps; "
@@ -137,7 +188,7 @@ def infer_video(video: str | os.PathLike, model: Any, *, checkpoint: str | None 
     windows = [(a / fps, b / fps, _hr(bvp[a:b], fps)) for a, b in bounds]
     return InferenceResult(video=str(path), model=cfg.name, fps=fps, times=np.arange(n) / fps, bvp=bvp,
                            hr_bpm=_hr(bvp, fps), windows=windows, window_s=float(window_s), face=dict(crop.qc),
-                           warnings=warnings)
+                           warnings=warnings, crop={"detector": detector, **crop_opts})
 
 
 def write_outputs(result: InferenceResult, out_dir: str | os.PathLike, plot: bool = True) -> dict[str, Path]:
