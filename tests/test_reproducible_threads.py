@@ -16,9 +16,10 @@ import pytest
 pytestmark = pytest.mark.slow
 
 #: allowed max |prediction(1 thread) - prediction(2 threads)| of a network's predictions (standardised BVP units);
-#: measured 1.5e-3 for physfsunet_tiny after these 4 training steps (oneDNN's convolutions sum in a thread-dependent
-#: order, and training carries the rounding differences on)
-NET_TOL = 1e-2
+#: measured 1.5e-3 (physfsunet_tiny) and 6.8e-3 (phasenet_tiny) after these 4 training steps: the backward passes
+#: of torch's CPU convolutions sum in a thread-dependent order, and training carries the rounding on (inference
+#: with fixed weights differs by <= 2.3e-8)
+NET_TOL = 2e-2
 
 TINY = """\
 protocol: tiny_threads
