@@ -84,3 +84,28 @@ def test_predictions_across_thread_counts(tmp_path):
         assert diffs[m] == 0.0, (m, diffs[m])
     for m in ("physfsunet_tiny", "phasenet_tiny"):
         assert diffs[m] <= NET_TOL, (m, diffs[m])
+
+
+@pytest.mark.parametrize("name", ["physfsunet.tiny", "phasenet.tiny"])
+def test_inference_with_fixed_weights_barely_depends_on_threads(name):
+    import torch
+
+    from rppgbench.models import create_model
+    from rppgbench.training.data import model_input
+
+    before = torch.get_num_threads()
+    torch.manual_seed(0)
+    model = create_model(name, frame_size=32).eval()
+    cfg = model.cfg
+    x = torch.randn(2, 3, cfg.clip_len + cfg.extra_frames, 32, 32, generator=torch.Generator().manual_seed(1))
+    outs = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            with torch.no_grad():
+                outs.append(model(model_input(x, cfg)).float())
+    finally:
+        torch.set_num_threads(before)
+    diff = float((outs[0] - outs[1]).abs().max())
+    print(f"{name}: max |1 thread - 2 threads| with fixed weights {diff:.3g}")
+    assert diff <= 1e-6
