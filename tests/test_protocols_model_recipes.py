@@ -166,8 +166,9 @@ def test_mission_command_resolves_verbatim_through_the_console_script(tmp_path, 
     val = subprocess.run(["rppgbench", "validate", "protocols/mmpd_cross.yaml"], cwd=where, env=env,
                          capture_output=True, text=True, timeout=300)
     assert val.returncode == 0 and "OK " in val.stdout and "(mmpd_cross v" in val.stdout, val.stderr
-    run = subprocess.run(["rppgbench", "run", "protocols/mmpd_cross.yaml", "--no-report"], cwd=where, env=env,
-                         capture_output=True, text=True, timeout=600)
+    extra = [] if cwd == "repo" else ["--models", "pos"]  # verbatim from the repo root; cheaper from /tmp
+    run = subprocess.run(["rppgbench", "run", "protocols/mmpd_cross.yaml", *extra, "--no-report"], cwd=where,
+                         env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 2, run.stdout + run.stderr
     assert "does not exist" not in run.stderr and "rppgbench prepare pure --raw PATH --recipe" in run.stderr
     marker = json.loads((tmp_path / "results" / "mmpd_cross" / "run.json").read_text())
