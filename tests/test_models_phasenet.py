@@ -131,7 +131,8 @@ def test_parameter_counts_release_and_paper():
     # released width that reaches the paper's 0.29 M under it is hidden_dim 64 (docs/models.md: not registered,
     # the paper does not give its widths)
     assert param_counts(create_model("phasenet.described", hidden_dim=64))["thop"] == 294_082
-    assert model_cfg("phasenet").published_params == 290_000 and model_cfg("phasenet.described").published_params is None
+    assert model_cfg("phasenet").published_params == 290_000
+    assert model_cfg("phasenet.described").published_params is None
 
 
 def test_cfg_recipe():
