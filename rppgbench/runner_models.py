@@ -70,7 +70,8 @@ def _train(mp: Any, plan: Any, stores: dict[str, Any], splits: Any, ckpt_dir: Pa
         optimizer["lr"] = tr.lr
     if tr.weight_decay is not None:
         optimizer["weight_decay"] = tr.weight_decay
-    tc = TrainConfig(epochs=tr.epochs, batch_size=tr.batch_size, optimizer=optimizer, loss=tr.loss, seed=seed,
+    tc = TrainConfig(epochs=tr.epochs, batch_size=tr.batch_size, optimizer=optimizer, scheduler=tr.scheduler,
+                     loss=tr.loss, seed=seed,
                      device=plan.options.device, selection=tr.selection, out_dir=ckpt_dir,
                      max_steps_per_epoch=tr.max_steps_per_epoch, stop_after_epochs=plan.options.stop_after_epochs)
     trainer = Trainer(model, cfg, tc)
@@ -79,7 +80,8 @@ def _train(mp: Any, plan: Any, stores: dict[str, Any], splits: Any, ckpt_dir: Pa
                 ", resuming" if can_resume else "")
     history = trainer.fit(train_ds, valid_ds, resume=can_resume)
     info = {"epochs": trainer.epochs, "batch_size": trainer.batch_size, "optimizer": trainer.optimizer_spec,
-            "loss": trainer.loss_name, "selection": tr.selection, "history": history,
+            "scheduler": trainer.scheduler_spec, "loss": trainer.loss_name, "selection": tr.selection,
+            "history": history,
             "finished": bool(history) and history[-1]["epoch"] == trainer.epochs - 1}
     return model, info
 
@@ -193,7 +195,8 @@ def run_model(mp: Any, plan: Any, stores: dict[str, Any], tables: dict[str, Any]
     entry = {"name": mp.name, "config": mp.cfg.as_dict(), "overrides": mp.overrides, "kind": mp.cfg.kind,
              "n_params": n_params, "checkpoint_sha256": ckpt_sha, "train_wall_s": train_wall,
              "eval_wall_s": eval_wall, "seed": int(mp.training.seed),
-             "training": {k: v for k, v in train_info.items() if k != "finished"}}
+             "training": {k: v for k, v in train_info.items() if k != "finished"},
+             "recipe_ids": {ds: r.recipe_id for ds, r in sorted(mp.recipes.items())}, "sources": dict(mp.sources)}
     if mp.cfg.kind == "baseline":
         entry["null"] = model.describe()
     return {"rows": rows, "per_recording": per_rec, "model": entry, "interrupted": False}

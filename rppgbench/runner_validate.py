@@ -61,6 +61,7 @@ class ModelPlan:
     overrides: dict[str, Any]
     training: Any  # TrainingSpec merged: protocol training <- model training
     recipes: dict[str, Any] = field(default_factory=dict)  # dataset -> Recipe this model reads
+    sources: dict[str, str] = field(default_factory=dict)  # {"recipe": ..., "training": ...} as cited in the protocol
 
 
 @dataclass
@@ -230,16 +231,20 @@ def validate_protocol(protocol: Protocol | str | os.PathLike, models: list[str] 
             cfg = model_cfg(spec.name)
         except KeyError as exc:
             raise ProtocolError(f"{proto.path}: models[{i}]: {exc}") from None
+        overrides = spec.effective_overrides()  # overrides + the recipe block's clip_len / input_view / label_view
         try:
-            eff, _kwargs = split_overrides(cfg, spec.overrides)
+            eff, _kwargs = split_overrides(cfg, overrides)
         except (TypeError, ValueError) as exc:
-            raise ProtocolError(f"{proto.path}: models[{i}] ({spec.name}) overrides: {exc}") from None
+            what = "overrides" if not spec.contract else "overrides and recipe contract keys"
+            raise ProtocolError(f"{proto.path}: models[{i}] ({spec.name}) {what}: {exc}") from None
         mrec = dict(recipes) if spec.recipe is None else {
             ds: _recipe_from_spec(spec.recipe, ds, f"{proto.path}: models[{i}].recipe") for ds in proto.datasets}
         if spec.recipe is not None:
             _check_detector(proto, f"models[{i}].recipe", next(iter(mrec.values())))
-        mp = ModelPlan(id=spec.id, name=spec.name, cfg=eff, overrides=dict(spec.overrides),
-                       training=_merged_training(proto, spec.training), recipes=mrec)
+        training = _merged_training(proto, spec.training)
+        sources = {k: v for k, v in (("recipe", spec.recipe_source), ("training", training.source)) if v}
+        mp = ModelPlan(id=spec.id, name=spec.name, cfg=eff, overrides=overrides, training=training, recipes=mrec,
+                       sources=sources)
         _check_contract(proto, mp, recipes, fps)
         check_null(proto, mp)
         if build:

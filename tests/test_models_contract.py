@@ -93,7 +93,7 @@ def _train_loss(out, label: torch.Tensor, cfg) -> torch.Tensor:
 
 
 def test_my_architectures_are_registered():
-    assert {"factorizephys", "factorizephys.tiny", "factorizephys.nores", "phasenet", "phasenet.paper",
+    assert {"factorizephys", "factorizephys.tiny", "factorizephys.nores", "phasenet", "phasenet.described",
             "phasenet.tiny"} <= set(NEURAL)
     assert {"factorizephys.tiny", "phasenet.tiny"} <= set(TINY)
 

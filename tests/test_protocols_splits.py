@@ -116,9 +116,26 @@ def test_buaa_lux_ge_10_and_lodo():
     assert all(float(k.split("lux")[1]) >= 10 for k in r.train + r.test)
     lodo = resolve_splits(load_protocol("lodo_buaa_mihe"), tables)
     assert ids(lodo.test) == sorted(ids(r.train + r.test), key=lambda x: (x[:5], float(x.split("lux")[1])))
-    assert len(lodo.train) == 42 + 59 + 660 + 132
+    assert len(lodo.train) == 42 + 59 + 660  # PHASE-Net's leave-one-out pools UBFC, PURE, BUAA and MMPD only
     lodo_u = resolve_splits(load_protocol("lodo_ubfc_rppg"), tables)
-    assert len(lodo_u.test) == 42 and len(lodo_u.train) == 59 + 660 + 13 * 6 + 132
+    assert len(lodo_u.test) == 42 and len(lodo_u.train) == 59 + 660 + 13 * 6
+    lodo5 = resolve_splits(load_protocol("lodo5_buaa_mihe"), tables)  # the iBVP-including variant
+    assert lodo5.test == lodo.test and len(lodo5.train) == 42 + 59 + 660 + 132
+    lodo5_u = resolve_splits(load_protocol("lodo5_ubfc_rppg"), tables)
+    assert len(lodo5_u.test) == 42 and len(lodo5_u.train) == 59 + 660 + 13 * 6 + 132
+
+
+def test_physfsunet_cross_dataset_splits():
+    """Table II (mmpd_cross) and Table III: 80 % / 20 % train/validation per source dataset, all of the target."""
+    tables = {"pure": pure_table(), "ubfc_rppg": ubfc_table(), "mmpd": mmpd_table()}
+    t2 = resolve_splits(load_protocol("mmpd_cross"), tables)
+    assert len(t2.test) == 660 and sorted(t2.by_dataset("train")) == ["pure", "ubfc_rppg"]
+    assert len(t2.by_dataset("train")["ubfc_rppg"]) == 33 and len(t2.by_dataset("valid")["ubfc_rppg"]) == 9
+    assert len(t2.by_dataset("train")["pure"]) == 47 and len(t2.by_dataset("valid")["pure"]) == 12
+    assert t2.by_dataset("valid")["ubfc_rppg"][0] == "subject41"
+    t3 = resolve_splits(load_protocol("pure_mmpd_simple_to_ubfc"), tables)
+    assert len(t3.by_dataset("train")["mmpd"]) == 38 and len(t3.by_dataset("valid")["mmpd"]) == 12
+    assert len(t3.test) == 42
 
 
 def test_fp_cross_pure_tests_two_datasets():

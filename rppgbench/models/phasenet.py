@@ -14,8 +14,10 @@ PHASE-Net):
     sum) -> Linear (z) -> [z, z_t - z_{t-1}] -> gated TCN (4 levels, **symmetric, non-causal** padding) ->
     2-layer GRU + MLP -> ``B x T``. A training-only latent reconstruction branch (projection MLP + 1-D
     decoder) adds ``0.2 x (MSE + 0.1 (1 - cos))`` to the loss.
-``phasenet.paper`` -- the paper's description: ZAS (a zero-parameter block transpose on 25 % of the
-    channels, 2 x 2 grid; RECONSTRUCTED, no implementation is published), a causal gated TCN with 3 levels.
+``phasenet.described`` -- the architecture the paper's text describes: ZAS (a zero-parameter block transpose
+    on 25 % of the channels, 2 x 2 grid; RECONSTRUCTED, no implementation is published), a causal gated TCN with
+    3 levels, at the released widths. It is *not* the paper's 0.29 M model (whose widths are unpublished): it has
+    3,201,458 parameters, 713,474 on the inference path, 318,722 thop-style (was ``phasenet.paper``).
 
 Flags: ``mixer`` in {tim_bugcompat, tim (fixed interlace), zas}, ``zas_p``, ``zas_b``, ``zas_layout``,
 ``tcn_padding`` in {symmetric, causal}, ``tcn_layers``, ``recon_weight``.
@@ -232,11 +234,12 @@ def phasenet(cfg: ModelCfg, **kwargs: Any) -> PhaseNet:
 
 
 @register_model(_BASE.replace(
-    name="phasenet.paper", weights=None,
-    description=("PHASE-Net as the paper describes it: ZAS on 25 % of the channels with a 2x2 block grid "
-                 "(reconstructed), causal gated TCN with 3 levels; otherwise as released.")))
-def phasenet_paper(cfg: ModelCfg, **kwargs: Any) -> PhaseNet:
-    """PHASE-Net, the paper's description (ZAS, causal 3-level gated TCN)."""
+    name="phasenet.described", weights=None, published_params=None,
+    description=("PHASE-Net's architecture as the paper's text describes it: ZAS on 25 % of the channels with a "
+                 "2x2 block grid (reconstructed), causal gated TCN with 3 levels, at the released widths; not the "
+                 "paper's 0.29 M configuration (3,201,458 parameters, 318,722 thop-style).")))
+def phasenet_described(cfg: ModelCfg, **kwargs: Any) -> PhaseNet:
+    """PHASE-Net's described architecture (ZAS, causal 3-level gated TCN) at the released widths."""
     return build_model(PhaseNet, cfg, kwargs, mixer="zas", tcn_padding="causal", tcn_layers=3)
 
 

@@ -22,12 +22,20 @@ top-level keys:
     ``{train, valid, test}``; each a part or a list of parts ``{dataset, subjects: [..] | "all", recordings: [..],
     filter: {column: value | [values] | {ge/le/gt/lt: x}}}``. Explicit lists or metadata filters only: never fractions.
 ``models``
-    List of names or ``{name, id, overrides: {...}, training: {...}, recipe: ...}``. ``overrides`` go to
-    ``create_model`` (ModelCfg fields such as ``frame_size`` also change the contract); ``training`` overrides the
-    protocol's training keys for this model; ``recipe`` replaces every dataset's recipe for this model (e.g. a
-    smaller crop size for a model that needs one; the splits must resolve identically on both stores).
+    List of names or ``{name, id, overrides: {...}, recipe: ..., training: {...}}``. ``overrides`` go to
+    ``create_model`` (ModelCfg fields such as ``frame_size`` also change the contract). A model's own ``recipe``
+    and ``training`` blocks (see :func:`_model_recipe_training`) hold what that model's paper or released config
+    fixes:
+
+    - ``recipe``: a recipe name, or ``{base: NAME, <recipe field>: value, ..., clip_len, input_view,
+      label_view, source}``. The recipe fields replace every dataset's recipe for this model (its stores are
+      keyed by them, so models with equal recipes share one store); ``clip_len``/``input_view``/``label_view``
+      set the model's input contract (the clips cut from that store); ``source`` cites where they come from.
+    - ``training``: the training keys below (plus ``source``), overriding the protocol's for this model.
 ``training``
-    ``{epochs, batch_size, optimizer, lr, weight_decay, seed, selection: last|best, max_steps_per_epoch, loss}``.
+    ``{epochs, batch_size, optimizer, lr, weight_decay, scheduler: {name, ...}, seed, selection: last|best,
+    max_steps_per_epoch, loss, source}``. ``scheduler`` is the lr schedule (``onecycle``/``cosine``/``step``/
+    ``none`` with the torch keywords; omitted = the model's default); ``source`` cites the settings.
 ``evaluation``
     ``{profile, window_s (null = whole recording), hr_method: fft|welch|peak, metrics}``; ``profile`` names an
     evaluation profile and ``metrics`` registered metrics (case-insensitive), both checked by ``rppgbench validate``.
@@ -89,13 +97,24 @@ class SplitPart:
     filter: dict[str, Any] = field(default_factory=dict)
 
 
+#: keys of a model's ``recipe:`` block that set its input contract (ModelCfg fields), not the store's recipe
+RECIPE_CONTRACT_KEYS = ("clip_len", "input_view", "label_view")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
     id: str
     overrides: dict[str, Any] = field(default_factory=dict)
-    training: dict[str, Any] = field(default_factory=dict)
+    # per-model recipe and training (issue 13 item 1), validated by _model_recipe_training:
+    training: dict[str, Any] = field(default_factory=dict)  # training keys overriding the protocol's (+ source)
     recipe: Any = None  # None: each dataset's recipe; else a recipe (name or {base, fields}) for every dataset
+    contract: dict[str, Any] = field(default_factory=dict)  # clip_len / input_view / label_view of the recipe block
+    recipe_source: str = ""  # the recipe block's ``source:``
+
+    def effective_overrides(self) -> dict[str, Any]:
+        """``overrides`` with the recipe block's contract keys (the two never name the same key)."""
+        return {**self.overrides, **self.contract}
 
 
 @dataclass(frozen=True)
@@ -109,6 +128,13 @@ class TrainingSpec:
     selection: str = "last"
     max_steps_per_epoch: int | None = None
     loss: str | None = None
+    scheduler: dict[str, Any] | None = None  # None = the model's default lr schedule
+    source: str = ""  # where these settings come from (paper section, config file)
+
+
+#: TrainingSpec fields left out of the canonical JSON while they hold their default (protocol hashes made before
+#: they existed stay the same)
+_NEW_TRAINING_DEFAULTS: dict[str, Any] = {"scheduler": None, "source": ""}
 
 
 @dataclass(frozen=True)
@@ -144,7 +170,8 @@ class Protocol:
         d["protocol"] = d.pop("name")
         d["splits"] = {k: [_part_dict(p) for p in v] for k, v in self.splits.items()}
         d["evaluation"]["metrics"] = list(self.evaluation.metrics)
-        d["models"] = [asdict(m) for m in self.models]
+        d["training"] = _drop_defaults(d["training"], _NEW_TRAINING_DEFAULTS)
+        d["models"] = [_drop_defaults(asdict(m), {"contract": {}, "recipe_source": ""}) for m in self.models]
         return json.loads(json.dumps(d, default=list))
 
     def canonical_json(self) -> str:
@@ -161,6 +188,10 @@ class Protocol:
         raise ProtocolError(f"protocol {self.name}: no model {model_id!r}; it lists "
                             f"{', '.join(m.id for m in self.models)}")
 
+
+
+def _drop_defaults(d: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if not (k in defaults and v == defaults[k])}
 
 
 def _part_dict(p: SplitPart) -> dict[str, Any]:
@@ -292,8 +323,8 @@ def _part(ctx: _Ctx, d: Any, path: tuple, datasets: dict) -> SplitPart:
 
 
 def _training(ctx: _Ctx, d: Any, path: tuple, base: TrainingSpec | None = None) -> TrainingSpec:
-    allowed = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "seed", "selection",
-               "max_steps_per_epoch", "loss")
+    allowed = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "scheduler", "seed", "selection",
+               "max_steps_per_epoch", "loss", "source")
     ctx.keys(d, path, allowed)
     base = base or TrainingSpec()
     num = (int, float)
@@ -302,6 +333,14 @@ def _training(ctx: _Ctx, d: Any, path: tuple, base: TrainingSpec | None = None) 
         raise ctx.error(path + ("selection",), f"{format_path(path + ('selection',))} must be 'last' or 'best'; "
                                                f"got {sel!r}")
     lr = ctx.typed(d, "lr", path, num, "a number", base.lr, minimum=0, maximum=MAX_LR)
+    scheduler = base.scheduler
+    if d.get("scheduler") is not None:
+        scheduler = d["scheduler"]
+        p = path + ("scheduler",)
+        if not isinstance(scheduler, dict) or not isinstance(scheduler.get("name"), str):
+            raise ctx.error(p, f"{format_path(p)} must be a mapping {{name: onecycle|cosine|step|none, <torch "
+                               f"keywords>}}; got {scheduler!r}")
+        scheduler = copy.deepcopy(scheduler)
     wd = ctx.typed(d, "weight_decay", path, num, "a number", base.weight_decay, minimum=0, maximum=MAX_LR)
     return TrainingSpec(
         epochs=ctx.typed(d, "epochs", path, (int,), "an integer", base.epochs, minimum=1, maximum=MAX_EPOCHS),
@@ -316,26 +355,58 @@ def _training(ctx: _Ctx, d: Any, path: tuple, base: TrainingSpec | None = None) 
         max_steps_per_epoch=ctx.typed(d, "max_steps_per_epoch", path, (int,), "an integer",
                                       base.max_steps_per_epoch, minimum=1, maximum=MAX_STEPS),
         loss=ctx.typed(d, "loss", path, (str,), "a loss name", base.loss),
+        scheduler=scheduler,
+        source=ctx.typed(d, "source", path, (str,), "a citation string", base.source, nullable=False),
     )
 
 
 def _model(ctx: _Ctx, d: Any, path: tuple) -> ModelSpec:
     if isinstance(d, str):
         return ModelSpec(name=d, id=d)
-    ctx.keys(d, path, ("name", "id", "overrides", "training", "recipe"), ("name",))
+    ctx.keys(d, path, ("name", "id", "overrides") + _MODEL_BLOCK_KEYS, ("name",))
     name = ctx.typed(d, "name", path, (str,), "a model name", nullable=False)
     if "id" in d and d["id"] is None:  # `id: null` is YAML's empty value, not the null baseline's id
         raise ctx.error(path + ("id",), f"{format_path(path + ('id',))} is empty; YAML reads a bare null as no "
                                         'value: quote it (id: "null") for the null baseline')
     mid = ctx.typed(d, "id", path, (str,), "a result id", name, nullable=False)
     overrides = ctx.typed(d, "overrides", path, (dict,), "a mapping", {}) or {}
+    return ModelSpec(name=name, id=mid, overrides=dict(overrides), **_model_recipe_training(ctx, d, path, overrides))
+
+
+#: a model entry's own blocks (besides name, id, overrides): see _model_recipe_training
+_MODEL_BLOCK_KEYS = ("training", "recipe")
+
+
+def _model_recipe_training(ctx: _Ctx, d: dict, path: tuple, overrides: dict) -> dict[str, Any]:
+    """A model's own ``training:`` and ``recipe:`` blocks -> the ModelSpec fields ``training``, ``recipe``,
+    ``contract`` and ``recipe_source``.
+
+    ``training`` takes the protocol training keys and ``source``. ``recipe`` is a recipe name or a mapping of
+    recipe fields (``base: NAME`` starts from a named one) plus the contract keys :data:`RECIPE_CONTRACT_KEYS`
+    and ``source``; a contract key may not also be given under ``overrides``."""
     tr = d.get("training") or {}
     _training(ctx, tr, path + ("training",))  # validate the keys and types
     recipe = d.get("recipe")
+    rp = path + ("recipe",)
+    contract: dict[str, Any] = {}
+    source = ""
     if recipe is not None and not isinstance(recipe, (str, dict)):
-        raise ctx.error(path + ("recipe",), f"{format_path(path + ('recipe',))} must be a recipe name or a mapping "
-                                            f"of recipe fields; got {recipe!r}")
-    return ModelSpec(name=name, id=mid, overrides=dict(overrides), training=dict(tr), recipe=copy.deepcopy(recipe))
+        raise ctx.error(rp, f"{format_path(rp)} must be a recipe name or a mapping of recipe fields; got {recipe!r}")
+    if isinstance(recipe, dict):
+        recipe = copy.deepcopy(recipe)
+        source = ctx.typed(recipe, "source", rp, (str,), "a citation string", "", nullable=False)
+        recipe.pop("source", None)
+        for k in RECIPE_CONTRACT_KEYS:
+            if k in recipe:
+                if k in overrides:
+                    raise ctx.error(rp + (k,), f"{format_path(rp + (k,))}: {k} is given both here and under "
+                                               "overrides; keep one")
+                contract[k] = recipe.pop(k)
+        if not recipe:
+            recipe = None  # only contract keys: the datasets' recipes
+        elif set(recipe) == {"base"} and isinstance(recipe["base"], str):
+            recipe = recipe["base"]  # {base: NAME, source: ...} is the named recipe itself
+    return {"training": dict(tr), "recipe": recipe, "contract": contract, "recipe_source": source}
 
 
 def _reference(ctx: _Ctx, d: Any, path: tuple) -> dict[str, Any]:
