@@ -154,7 +154,7 @@ def _alias(f: float, fs: float) -> float:
 
 def make_illumination(rng: np.random.Generator, t: np.ndarray, height: int, fps: float, *, change: float,
                       steps_per_min: float, step: float, cct_k: float, cct_drift_k: float, flicker: float,
-                      mains_hz: float, exposure_s: float, clock_ppm: float) -> Illumination:
+                      mains_hz: float, exposure_s: float, clock_ppm: float, gain: float = 1.0) -> Illumination:
     """Build the illumination of a recording (see the module docstring and docs/synthetic.md).
 
     change : s.d. of the aperiodic intensity change (1/f spectrum, 0.01-4 Hz): people and clouds passing,
@@ -165,6 +165,8 @@ def make_illumination(rng: np.random.Generator, t: np.ndarray, height: int, fps:
     flicker : modulation depth of the lamp's light at twice the mains frequency ``mains_hz`` (second harmonic
         0.3x); each image row integrates it over ``exposure_s`` starting at its rolling-shutter read time, and the
         camera clock runs ``clock_ppm`` fast, so it is seen at the aliased frequency, attenuated by the exposure.
+    gain : the camera's exposure x gain relative to the clean scene; below 1 leaves headroom under 255 for the
+        brighter moments (without it the brightest skin of types I-II clips, and clipping is not common-mode).
     """
     n = t.size
     fs = float(fps)
@@ -180,7 +182,7 @@ def make_illumination(rng: np.random.Generator, t: np.ndarray, height: int, fps:
             ramp = float(rng.uniform(0.03, 0.3))
             level = level * (1.0 + size * min_jerk((t - at) / ramp))
             steps.append(dict(time_s=round(at, 4), size=round(size, 4), ramp_s=round(ramp, 4)))
-    level = np.clip(level, 0.2, None)
+    level = gain * np.clip(level, 0.2, None)
     colour = np.ones((n, 3))
     cct = np.full(n, float(cct_k))
     if cct_drift_k > 0:

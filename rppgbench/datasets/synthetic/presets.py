@@ -61,6 +61,7 @@ _BASE: dict[str, Any] = dict(
     illum_step=0.0,             # largest relative size of a step
     illum_cct_drift_k=0.0,      # range of the slow colour-temperature drift (kelvin)
     illum_flicker=0.0,          # lamp modulation depth at twice the mains frequency (before the exposure)
+    camera_gain=1.0,            # exposure x gain of the camera relative to the clean scene (headroom below 255)
     specular=0.04,              # strength of the white specular highlight on skin
     noise_sigma=1.0,            # sensor read noise, digital numbers (0-255 scale)
     jpeg_quality=0,             # 0: no compression; else JPEG quality applied per frame before writing
@@ -69,7 +70,7 @@ _BASE: dict[str, Any] = dict(
 
 _MOTION = dict(motion_rotation_deg=25.0, motion_translation=0.08, motion_speed=0.10, motion_scale=0.05,
                motion_sway_deg=0.3, talking=0.04, specular=0.08)
-_LIGHT = dict(illum_change=0.03, illum_steps_per_min=3.0, illum_step=0.3, illum_cct_drift_k=400.0,
+_LIGHT = dict(camera_gain=0.8, illum_change=0.03, illum_steps_per_min=3.0, illum_step=0.3, illum_cct_drift_k=400.0,
               illum_flicker=0.15)
 PRESETS: dict[str, dict[str, Any]] = {
     "clean": dict(_BASE),
@@ -118,6 +119,7 @@ class SyntheticSpec:
     illum_step: float
     illum_cct_drift_k: float
     illum_flicker: float
+    camera_gain: float
     illum_cct_k: float          # colour temperature of the light at the start (kelvin)
     mains_hz: float             # 50 or 60 (the lamp flickers at twice this)
     exposure_s: float           # camera exposure time (integrates the flicker)
@@ -220,6 +222,7 @@ def make_spec(preset: str = "clean", seed: int = 0, seconds: float = 10.0, fps: 
     check_range("illum_change", float(spec.illum_change), 0.0, 0.3)
     check_range("illum_step", float(spec.illum_step), 0.0, 0.8)
     check_range("illum_flicker", float(spec.illum_flicker), 0.0, 1.0)
+    check_range("camera_gain", float(spec.camera_gain), 0.1, 2.0)
     check_range("illum_cct_k", float(spec.illum_cct_k), 1500.0, 12000.0)
     check_range("illum_cct_k - illum_cct_drift_k", spec.illum_cct_k - spec.illum_cct_drift_k, 1000.0, None)
     check_range("mains_hz", float(spec.mains_hz), 40.0, 70.0)

@@ -331,7 +331,8 @@ def render_recording(spec: SyntheticSpec) -> Rendered:
     light = make_illumination(np.random.default_rng([spec.seed, 7]), frame_times, spec.height, spec.fps,
                               change=spec.illum_change, steps_per_min=spec.illum_steps_per_min, step=spec.illum_step,
                               cct_k=spec.illum_cct_k, cct_drift_k=spec.illum_cct_drift_k, flicker=spec.illum_flicker,
-                              mains_hz=spec.mains_hz, exposure_s=spec.exposure_s, clock_ppm=spec.clock_ppm)
+                              mains_hz=spec.mains_hz, exposure_s=spec.exposure_s, clock_ppm=spec.clock_ppm,
+                              gain=spec.camera_gain)
 
     scene = _build_scene(spec)
     affines = np.empty((T, 3, 3))
