@@ -6,6 +6,11 @@ model's train/eval time, then the metric table. Uses a fresh temporary data root
 reused root skips generation and prepare, which isolates the model phase).
 
     python benchmarks/run_synthetic_quick.py [--data DIR] [--keep]
+    python benchmarks/run_synthetic_quick.py --table RESULTS_DIR   # markdown tables of a finished run
+
+``--table`` prints, from ``RESULTS_DIR/results.json`` and the run's synthetic manifest, each model's pooled MAE
+(clustered SE) and its absolute HR error per test recording grouped by preset, plus the MAE over the clean
+recordings' windows.
 """
 from __future__ import annotations
 
@@ -17,11 +22,35 @@ import time
 from pathlib import Path
 
 
+def tables(results_dir: Path) -> list[str]:
+    """Markdown: pooled MAE per model and per-recording |error| by preset (from results.json alone: the preset of
+    a recording is its session index, as ``generate: {preset: mixed, recordings_per_subject: 4}`` assigns it)."""
+    import json
+
+    from rppgbench.datasets.synthetic import MIXED_CYCLE
+
+    res = json.loads((results_dir / "results.json").read_text())
+    mae = {r["model"]: (r["value"], r["se"]) for r in res["rows"] if r["metric"] == "MAE"}
+    per: dict[str, dict[str, list[float]]] = {}
+    for r in res["per_recording"]:
+        preset = MIXED_CYCLE[int(r["recording"].split("_r")[-1]) % len(MIXED_CYCLE)]
+        per.setdefault(r["model"], {}).setdefault(preset, []).append(float(r["abs_error"]))
+    lines = ["| model | MAE ± SE (bpm) | " + " | ".join(MIXED_CYCLE) + " |", "|---|---|" + "---|" * len(MIXED_CYCLE)]
+    for m, (v, se) in mae.items():
+        cells = [", ".join(f"{e:.1f}" for e in per.get(m, {}).get(p, [])) for p in MIXED_CYCLE]
+        lines.append(f"| {m} | {v:.2f} ± {se:.2f} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None, help="data root to use (default: a fresh temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--table", default=None, help="print the markdown tables of a finished run and exit")
     args = ap.parse_args()
+    if args.table:
+        print("\n".join(tables(Path(args.table))))
+        return
     tmp = Path(tempfile.mkdtemp(prefix="rppgbench-quick-"))
     os.environ["RPPGBENCH_DATA"] = args.data or str(tmp / "data")
     from rppgbench.cli.run import metric_table

@@ -60,8 +60,12 @@ def prepare_command(dataset: str, recipe: Any) -> str:
 
 def synthetic_raw_dir(generate: dict[str, Any]) -> Path:
     """Where the synthetic raw data of a ``generate:`` block lives when ``RPPGBENCH_RAW_SYNTHETIC`` is unset:
-    ``<data_root>/_raw/synthetic-<sha256(generate)[:12]>`` (a different block never reuses old files)."""
-    digest = hashlib.sha256(json.dumps(generate, sort_keys=True).encode()).hexdigest()[:12]
+    ``<data_root>/_raw/synthetic-<sha256(generate, generator version)[:12]>`` (a different block or generator
+    version never reuses old files)."""
+    from rppgbench.datasets.synthetic.render import GENERATOR_VERSION
+
+    key = generate if GENERATOR_VERSION == 1 else {**generate, "generator_version": GENERATOR_VERSION}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     return config.data_root() / "_raw" / f"synthetic-{digest}"
 
 

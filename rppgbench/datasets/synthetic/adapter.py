@@ -62,6 +62,8 @@ class SyntheticAdapter(DatasetAdapter):
     itself, at 60 Hz with its own timestamps. Recording ids are ``sNN_rMM`` (subject NN, its recording MM).
     """
 
+    #: 2: generator version 2 (aperiodic nuisances, docs/synthetic.md); stores are keyed by it
+    version = 2
     info = DatasetInfo(
         name="synthetic",
         title="rppgbench synthetic (astronaut face, skin-reflection model, exact PPG)",

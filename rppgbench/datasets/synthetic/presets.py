@@ -1,20 +1,24 @@
 """Generator parameters (:class:`SyntheticSpec`), difficulty presets and skin-tone table.
 
 Presets set the nuisance factors; per-recording values that are drawn at random (heart rate, breathing rate,
-skin tone, light direction) come from the seed in :func:`make_spec`, so a spec fully describes a recording and
-is stored in its ``meta.json``.
+skin tone, light direction, colour temperature, mains frequency, exposure, camera clock error) come from the seed
+in :func:`make_spec`, so a spec fully describes a recording and is stored in its ``meta.json``.
 
 ``clean``   still head, steady light, low sensor noise, no compression.
-``motion``  head translation/rotation/scale with components inside the heart-rate band (nodding, talking);
-            rotation changes the shading and the specular highlight on the face.
-``light``   illumination drift plus a periodic light fluctuation inside the heart-rate band (e.g. a screen or an
-            aliased lamp flicker); the change is common to R, G and B.
-``hard``    motion and light together, darker skin tones allowed, more sensor noise and JPEG compression.
+``motion``  aperiodic rigid head motion (turns up to 25 deg, nods, translations at 10 % of the face height per
+            second, scale changes; PURE's rotation and translation tasks) plus talking-like jaw motion of the
+            lower face (MMPD's "Talking") and a small 1/f sway.
+``light``   aperiodic intensity change (1/f, 3 % s.d.), lights switched (steps of up to 30 %, about 3 a
+            minute), slow colour-temperature drift (+-400 K) and mains flicker (100/120 Hz at 15 % depth) seen
+            through the exposure and a rolling shutter, i.e. aliased and attenuated.
+``hard``    stronger motion and light together (PURE's medium rotation, 35 deg, and fast translation), darker
+            skin tones allowed, more sensor noise and JPEG compression.
 ``mixed``   recording ``i`` of a dataset uses ``MIXED_CYCLE[i % 4]``; for a single spec, ``seed % 4``.
 
-The motion and light nuisances are common-mode across colour channels (they scale R, G and B alike, apart from
-the white specular term), which chrominance methods such as POS (Wang et al., IEEE TBME 2017) and CHROM (de Haan
-& Jeanne, IEEE TBME 2013) cancel and the plain GREEN channel (Verkruysse et al., Opt. Express 2008) does not.
+Parameters, values and sources: ``docs/synthetic.md`` ("Nuisances"); the trajectories: ``nuisance.py``.
+Intensity changes, steps and shading are common to R, G and B (chrominance methods such as POS, Wang et al.,
+IEEE TBME 2017, and CHROM, de Haan & Jeanne, IEEE TBME 2013, cancel them; GREEN, Verkruysse et al., Opt. Express
+2008, does not); the colour-temperature drift, the white specular highlight and the non-rigid jaw motion are not.
 """
 from __future__ import annotations
 
@@ -46,26 +50,36 @@ FITZPATRICK: dict[int, tuple[tuple[float, float, float], float]] = {
 _BASE: dict[str, Any] = dict(
     pulse_amplitude=0.01,       # a: relative skin darkening at full blood volume (before skin-tone factor)
     hr_drift_bpm=2.0, hrv_sd=0.02, rsa_bpm=1.5, resp_amp=0.10, resp_baseline=0.05,
-    motion_translation=0.0,     # head translation amplitude, fraction of frame height
-    motion_rotation_deg=0.0,    # in-plane roll and out-of-plane yaw/pitch amplitude (degrees)
-    motion_scale=0.0,           # relative scale change amplitude
-    motion_max_hz=0.0,          # highest frequency of the motion components
-    illum_drift=0.0,            # slow illumination change amplitude (relative)
-    illum_flicker=0.0,          # periodic light fluctuation amplitude (relative)
+    motion_rotation_deg=0.0,    # largest yaw of a head turn (pitch nods 0.5x, roll 0.25x), degrees
+    motion_translation=0.0,     # largest head translation, fraction of frame height
+    motion_speed=0.0,           # translation speed, face heights per second
+    motion_scale=0.0,           # largest relative scale change (towards/away from the camera)
+    motion_sway_deg=0.0,        # s.d. of the 1/f postural sway (degrees of yaw)
+    talking=0.0,                # jaw opening of a syllable at full effort, fraction of the face height
+    illum_change=0.0,           # s.d. of the aperiodic (1/f, 0.01-4 Hz) intensity change, relative
+    illum_steps_per_min=0.0,    # lights switched on/off per minute (Poisson)
+    illum_step=0.0,             # largest relative size of a step
+    illum_cct_drift_k=0.0,      # range of the slow colour-temperature drift (kelvin)
+    illum_flicker=0.0,          # lamp modulation depth at twice the mains frequency (before the exposure)
+    camera_gain=1.0,            # exposure x gain of the camera relative to the clean scene (headroom below 255)
     specular=0.04,              # strength of the white specular highlight on skin
     noise_sigma=1.0,            # sensor read noise, digital numbers (0-255 scale)
     jpeg_quality=0,             # 0: no compression; else JPEG quality applied per frame before writing
     fitzpatrick_choices=(1, 2, 3, 4),
 )
 
+_MOTION = dict(motion_rotation_deg=25.0, motion_translation=0.08, motion_speed=0.10, motion_scale=0.05,
+               motion_sway_deg=0.3, talking=0.04, specular=0.08)
+_LIGHT = dict(camera_gain=0.8, illum_change=0.03, illum_steps_per_min=3.0, illum_step=0.3, illum_cct_drift_k=400.0,
+              illum_flicker=0.15)
 PRESETS: dict[str, dict[str, Any]] = {
     "clean": dict(_BASE),
-    "motion": dict(_BASE, motion_translation=0.04, motion_rotation_deg=10.0, motion_scale=0.05,
-                   motion_max_hz=2.0, specular=0.08, noise_sigma=2.0),
-    "light": dict(_BASE, illum_drift=0.15, illum_flicker=0.03, noise_sigma=2.0),
-    "hard": dict(_BASE, motion_translation=0.05, motion_rotation_deg=12.0, motion_scale=0.06,
-                 motion_max_hz=2.5, illum_drift=0.2, illum_flicker=0.04, specular=0.10, noise_sigma=2.5,
-                 jpeg_quality=90, fitzpatrick_choices=(1, 2, 3, 4, 5, 6)),
+    "motion": {**_BASE, **_MOTION, "noise_sigma": 2.0},
+    "light": {**_BASE, **_LIGHT, "noise_sigma": 2.0},
+    "hard": {**_BASE, **_MOTION, **_LIGHT, **dict(motion_rotation_deg=35.0, motion_speed=0.14, talking=0.05,
+                 illum_change=0.04, illum_steps_per_min=4.0, illum_step=0.4, illum_cct_drift_k=600.0,
+                 illum_flicker=0.3, specular=0.10, noise_sigma=2.5, jpeg_quality=90,
+                 fitzpatrick_choices=(1, 2, 3, 4, 5, 6))},
 }
 MIXED_CYCLE: tuple[str, ...] = ("clean", "motion", "light", "hard")
 PRESET_NAMES: tuple[str, ...] = (*PRESETS, "mixed")
@@ -94,13 +108,22 @@ class SyntheticSpec:
     rsa_bpm: float
     resp_amp: float
     resp_baseline: float
-    motion_translation: float
     motion_rotation_deg: float
+    motion_translation: float
+    motion_speed: float
     motion_scale: float
-    motion_max_hz: float
-    illum_drift: float
+    motion_sway_deg: float
+    talking: float
+    illum_change: float
+    illum_steps_per_min: float
+    illum_step: float
+    illum_cct_drift_k: float
     illum_flicker: float
-    illum_flicker_hz: float     # frequency of the periodic light fluctuation
+    camera_gain: float
+    illum_cct_k: float          # colour temperature of the light at the start (kelvin)
+    mains_hz: float             # 50 or 60 (the lamp flickers at twice this)
+    exposure_s: float           # camera exposure time (integrates the flicker)
+    clock_ppm: float            # camera clock error: frames come (1 + ppm 1e-6) times faster than nominal
     light_dir: tuple[float, float, float] = (0.25, -0.35, 0.90)
     specular: float = 0.04
     noise_sigma: float = 1.0
@@ -168,7 +191,10 @@ def make_spec(preset: str = "clean", seed: int = 0, seconds: float = 10.0, fps: 
         hr_bpm=float(rng.uniform(55.0, 110.0)),
         resp_hz=float(rng.uniform(0.2, 0.3)),
         fitzpatrick=int(rng.choice(choices)),
-        illum_flicker_hz=float(rng.uniform(0.8, 2.5)),
+        illum_cct_k=float(rng.uniform(3000.0, 6500.0)),
+        mains_hz=float(rng.choice([50.0, 60.0])),
+        exposure_s=float(1.0 / rng.uniform(33.0, 120.0)),
+        clock_ppm=float(rng.uniform(-1000.0, 1000.0)),
         light_dir=tuple(float(v) for v in _unit(np.array([rng.uniform(-0.4, 0.4), rng.uniform(-0.5, -0.1), 1.0]))),
         background_seed=int(rng.integers(0, 2**31 - 1)),
     )
@@ -187,10 +213,21 @@ def make_spec(preset: str = "clean", seed: int = 0, seconds: float = 10.0, fps: 
         check_range("jpeg_quality", int(spec.jpeg_quality), 1, 100)
     check_range("ppg_fs", float(spec.ppg_fs), 10.0, 1000.0)
     check_range("frame_jitter_s", float(spec.frame_jitter_s), 0.0, 0.2 / float(fps))
-    for name in ("motion_translation", "motion_rotation_deg", "motion_scale", "motion_max_hz", "illum_drift",
-                 "illum_flicker", "specular", "hr_drift_bpm", "hrv_sd", "rsa_bpm", "resp_amp", "resp_baseline"):
+    for name in ("motion_translation", "motion_speed", "motion_sway_deg", "illum_steps_per_min",
+                 "illum_cct_drift_k", "specular", "hr_drift_bpm", "hrv_sd", "rsa_bpm", "resp_amp", "resp_baseline"):
         check_range(name, float(getattr(spec, name)), 0.0, None)
-    check_range("illum_drift + illum_flicker", spec.illum_drift + spec.illum_flicker, 0.0, 0.9)
+    check_range("motion_rotation_deg", float(spec.motion_rotation_deg), 0.0, 60.0)
+    check_range("motion_scale", float(spec.motion_scale), 0.0, 0.5)
+    check_range("talking", float(spec.talking), 0.0, 0.15)
+    check_range("illum_change", float(spec.illum_change), 0.0, 0.3)
+    check_range("illum_step", float(spec.illum_step), 0.0, 0.8)
+    check_range("illum_flicker", float(spec.illum_flicker), 0.0, 1.0)
+    check_range("camera_gain", float(spec.camera_gain), 0.1, 2.0)
+    check_range("illum_cct_k", float(spec.illum_cct_k), 1500.0, 12000.0)
+    check_range("illum_cct_k - illum_cct_drift_k", spec.illum_cct_k - spec.illum_cct_drift_k, 1000.0, None)
+    check_range("mains_hz", float(spec.mains_hz), 40.0, 70.0)
+    check_range("exposure_s", float(spec.exposure_s), 1e-5, 1.0 / float(fps))
+    check_range("clock_ppm", float(spec.clock_ppm), -1e4, 1e4)
     return spec
 
 

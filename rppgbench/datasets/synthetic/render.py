@@ -10,11 +10,15 @@ Skin reflection model (per skin pixel, channel k in R, G, B; all factors in [0, 
 * ``p(t)`` — the ground-truth blood volume: **more blood, darker skin**, so skin brightness is anti-correlated
   with the PPG label;
 * ``s`` — a white Blinn-Phong specular term on skin that moves with the head;
-* ``I(t)`` — illumination common to the whole scene: drift and a periodic fluctuation.
+* ``I(t)`` — illumination of the whole scene (``nuisance.make_illumination``): an aperiodic intensity change,
+  lights switched (steps), a slow colour-temperature drift (per-channel Planck gains) and mains flicker, which
+  every image row integrates over the exposure at its own rolling-shutter read time.
 
 Non-skin pixels follow the same equation with ``a = 0`` and no specular term. The head patch is composited over
 a smooth random background with a feathered matte and moved by a per-frame affine warp (translation, roll,
-scale, and the foreshortening of yaw/pitch). Then Gaussian sensor noise is added (read at a random offset per
+scale, and the foreshortening of yaw/pitch; aperiodic moves from ``nuisance.make_motion``); when ``talking`` is
+set the lower face is displaced downwards by the jaw opening before the warp and the mouth opens dark (non-skin).
+Then Gaussian sensor noise is added (read at a random offset per
 frame from a pool of pre-drawn values, two frames' worth per recording; white in time), values are rounded to
 ``uint8`` and, when ``spec.jpeg_quality`` is set, each frame goes through JPEG encode/decode. ``Rendered.frames``
 are therefore exactly the pixels a lossless container stores.
@@ -32,27 +36,17 @@ import cv2
 import numpy as np
 
 from rppgbench.datasets.synthetic.face import face_assets
+from rppgbench.datasets.synthetic.nuisance import Illumination, make_illumination, make_motion, make_talking
 from rppgbench.datasets.synthetic.ppg import PulseWave, make_pulse
 from rppgbench.datasets.synthetic.presets import FITZPATRICK, SKIN_WEIGHTS, SyntheticSpec
 
 __all__ = ["Rendered", "render_recording", "GENERATOR_VERSION"]
 
 #: bump when the pixels or labels produced for a given spec change
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 _AMBIENT = 0.35
 _SHININESS = 24.0
 _PATCH_HEIGHT = 0.9  # head-and-shoulders patch height, fraction of the frame height
-
-
-def _smooth_signal(rng: np.random.Generator, t: np.ndarray, f_lo: float, f_hi: float, n: int = 3) -> np.ndarray:
-    """A random sum of ``n`` sinusoids with frequencies in [f_lo, f_hi], bounded by 1 in absolute value."""
-    freqs = rng.uniform(f_lo, f_hi, size=n)
-    phases = rng.uniform(0.0, 2 * np.pi, size=n)
-    weights = rng.uniform(0.5, 1.0, size=n)
-    sig = np.zeros_like(t)
-    for f, ph, wt in zip(freqs, phases, weights, strict=True):
-        sig += wt * np.sin(2 * np.pi * f * t + ph)
-    return sig / weights.sum()
 
 
 @dataclass
@@ -65,6 +59,10 @@ class _Scene:
     face_box: np.ndarray  # (4, 2) corners of the skin bounding box in patch pixels
     centre: np.ndarray    # (2,) face centre in frame pixels at rest
     background: np.ndarray  # (H, W, 3) float32 in [0, 1]
+    jaw_weight: np.ndarray  # (ph, pw) float32: downward displacement per unit jaw opening, in face heights
+    mouth_gap: np.ndarray   # (ph, pw) bool: pixels below the mouth line that open dark when the jaw drops
+    mouth_y: float          # the mouth line in patch pixels
+    face_h: float           # face (skin box) height in patch pixels
 
 
 @dataclass
@@ -80,7 +78,9 @@ class Rendered:
     face_boxes : int (T, 4) x, y, w, h of the (moving) skin region's bounding box, clipped to the frame
     mean_hr_bpm : mean heart rate over the video span, from the generated beat times
     metadata : JSON-serialisable generator parameters and derived facts
-    illumination : float64 (T,) I(t) at the frame times; motion : dict of float64 (T,) trajectories
+    illumination : float64 (T,) achromatic I(t) at the frame times (steps and aperiodic change; colour drift and
+        flicker are in ``light``); motion : dict of float64 (T,) trajectories (``jaw`` in face heights)
+    light : the :class:`~rppgbench.datasets.synthetic.nuisance.Illumination` (per-channel, per-row gains)
     pulse : the :class:`~rppgbench.datasets.synthetic.ppg.PulseWave`
     """
 
@@ -96,6 +96,7 @@ class Rendered:
     illumination: np.ndarray
     motion: dict[str, np.ndarray]
     pulse: PulseWave
+    light: Illumination
     _scene: _Scene = field(repr=False)
     _affines: np.ndarray = field(repr=False)
     _cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
@@ -151,7 +152,8 @@ class Rendered:
         # at rest the colour is linear in p: colour(p) = base - p * pulse
         base = np.ascontiguousarray(refl255 + (spec_gain * _blinn(n, light, view) * sc.skin)[..., None])
         pulse = np.ascontiguousarray((refl_planar * pulse_dir).transpose(1, 2, 0))
-        rotating = spec.motion_rotation_deg > 0
+        jaw = self.motion["jaw"]
+        dynamic = spec.motion_rotation_deg > 0 or spec.motion_sway_deg > 0 or bool(np.any(jaw > 0))
         bg255 = sc.background * np.float32(255.0)
         ph, pw = sc.alpha.shape
         corners = np.array([[0, 0], [pw, 0], [0, ph], [pw, ph]], float)
@@ -163,6 +165,8 @@ class Rendered:
                 if spec.noise_sigma > 0 else None)
         last_key, warped_alpha, mask = None, None, None
         static_key, static_full, pulse_roi = None, None, None
+        yy, xx = np.mgrid[:ph, :pw].astype(np.float32)
+        mouth = np.array([0.20, 0.06, 0.06], np.float32) * np.float32(255.0)
         for i in range(self.n_frames):
             p = np.float32(self.ppg_at_frames[i])
             m = self._affines[i]
@@ -178,13 +182,22 @@ class Rendered:
                 warped_alpha = cv2.warpAffine(sc.alpha, m_roi, size, flags=cv2.INTER_LINEAR,
                                               borderMode=cv2.BORDER_CONSTANT)
                 last_key = key
-            if rotating:
+            skin_t = sc.skin
+            if dynamic:
                 rot = _rotation(self.motion["yaw_deg"][i], self.motion["pitch_deg"][i])
                 l_head, v_head = rot.T @ light, rot.T @ view
                 f = (_AMBIENT + (1 - _AMBIENT) * np.clip(n @ l_head.astype(np.float32), 0, None)) * inv_shade0
                 spec_t = spec_gain * _blinn(n, l_head, v_head) * sc.skin
                 planes = refl_planar * f[None] * (1.0 - pulse_dir * p) + spec_t[None]
                 colour = cv2.merge([planes[0], planes[1], planes[2]])
+                if jaw[i] > 0:  # non-rigid: the jaw pulls the lower face down; the lips part over a dark mouth
+                    src_y = yy - np.float32(jaw[i] * sc.face_h) * sc.jaw_weight
+                    colour = cv2.remap(colour, xx, src_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                    gap = sc.mouth_gap & (src_y < np.float32(sc.mouth_y))
+                    colour[gap] = mouth
+                    if with_mask:
+                        skin_t = cv2.remap(sc.skin, xx, src_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                        skin_t[gap] = 0.0
                 out = bg255.copy()
                 if visible:
                     warped = cv2.warpAffine(colour, m_roi, size, flags=cv2.INTER_LINEAR,
@@ -208,7 +221,7 @@ class Rendered:
                 out = static_full.copy()
                 if pulse_roi is not None:
                     out[y0:y1, x0:x1] -= pulse_roi * p
-            out *= np.float32(self.illumination[i])
+            out *= self.light.frame_gain(i)
             if pool is not None:
                 off = int(rng.integers(0, npix))
                 out += pool[off:off + npix].reshape(H, W, 3)
@@ -219,7 +232,7 @@ class Rendered:
                 ok, buf = cv2.imencode(".jpg", frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(spec.jpeg_quality)])
                 frame = np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
             if with_mask:
-                mask = cv2.warpAffine(sc.skin, m[:2], (W, H), flags=cv2.INTER_LINEAR) > 0.5
+                mask = cv2.warpAffine(skin_t, m[:2], (W, H), flags=cv2.INTER_LINEAR) > 0.5
             yield frame, mask
 
 
@@ -267,7 +280,19 @@ def _build_scene(spec: SyntheticSpec) -> _Scene:
     tx, ty = spec.width / 2 - face_centre_patch[0], spec.height / 2 - face_centre_patch[1]
     base = np.array([[1.0, 0, tx], [0, 1.0, ty], [0, 0, 1.0]])
     corners = np.array([[bx, by], [bx + bw, by], [bx, by + bh], [bx + bw, by + bh]], float) * [sx, sy]
-    return _Scene(refl=refl, skin=skin.astype(np.float32), alpha=rs(fa.alpha).astype(np.float32),
+    # talking: the lower lip and chin (below the mouth line, 0.66 of the face box in the photo) move down with
+    # the jaw, the cheeks above stretch by up to 30 %, the neck below the chin follows over 0.15 face heights;
+    # the displacement falls off sideways from the face centre (Gaussian, 0.35 face widths)
+    fx0, fy0, fw, fh = bx * sx, by * sy, bw * sx, bh * sy
+    yy, xx = np.mgrid[:ph, :pw].astype(np.float64)
+    rel = (yy - fy0) / fh
+    mouth_rel, nose_rel, chin_rel = 0.66, 0.52, 0.94
+    prof = np.where(rel < mouth_rel, 0.3 * np.clip((rel - nose_rel) / (mouth_rel - nose_rel), 0, 1),
+                    np.where(rel <= chin_rel, 1.0, np.clip(1.0 - (rel - chin_rel) / 0.15, 0, 1)))
+    lateral = np.exp(-0.5 * ((xx - (fx0 + fw / 2)) / (0.35 * fw)) ** 2)
+    gap = (rel >= mouth_rel) & (rel < chin_rel) & (np.abs(xx - (fx0 + fw / 2)) < 0.2 * fw)
+    return _Scene(jaw_weight=(prof * lateral).astype(np.float32), mouth_gap=gap, mouth_y=float(fy0 + mouth_rel * fh),
+                  face_h=float(fh), refl=refl, skin=skin.astype(np.float32), alpha=rs(fa.alpha).astype(np.float32),
                   normals=normals.astype(np.float32), base=base, face_box=corners,
                   centre=np.array([spec.width / 2, spec.height / 2]),
                   background=_background(spec.background_seed, spec.width, spec.height))
@@ -297,18 +322,17 @@ def render_recording(spec: SyntheticSpec) -> Rendered:
     ppg_at_frames = pulse(frame_times)
     mean_hr = pulse.mean_hr_bpm(0.0, float(frame_times[-1]))
 
-    # nuisance trajectories (bounded by their amplitudes)
-    t = frame_times
-    motion: dict[str, np.ndarray] = {}
-    hi = max(spec.motion_max_hz, 0.2)
-    for name, amp in (("tx", spec.motion_translation * spec.height), ("ty", spec.motion_translation * spec.height),
-                      ("roll_deg", 0.5 * spec.motion_rotation_deg), ("yaw_deg", spec.motion_rotation_deg),
-                      ("pitch_deg", 0.6 * spec.motion_rotation_deg), ("scale", spec.motion_scale)):
-        motion[name] = amp * _smooth_signal(rng, t, 0.05, hi, n=4)
-    drift = _smooth_signal(rng, t, 0.01, 0.15, n=3)
-    flicker_phase = rng.uniform(0, 2 * np.pi)
-    illumination = (1.0 + spec.illum_drift * drift
-                    + spec.illum_flicker * np.sin(2 * np.pi * spec.illum_flicker_hz * t + flicker_phase))
+    # nuisance trajectories: own random streams, so changing one nuisance leaves the others' draws alone
+    motion, motion_summary = make_motion(np.random.default_rng([spec.seed, 6]), frame_times, spec.height,
+                                         rotation_deg=spec.motion_rotation_deg, translation=spec.motion_translation,
+                                         speed=spec.motion_speed, scale=spec.motion_scale,
+                                         sway_deg=spec.motion_sway_deg)
+    motion["jaw"], talk_summary = make_talking(np.random.default_rng([spec.seed, 8]), frame_times, spec.talking)
+    light = make_illumination(np.random.default_rng([spec.seed, 7]), frame_times, spec.height, spec.fps,
+                              change=spec.illum_change, steps_per_min=spec.illum_steps_per_min, step=spec.illum_step,
+                              cct_k=spec.illum_cct_k, cct_drift_k=spec.illum_cct_drift_k, flicker=spec.illum_flicker,
+                              mains_hz=spec.mains_hz, exposure_s=spec.exposure_s, clock_ppm=spec.clock_ppm,
+                              gain=spec.camera_gain)
 
     scene = _build_scene(spec)
     affines = np.empty((T, 3, 3))
@@ -337,7 +361,9 @@ def render_recording(spec: SyntheticSpec) -> Rendered:
         skin_weights=list(SKIN_WEIGHTS),
         pulse_amplitude_effective=spec.pulse_amplitude * FITZPATRICK[spec.fitzpatrick][1],
         skin_tone_gains=list(FITZPATRICK[spec.fitzpatrick][0]), ppg_meaning="blood volume (skin darkens as it rises)",
+        nuisances=dict(motion=motion_summary, talking=talk_summary, illumination=light.summary),
     )
     return Rendered(spec=spec, frame_times=frame_times, ppg=ppg, ppg_times=ppg_times, ppg_fs=float(spec.ppg_fs),
                     ppg_at_frames=ppg_at_frames, face_boxes=boxes, mean_hr_bpm=mean_hr, metadata=meta,
-                    illumination=illumination, motion=motion, pulse=pulse, _scene=scene, _affines=affines)
+                    illumination=light.intensity, motion=motion, pulse=pulse, light=light, _scene=scene,
+                    _affines=affines)
