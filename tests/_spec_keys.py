@@ -50,3 +50,32 @@ module.rppg_head.final_layer.0.conv_block_3d.0.weight 12,16,3,3,3
 module.rppg_head.final_layer.1.conv_block_3d.0.weight 8,12,3,3,3
 module.rppg_head.final_layer.2.weight 1,8,3,3,3
 """
+
+
+def spec_params(model: str) -> int:
+    """The parameter count stated in the header of ``tests/spec/<model>.txt`` (``# parameters: 768,577 ...``)."""
+    import re
+
+    text = (SPEC_DIR / f"{model}.txt").read_text(encoding="utf-8")
+    found = re.search(r"^# parameters: ([\d,]+)", text, flags=re.MULTILINE)
+    if found is None:
+        raise ValueError(f"tests/spec/{model}.txt: no '# parameters: N' header line")
+    return int(found.group(1).replace(",", ""))
+
+
+def spec_state_dict(spec: str, prefix: str = "", seed: int = 0) -> dict:
+    """A state dict with every key, shape and dtype of the spec list (random values; variances positive)."""
+    import torch
+
+    dtypes = {"float32": torch.float32, "int64": torch.int64}
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for key, shape, dtype in spec_entries(spec):
+        if dtypes[dtype] == torch.int64:
+            v = torch.randint(0, 100, shape, generator=g)
+        else:
+            v = torch.randn(shape, generator=g) * 0.05
+            if key.endswith("running_var"):
+                v = v.abs() + 0.5
+        out[prefix + key] = v
+    return out

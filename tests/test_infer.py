@@ -98,3 +98,32 @@ def test_cli_errors(tmp_path, capsys, video):
     assert code == 2 and "did you mean 'pos'" in err
     code, out, _ = _main(["infer", "--help"], capsys)
     assert code == 0 and "Example" in out
+
+
+def test_a_diffnormalized_model_output_is_integrated_before_band_pass(video, tmp_path, capsys):
+    """PhysNet predicts a pulse derivative (diffnormalized labels): the BVP written is the cumulative sum of the
+    model's output, band-passed, as the evaluation integrates such predictions (and rPPG-Toolbox does)."""
+    from rppgbench.datasets._io import iter_video
+    from rppgbench.models import create_model
+    from rppgbench.preprocess.face import make_detector
+    from rppgbench.preprocess.face.track import FaceTracker
+    from rppgbench.signal.filters import bandpass
+    from rppgbench.store.views import frames_view, recording_stats
+    from rppgbench.training import predict_array
+
+    path, _ = video
+    torch.manual_seed(0)
+    model = create_model("physnet.tiny").eval()
+    assert model.cfg.label_view == "diffnormalized"
+    ckpt = tmp_path / "w.pt"
+    torch.save(model.state_dict(), ckpt)
+    code, _, stderr = _main(["infer", str(path), "--model", "physnet.tiny", "--checkpoint", str(ckpt),
+                             "--output", str(tmp_path / "o"), "--no-plot"], capsys)
+    assert code == 0, stderr
+    _, bvp = read_csv(tmp_path / "o" / "bvp.csv")
+    crops = FaceTracker(make_detector("haar"), size=model.cfg.frame_size).run(iter_video(path)).frames
+    x = frames_view(crops, "diffnormalized", recording_stats(crops, np.zeros(len(crops))), len(crops))
+    ref = np.cumsum(predict_array(model, model.cfg, x.transpose(3, 0, 1, 2)))
+    ref = bandpass(ref - ref.mean(), FPS, 0.6, 3.3, order=2)
+    np.testing.assert_allclose(bvp[:, 1], ref, rtol=1e-5, atol=1e-6 * np.abs(ref).max())
+

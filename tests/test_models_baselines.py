@@ -1,12 +1,13 @@
-"""rPPG-Toolbox baselines TS-CAN, DeepPhys, EfficientPhys and RhythmFormer: the contracts the spec states, the
-released key/shape lists (tests/spec/) and parameter counts, strict loading
-with and without the DataParallel prefix, full-contract outputs, and one training step of each tiny variant."""
+"""rPPG-Toolbox baselines (TS-CAN, DeepPhys, EfficientPhys, RhythmFormer, PhysNet, PhysFormer, iBVPNet, PhysMamba):
+the contracts the spec states, the released key/shape lists (tests/spec/) and parameter counts, strict loading
+with and without the DataParallel prefix, full-contract outputs, and one training step of each tiny variant.
+Model-specific checks of the last four are in test_models_toolbox_baselines.py."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from _spec_keys import spec_entries
+from _spec_keys import spec_entries, spec_params, spec_state_dict
 
 from rppgbench.models import create_model, model_cfg
 from rppgbench.models._base import param_counts
@@ -16,25 +17,12 @@ from rppgbench.training.data import model_input, model_output
 
 #: registry name -> (spec file, parameters stated there)
 SPEC = {"tscan": ("TSCAN", 2_228_643), "deepphys": ("DeepPhys", 2_228_643),
-        "efficientphys": ("EfficientPhys", 2_163_081), "rhythmformer": ("RhythmFormer", 3_326_017)}
-DTYPES = {"float32": torch.float32, "int64": torch.int64}
-
-
-def spec_state_dict(spec: str, prefix: str = "", seed: int = 0) -> dict[str, torch.Tensor]:
-    """A state dict with every key, shape and dtype of the spec list (random values; variances positive)."""
-    g = torch.Generator().manual_seed(seed)
-    out = {}
-    for key, shape, dtype in spec_entries(spec):
-        if DTYPES[dtype] == torch.int64:
-            v = torch.randint(0, 100, shape, generator=g)
-        else:
-            v = torch.randn(shape, generator=g) * 0.05
-            if key.endswith("running_var"):
-                v = v.abs() + 0.5
-        out[prefix + key] = v
-    return out
-
-
+        "efficientphys": ("EfficientPhys", 2_163_081), "rhythmformer": ("RhythmFormer", 3_326_017),
+        "physnet": ("PhysNet", 768_577), "physformer": ("PhysFormer", 7_380_865), "ibvpnet": ("iBVPNet", 1_426_865),
+        "physmamba": ("PhysMamba", 728_769)}
+#: full-contract output shape of one clip (TS-CAN/DeepPhys/EfficientPhys: (N*D) x 1, one value per frame)
+OUT_SHAPE = {"tscan": (180, 1), "deepphys": (180, 1), "efficientphys": (180, 1), "rhythmformer": (1, 160),
+             "physnet": (1, 128), "physformer": (1, 160), "ibvpnet": (1, 160), "physmamba": (1, 128)}
 def test_contracts_are_the_ones_the_spec_states():
     tscan, deep, eff, rf = (model_cfg(n) for n in ("tscan", "deepphys", "efficientphys", "rhythmformer"))
     for c in (tscan, deep):  # (N*D) x 6 x 72 x 72, DiffNormalized then Standardized, D = 180
@@ -55,7 +43,7 @@ def test_contracts_are_the_ones_the_spec_states():
         assert (c.epochs, c.batch_size, c.fps) == (30, 4, 30.0)
     assert tscan.loss == deep.loss == eff.loss == "mse"
     assert rf.loss == "physfsunet_hybrid" and rf.loss_kwargs["alpha"] == 0.2 and rf.loss_kwargs["hr_kl"] == "none"
-    for name in SPEC:
+    for name in ("tscan", "deepphys", "efficientphys", "rhythmformer"):
         tiny = model_cfg(f"{name}.tiny")
         assert tiny.tiny and tiny.arch == model_cfg(name).arch and tiny.layout == model_cfg(name).layout
 
@@ -66,7 +54,7 @@ def test_keys_shapes_dtypes_and_parameter_count_equal_the_spec(name):
     model = create_model(name)
     mine = [(k, tuple(v.shape), str(v.dtype).removeprefix("torch.")) for k, v in model.state_dict().items()]
     assert mine == spec_entries(spec)  # same keys, shapes, dtypes, in state_dict() order
-    assert sum(p.numel() for p in model.parameters()) == n == model.cfg.published_params
+    assert sum(p.numel() for p in model.parameters()) == n == model.cfg.published_params == spec_params(spec)
 
 
 def test_rhythmformer_unused_projection_is_frozen_and_counted():
@@ -94,7 +82,7 @@ def test_a_checkpoint_built_from_the_spec_list_loads_strictly(name, prefix, tmp_
     assert all(torch.equal(loaded[k.removeprefix(prefix)], v) for k, v in sd.items())
 
 
-@pytest.mark.slow  # one forward at the full contract each: ~3-10 s on an idle 2-core CPU
+@pytest.mark.slow  # one forward at the full contract each: ~1-30 s on an idle 2-core CPU (PhysMamba the longest)
 @pytest.mark.parametrize("name", sorted(SPEC))
 def test_full_contract_output_is_finite_and_shaped_as_the_spec_says(name):
     torch.manual_seed(0)
@@ -103,8 +91,7 @@ def test_full_contract_output_is_finite_and_shaped_as_the_spec_says(name):
     x = torch.randn(cfg.input_shape(1))
     with torch.no_grad():
         y = model(x)
-    expected = {"rhythmformer": (1, 160)}.get(name, (180, 1))  # TS-CAN/DeepPhys/EfficientPhys: (N*D) x 1
-    assert tuple(y.shape) == expected and torch.isfinite(y).all()
+    assert tuple(y.shape) == OUT_SHAPE[name] and torch.isfinite(y).all()
     assert model_output(y, cfg, 1).shape == (1, cfg.clip_len)
 
 

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from rppgbench.models import create_model
-from rppgbench.models.rhythmformer import CenterDiffConv3d, RhythmFormer, RoutingAttention, frame_differences_ntchw
+from rppgbench.models._tdc import CDCT
+from rppgbench.models.rhythmformer import RhythmFormer, RoutingAttention, frame_differences_ntchw
 
 
 def test_frame_differences_of_clamped_neighbours():
@@ -22,14 +23,20 @@ def test_frame_differences_of_clamped_neighbours():
             np.testing.assert_allclose(d[:, t, 3 * j:3 * j + 3], xn[:, idx(t + a)] - xn[:, idx(t + b)], atol=1e-6)
 
 
-def test_center_difference_conv_reference():
+@pytest.mark.parametrize(("theta", "bias"), [(0.0, False), (0.2, False), (0.7, False), (1.0, False), (0.7, True)])
+def test_center_difference_conv_reference(theta, bias):
+    """The shared CDC_T (RhythmFormer, PhysFormer, PhysMamba): conv minus theta times the temporal centre term,
+    the bias in both terms as released."""
     torch.manual_seed(0)
-    m = CenterDiffConv3d(4, 5, theta=0.2)
+    m = CDCT(4, 5, theta=theta, bias=bias)
     x = torch.randn(2, 4, 6, 5, 5)
     w = m.conv.weight.detach()
-    k = (w[:, :, 0].sum(dim=(2, 3)) + w[:, :, 2].sum(dim=(2, 3)))  # (out, in)
-    ref = F.conv3d(x, w, padding=1) - 0.2 * torch.einsum("oi,bithw->bothw", k, x)
-    torch.testing.assert_close(m(x), ref, rtol=1e-5, atol=1e-5)
+    b = m.conv.bias.detach() if bias else torch.zeros(5)
+    k = (w[:, :, 0].sum(dim=(2, 3)) + w[:, :, 2].sum(dim=(2, 3)))  # (out, in): previous and next frame taps
+    centre = torch.einsum("oi,bithw->bothw", k, x) + b[:, None, None, None]
+    ref = F.conv3d(x, w, b, padding=1) - theta * centre
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), ref, rtol=1e-5, atol=1e-5)
 
 
 def test_routed_attention_equals_a_loop_over_query_regions():

@@ -140,3 +140,57 @@ def test_hybrid_beta_schedule_and_terms():
                                                      label.std(1, keepdim=True)).numpy()]
     ce = torch.nn.functional.cross_entropy(psd, torch.tensor(target))
     assert float(e0["ce"]) == pytest.approx(float(ce), rel=1e-5)
+
+
+# -- PhysFormer (rPPG-Toolbox trainer) loss -----------------------------------------------------------------------
+
+def physformer_reference(pred: np.ndarray, label: np.ndarray, hr: np.ndarray, a: float, b: float) -> float:
+    """The toolbox PhysFormer trainer's loss written out in numpy for known label HRs ``hr``: per-clip z-score,
+    PhysNet's Pearson, then per clip the np.hanning-windowed DFT power on 40..179 bpm normalised to 1, CE with
+    the normalised power as logits and class int(hr - 40), KL(sum) of log_softmax(power) against N(int(hr), 1)."""
+    bpm = np.arange(40, 180, dtype=np.float64)
+    total_p, total_ce, total_kl = 0.0, 0.0, 0.0
+    for p, g, h in zip(pred, label, hr, strict=True):
+        n = len(p)
+        p = (p - p.mean()) / p.std(ddof=1)
+        total_p += 1 - np.corrcoef(p, g)[0, 1]
+        k = bpm / 60.0 / (FS / n)
+        arg = 2 * np.pi * k[:, None] * np.arange(n)[None, :] / n
+        w = p * np.hanning(n)
+        ca = (w @ np.sin(arg).T) ** 2 + (w @ np.cos(arg).T) ** 2
+        ca = ca / ca.sum()
+        logsm = ca - np.log(np.exp(ca).sum())
+        total_ce += -logsm[int(h - 40)]
+        gauss = np.maximum(np.exp(-(bpm - int(h)) ** 2 / 2) / np.sqrt(2 * np.pi), 1e-15)
+        total_kl += float((gauss * (np.log(gauss) - logsm)).sum())
+    m = len(pred)
+    return a * total_p / m + b * (total_ce / m + total_kl / m)
+
+
+@pytest.mark.parametrize("hr", [57.0, 84.0, 131.0])
+def test_welch_hr_of_a_sine(hr):
+    from rppgbench.training.losses import welch_hr_bpm
+
+    x = sines([hr], n=160)[0]
+    assert abs(welch_hr_bpm(x, FS) - hr) <= 1.0
+
+
+def test_physformer_loss_is_the_toolbox_formula_with_its_epoch_weights():
+    from rppgbench.training.losses import physformer_loss, welch_hr_bpm
+
+    label = torch.tensor(sines([72, 95], n=160))
+    pred = label + 0.7 * torch.tensor(sines([110, 50], n=160, seed=4))
+    hr = np.array([welch_hr_bpm(g, FS) for g in label.numpy()])
+    for epoch, (a, b) in ((0, (1.0, 1.0)), (10, (1.0, 1.0)), (11, (0.05, 5.0))):
+        parts = physformer_loss(pred, label, epoch=epoch, epochs=30, fs=FS, return_parts=True)
+        assert (float(parts["a"]), float(parts["b"])) == pytest.approx((a, b))
+        ref = physformer_reference(pred.double().numpy(), label.numpy(), hr, a, b)
+        assert float(parts["loss"]) == pytest.approx(ref, rel=1e-4)
+    assert LOSSES.get("physformer") is physformer_loss
+    # a prediction at the label's rate scores lower than one at another rate, and gradients flow
+    good = physformer_loss(label + 0.1 * torch.tensor(sines([72, 95], n=160, seed=5)), label)
+    p = torch.tensor(sines([120, 60], n=160, seed=3)).requires_grad_(True)
+    bad = physformer_loss(p, label)
+    assert good.item() < bad.detach().item()
+    bad.backward()
+    assert torch.count_nonzero(p.grad) > 0

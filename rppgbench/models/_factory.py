@@ -33,6 +33,10 @@ MODEL_MODULES: list[str] = [
     "rppgbench.models.deepphys",
     "rppgbench.models.efficientphys",
     "rppgbench.models.rhythmformer",
+    "rppgbench.models.physnet",
+    "rppgbench.models.physformer",
+    "rppgbench.models.ibvpnet",
+    "rppgbench.models.physmamba",
 ]
 
 VIEWS = ("raw", "diffnormalized", "standardized")

@@ -52,6 +52,7 @@ from torch import nn
 
 from rppgbench.models._base import ContractMixin, build_model
 from rppgbench.models._factory import ModelCfg, register_model
+from rppgbench.models._tdc import CDCT
 
 __all__ = ["RhythmFormer", "rhythmformer", "rhythmformer_tiny", "frame_differences_ntchw"]
 
@@ -97,24 +98,6 @@ class FusionStem(nn.Module):
         return a * self.stem21(a * raw + b * diff) + b * self.stem22(diff)
 
 
-class CenterDiffConv3d(nn.Module):
-    """Temporal centre-difference 3x3x3 convolution (no bias): ``conv(x) - theta * conv_1x1x1(x, k)`` where ``k``
-    sums the weights of the first and last temporal taps over space (key ``conv``)."""
-
-    def __init__(self, cin: int, cout: int, theta: float) -> None:
-        super().__init__()
-        self.conv = nn.Conv3d(cin, cout, 3, padding=1, bias=False)
-        self.theta = float(theta)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv(x)
-        if self.theta == 0.0:
-            return out
-        w = self.conv.weight
-        taps = w[:, :, 0].sum(2).sum(2) + w[:, :, 2].sum(2).sum(2)  # summed in the released order (H, then W)
-        return out - self.theta * F.conv3d(x, taps[:, :, None, None, None])
-
-
 def _to_regions(x: torch.Tensor, region: tuple[int, int, int], heads: int) -> torch.Tensor:
     """(B, C, T, H, W) -> (B, heads, regions, tokens per region, C / heads), regions in (t, h, w) order."""
     b, c, t, h, w = x.shape
@@ -145,8 +128,8 @@ class RoutingAttention(nn.Module):
         self.qkv_linear = nn.Conv3d(dim, 3 * dim, 1)  # registered but unused, as released (frozen here)
         self.qkv_linear.requires_grad_(False)
         self.output_linear = nn.Conv3d(dim, dim, 1)
-        self.proj_q = nn.Sequential(CenterDiffConv3d(dim, dim, 0.2), nn.BatchNorm3d(dim))
-        self.proj_k = nn.Sequential(CenterDiffConv3d(dim, dim, 0.2), nn.BatchNorm3d(dim))
+        self.proj_q = nn.Sequential(CDCT(dim, dim, theta=0.2), nn.BatchNorm3d(dim))
+        self.proj_k = nn.Sequential(CDCT(dim, dim, theta=0.2), nn.BatchNorm3d(dim))
         self.proj_v = nn.Sequential(nn.Conv3d(dim, dim, 1, bias=False))
 
     def region_size(self, h: int, w: int) -> tuple[int, int, int]:

@@ -17,6 +17,9 @@ Registered losses
     (no gradient), and a prediction equal to the label plus a per-clip constant does not score 0.
 ``mse``
     Mean squared error, optionally after z-scoring each clip.
+``physformer``
+    The rPPG-Toolbox PhysFormer trainer's loss (Yu et al., CVPR 2022): per-clip negative Pearson plus the
+    frequency cross-entropy and label-distribution KL terms on a 40-179 bpm grid; see :func:`physformer_loss`.
 ``physfsunet_hybrid``
     The physFSUNet hybrid loss (Cen et al., arXiv 2507.07795, eqs. 5-11):
     ``alpha*(1 - r) + beta(e)*(CE_PSD + KL_HR)`` with ``beta(e) = lam * theta**(e / E)`` (0-based epoch
@@ -34,8 +37,8 @@ import torch.nn.functional as F
 from rppgbench._checks import check_option, check_range
 from rppgbench._registry import Registry
 
-__all__ = ["LOSSES", "neg_pearson", "mse", "physfsunet_hybrid", "psd_on_bpm_grid", "label_hr_bpm", "get_loss",
-           "zscore"]
+__all__ = ["LOSSES", "neg_pearson", "mse", "physfsunet_hybrid", "physformer_loss", "psd_on_bpm_grid", "label_hr_bpm",
+           "welch_hr_bpm", "get_loss", "zscore"]
 
 LOSSES: Registry[Callable[..., torch.Tensor]] = Registry("loss")
 
@@ -113,18 +116,18 @@ def mse(pred: torch.Tensor, label: torch.Tensor, *, epoch: int = 0, epochs: int 
 BPM_GRID = np.arange(45, 150, dtype=np.float64)  # 105 bins, 1 bpm apart (the RhythmFormer/physFSUNet grid)
 
 
-def psd_on_bpm_grid(x: torch.Tensor, fs: float, bpm: np.ndarray = BPM_GRID) -> torch.Tensor:
+def psd_on_bpm_grid(x: torch.Tensor, fs: float, bpm: np.ndarray = BPM_GRID, periodic: bool = True) -> torch.Tensor:
     """Differentiable normalised power spectrum of each clip at the heart-rate grid ``bpm``.
 
-    Each clip (row of ``x``, shape (B, N)) is multiplied by a periodic Hann window; the power of the
-    explicit DFT is evaluated at the fractional bins ``k = (bpm/60) / (fs/N)``, and each row is scaled to
-    sum to 1. Returns (B, len(bpm)).
+    Each clip (row of ``x``, shape (B, N)) is multiplied by a Hann window (periodic, or the symmetric
+    ``np.hanning(N)`` with ``periodic=False``); the power of the explicit DFT is evaluated at the fractional
+    bins ``k = (bpm/60) / (fs/N)``, and each row is scaled to sum to 1. Returns (B, len(bpm)).
     """
     n = x.shape[-1]
     k = torch.as_tensor(np.asarray(bpm, dtype=np.float64) / 60.0 / (fs / n), dtype=x.dtype, device=x.device)
     t = torch.arange(n, dtype=x.dtype, device=x.device)
     phase = 2.0 * math.pi * k[:, None] * t[None, :] / n  # (K, N)
-    xw = x * torch.hann_window(n, periodic=True, dtype=x.dtype, device=x.device)
+    xw = x * torch.hann_window(n, periodic=periodic, dtype=x.dtype, device=x.device)
     power = (xw @ torch.sin(phase).T) ** 2 + (xw @ torch.cos(phase).T) ** 2  # (B, K)
     return power / (power.sum(dim=1, keepdim=True) + 1e-12)
 
@@ -220,6 +223,66 @@ def physfsunet_hybrid(pred: torch.Tensor, label: torch.Tensor, *, epoch: int = 0
     if return_parts:
         return {"loss": total, "time": l_time.mean(), "ce": l_ce.mean(), "hr": l_hr.mean(),
                 "beta": torch.tensor(beta)}
+    return total
+
+
+PHYSFORMER_BPM = np.arange(40, 180, dtype=np.float64)  # 140 bins, the PhysFormer trainer's grid
+
+
+def welch_hr_bpm(label: np.ndarray, fs: float, lo: float = 30.0, hi: float = 180.0) -> float:
+    """Heart rate (bpm) of one label clip as the rPPG-Toolbox PhysFormer trainer's ``get_hr``: Welch PSD
+    (Hann, ``nperseg = min(N - 1, 256)``, ``nfft = int(1e5 / fs)``), peak strictly inside (lo, hi) bpm."""
+    from scipy import signal as sps
+
+    x = np.asarray(label, dtype=np.float64)
+    freqs, pxx = sps.welch(x, fs, nfft=int(1e5 / fs), nperseg=min(x.shape[0] - 1, 256))
+    band = (freqs > lo / 60.0) & (freqs < hi / 60.0)
+    if not band.any():
+        raise ValueError(f"welch_hr_bpm: a {x.shape[0]}-sample clip at {fs} Hz has no Welch bin in ({lo}, {hi}) bpm")
+    return float(freqs[band][np.argmax(pxx[band])] * 60.0)
+
+
+@LOSSES.register("physformer")
+def physformer_loss(pred: torch.Tensor, label: torch.Tensor, *, epoch: int = 0, epochs: int = 1, fs: float = 30.0,
+                    a_start: float = 1.0, b_start: float = 1.0, exp_b: float = 1.0, switch_epoch: int = 10,
+                    a_late: float = 0.05, b_late: float = 5.0, std: float = 1.0,
+                    return_parts: bool = False) -> torch.Tensor | dict[str, torch.Tensor]:
+    """The rPPG-Toolbox PhysFormer trainer's loss ``a * L_pearson + b * (L_CE + L_KL)`` (Yu et al., CVPR 2022).
+
+    * ``pred`` is z-scored per clip (unbiased std), ``L_pearson`` is the per-clip negative Pearson with the label.
+    * The label's heart rate ``HR`` comes from :func:`welch_hr_bpm` (30-180 bpm).
+    * ``PSD``: the normalised power of the symmetric-Hann-windowed DFT of each z-scored clip on the 40-179 bpm
+      grid (:func:`psd_on_bpm_grid` with ``periodic=False``), summing to 1.
+    * ``L_CE = cross_entropy(PSD as logits, int(HR - 40))`` (class clamped to the grid; the trainer would fail
+      outside it).
+    * ``L_KL = KLDivLoss(sum)(log_softmax(PSD), G)`` with ``G`` the N(int(HR), std^2) density sampled on the grid,
+      floored at 1e-15 -- the trainer's label-distribution term, log-softmax of a probability vector included.
+    * CE and KL are per clip, then averaged over the batch.
+    * weights: ``a = a_start, b = b_start * exp_b ** (epoch / 10)`` for the 0-based ``epoch <= switch_epoch``,
+      else ``a = a_late, b = b_late`` (1, 1 for every epoch of the released 10-epoch runs).
+    """
+    _check_pair(pred, label)
+    check_range("std", std, 0.0, None, low_inclusive=False)
+    pred = (pred - pred.mean(dim=1, keepdim=True)) / pred.std(dim=1, keepdim=True)
+    l_pearson = (1.0 - _pearson_time(pred, label)).mean()
+    lab = label.detach().double().cpu().numpy()
+    hr = np.array([welch_hr_bpm(row, fs) for row in lab])
+    psd = psd_on_bpm_grid(pred.float(), fs, PHYSFORMER_BPM, periodic=False)  # (B, 140)
+    target = torch.as_tensor(np.clip((hr - PHYSFORMER_BPM[0]).astype(np.int64), 0, len(PHYSFORMER_BPM) - 1),
+                             device=pred.device)
+    l_ce = F.cross_entropy(psd, target)
+    gauss = np.exp(-(PHYSFORMER_BPM[None, :] - np.trunc(hr)[:, None]) ** 2 / (2 * std ** 2)) / (
+        math.sqrt(2 * math.pi) * std)
+    gauss = torch.as_tensor(np.maximum(gauss, 1e-15), dtype=psd.dtype, device=psd.device)
+    l_kl = F.kl_div(F.log_softmax(psd, dim=-1), gauss, reduction="none").sum(dim=1).mean()
+    if epoch > switch_epoch:
+        a, b = a_late, b_late
+    else:
+        a, b = a_start, b_start * exp_b ** (epoch / 10.0)
+    total = a * l_pearson + b * (l_ce + l_kl)
+    if return_parts:
+        return {"loss": total, "pearson": l_pearson, "ce": l_ce, "kl": l_kl, "a": torch.tensor(a),
+                "b": torch.tensor(b)}
     return total
 
 

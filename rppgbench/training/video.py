@@ -5,7 +5,9 @@ Steps: decode the video (OpenCV), track the face and crop every frame to the mod
 72x72 crops), convert the crops to the model's input view(s) with whole-video statistics (the same definitions
 as a prepared store, :mod:`rppgbench.store.views`; several views are concatenated on the channel axis), predict
 the BVP (a neural model clip by clip with :func:`~rppgbench.training.predict.predict_array`, tail included, each
-batch laid out for the model's ``layout``; an unsupervised method on the whole crop sequence), band-pass it
+batch laid out for the model's ``layout``; an unsupervised method on the whole crop sequence), integrate it
+(cumulative sum) when the model was trained on ``diffnormalized`` labels (its output is a pulse derivative,
+whose second harmonic is twice as strong; the evaluation and rPPG-Toolbox integrate too), band-pass it
 (2nd-order Butterworth 0.6-3.3 Hz, zero phase) and estimate the heart rate per window and over the whole video
 from the periodogram peak (0.5 bpm zero-padded resolution).
 """
@@ -179,6 +181,8 @@ def infer_video(video: str | os.PathLike, model: Any, *, checkpoint: str | None 
         x = frames_view(frames, cfg.input_view, stats, n).transpose(3, 0, 1, 2)
         bvp = predict_array(model, cfg, x, device=resolve_device(device), batch_size=batch_size,
                             recording=path.name)
+        if cfg.label_view == "diffnormalized":  # trained on frame differences: integrate, as the evaluation does
+            bvp = np.cumsum(bvp)
     else:
         bvp = np.asarray(model.predict(frames, fps), dtype=np.float64)
     if bvp.shape != (n,):
