@@ -128,7 +128,7 @@ def _timed_run(cmd: list[str], full: Path, ids: list[str], reference: dict) -> t
 
 
 def _command(raw: Path, out: Path, mode: str, address: str) -> list[str]:
-    cmd = [str(BIN), "prepare", "synthetic", "--raw", str(raw), "--out", str(out)]
+    cmd = [str(BIN), "prepare", "synthetic", "--raw", str(raw), "--output", str(out)]
     return cmd + (["--scheduler", address] if mode == "external" else ["--workers", "0"])
 
 
@@ -154,7 +154,7 @@ def main() -> int:
     ids = sorted(p.name for p in raw.iterdir() if p.is_dir())
     ref = tmp / "ref.zarr"
     t0 = time.perf_counter()
-    r = subprocess.run([str(BIN), "prepare", "synthetic", "--raw", str(raw), "--out", str(ref), "--workers", "0"],
+    r = subprocess.run([str(BIN), "prepare", "synthetic", "--raw", str(raw), "--output", str(ref), "--workers", "0"],
                        capture_output=True, text=True)
     if r.returncode != 0:
         print(r.stdout, r.stderr)
