@@ -142,15 +142,20 @@ def _open_or_prepare(plan: RunPlan, ds: str, recipe: Any) -> Any:
 
     raw = config.raw_root(ds, plan.options.raw.get(ds))
     spec = plan.protocol.datasets[ds]
+    out = None
     if ds == "synthetic" and spec.generate is not None:
         raw = _ensure_synthetic_raw(spec.generate, raw)
+    elif ds in plan.stand_ins:  # --stand-ins: rendered raw data, a store outside the real stores' paths
+        from rppgbench.runner_standins import ensure_stand_in
+
+        raw, out = ensure_stand_in(plan.stand_ins[ds]), plan.stand_ins[ds].store_path(recipe)
     if raw is not None:
-        pp = plan_prepare(ds, raw, recipe=recipe)
+        pp = plan_prepare(ds, raw, recipe=recipe, out=out)
         path = pp.path
         if not pp.up_to_date:
             logger.info("preparing %s from %s (recipe %s) into %s: %d to write, %d changed since", ds, raw,
                         recipe.name or recipe.recipe_id[:16], path, len(pp.todo), len(pp.stale))
-            summary = prepare(ds, raw, recipe=recipe, workers=plan.options.workers)
+            summary = prepare(ds, raw, recipe=recipe, out=out, workers=plan.options.workers)
             if not summary.ok:
                 raise DataError(f"preparing {ds} failed:\n" + "\n".join(summary.lines()), path=path)
             for rid, why in summary.replaced.items():
@@ -267,7 +272,21 @@ def _save_wall(out: Path, started: str, wall_s: float) -> None:
 
 
 def run_protocol(options: RunOptions) -> dict[str, Any]:
-    """Run ``options.protocol``; returns the results mapping (also written to ``<output>/results.json``)."""
+    """Run ``options.protocol``; returns the results mapping (also written to ``<output>/results.json``). Under
+    ``torchrun`` (:mod:`rppgbench.runner_dist`) rank 0 returns it and the other ranks return ``{}``."""
+    from rppgbench import runner_dist
+
+    created = runner_dist.start(options.device)  # torchrun: join the process group (rppgbench.runner_dist)
+    try:
+        return _run(options)
+    finally:
+        runner_dist.finish(created)
+
+
+def _run(options: RunOptions) -> dict[str, Any]:
+    from rppgbench import runner_dist
+    from rppgbench.runner_standins import label_results, plan_stand_ins
+
     t0 = time.perf_counter()
     started = _now()
     plan = plan_run(options)
@@ -276,12 +295,20 @@ def run_protocol(options: RunOptions) -> dict[str, Any]:
     started = earlier.get("started", started)
     ran_any = False  # did this invocation train or evaluate a model (a resume of a finished run does not)
     proto = plan.protocol
-    out.mkdir(parents=True, exist_ok=True)
-    marker = {"protocol": {"name": proto.name, "sha256": proto.protocol_hash}, "started": started}
-    if not (out / RUN_MARKER).is_file():
-        atomic_write(out / RUN_MARKER, json.dumps(marker).encode())
+    main = runner_dist.is_main()
+
+    def setup() -> dict[tuple[str, str], Any]:
+        if main:
+            out.mkdir(parents=True, exist_ok=True)
+            marker = {"protocol": {"name": proto.name, "sha256": proto.protocol_hash}, "started": started}
+            if not (out / RUN_MARKER).is_file():
+                atomic_write(out / RUN_MARKER, json.dumps(marker).encode())
+        if options.stand_ins:
+            plan.stand_ins = plan_stand_ins(plan)
+        return prepare_stores(plan)
+
     t_st = time.perf_counter()
-    stores = prepare_stores(plan)
+    stores = runner_dist.main_first(setup)  # rank 0 prepares; the other ranks then open the same stores
     stores_wall = time.perf_counter() - t_st
     splits, tables = _resolve_all(plan, stores)
     splits = splits.limit(options.limit)
@@ -314,19 +341,26 @@ def run_protocol(options: RunOptions) -> dict[str, Any]:
         try:
             res = run_model(mp, plan, mstores, mtables, splits, out, options.resume)
         except BaseException:
-            _save_wall(out, started, earlier.get("wall_s", 0.0) + time.perf_counter() - t0)
+            if main:
+                _save_wall(out, started, earlier.get("wall_s", 0.0) + time.perf_counter() - t0)
             raise
+        runner_dist.barrier()
         if res["interrupted"]:
             _save_wall(out, started, earlier.get("wall_s", 0.0) + time.perf_counter() - t0)
             logger.warning("model %s: training stopped before its last epoch (stop_after_epochs=%s); run again "
                            "with --resume to continue", mp.id, options.stop_after_epochs)
             raise _Interrupted(mp.id)
+        if not main:
+            continue
         saved = {"splits_sha256": split_sig, **json_clean({k: res[k] for k in ("rows", "per_recording", "model")})}
         atomic_write(state, json.dumps(saved).encode())
         rows += res["rows"]
         per_rec += res["per_recording"]
         models[mp.id] = res["model"]
         models_bar.update(i + 1, milestone=True, model=f"{mp.id} done")
+    if not main:  # rank 0 writes results and report; wait for it
+        runner_dist.barrier()
+        return {}
     # with --resume, the time of earlier invocations counts; one that only reused finished models adds nothing
     wall_s = earlier.get("wall_s", 0.0) + (time.perf_counter() - t0 if ran_any or not earlier else 0.0)
     _save_wall(out, started, wall_s)
@@ -344,10 +378,14 @@ def run_protocol(options: RunOptions) -> dict[str, Any]:
         "provenance": {**_provenance(plan, stores, started, wall_s), "stores_wall_s": stores_wall,
                        "output": str(out)},
     }
+    if options.checkpoints or any(mp.checkpoint for mp in plan.models):
+        results["provenance"]["checkpoints"] = {mp.id: mp.checkpoint for mp in plan.models if mp.checkpoint}
+    label_results(results, plan.stand_ins, options.smoke)
     write_results(out, results)
     logger.info("results written to %s", out / "results.json")
     if options.report:
         _report(out)
+    runner_dist.barrier()
     return json_clean(results)
 
 

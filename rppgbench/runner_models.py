@@ -134,7 +134,15 @@ def run_model(mp: Any, plan: Any, stores: dict[str, Any], tables: dict[str, Any]
     ckpt_sha = None
     train_info: dict[str, Any] = {}
     n_params = 0
-    if mp.cfg.kind == "neural":
+    if mp.cfg.kind == "neural" and mp.checkpoint is not None:  # test only: the given weights, no training
+        from rppgbench.runner_checkpoint import load_for_eval
+
+        model, train_info = load_for_eval(mp)
+        n_params = int(sum(p.numel() for p in model.parameters()))
+        ckpt_sha = mp.checkpoint["sha256"]
+        logger.info("model %s: evaluating checkpoint %s (sha256 %s, source %s); no training", mp.id,
+                    mp.checkpoint["path"], ckpt_sha[:12], mp.checkpoint["source"] or "not given")
+    elif mp.cfg.kind == "neural":
         ckpt_dir = out_dir / "checkpoints" / mp.id
         model, train_info = _train(mp, plan, stores, splits, ckpt_dir, resume)
         n_params = int(sum(p.numel() for p in model.parameters()))
@@ -152,6 +160,10 @@ def run_model(mp: Any, plan: Any, stores: dict[str, Any], tables: dict[str, Any]
 
         model = create_model(mp.name, **mp.overrides)
     train_wall = time.perf_counter() - t0
+    from rppgbench.runner_dist import is_main
+
+    if not is_main():  # a DDP rank other than 0 only trains its shard; rank 0 predicts and evaluates
+        return {"rows": [], "per_recording": [], "model": {}, "interrupted": False}
     t1 = time.perf_counter()
     test = _split_by_dataset(splits["test"])
     logger.info("model %s: predicting %d test recording(s)", mp.id, len(splits["test"]))
@@ -197,6 +209,8 @@ def run_model(mp: Any, plan: Any, stores: dict[str, Any], tables: dict[str, Any]
              "eval_wall_s": eval_wall, "seed": int(mp.training.seed),
              "training": {k: v for k, v in train_info.items() if k != "finished"},
              "recipe_ids": {ds: r.recipe_id for ds, r in sorted(mp.recipes.items())}, "sources": dict(mp.sources)}
+    if mp.checkpoint is not None:
+        entry["checkpoint"] = dict(mp.checkpoint)
     if mp.cfg.kind == "baseline":
         entry["null"] = model.describe()
     return {"rows": rows, "per_recording": per_rec, "model": entry, "interrupted": False}

@@ -36,6 +36,9 @@ class RunOptions:
     job had been interrupted (for tests and for splitting long runs); continue with ``resume=True``.
     ``null`` adds the null baseline (model id ``null``, :mod:`rppgbench.runner_null`); ``models`` never removes
     it (``models=["null"]`` runs it alone); only ``null=False`` (``--no-null``) does.
+    ``checkpoints`` (``--checkpoint ID=PATH``) evaluates those weights instead of training the model
+    (:mod:`rppgbench.runner_checkpoint`); ``stand_ins`` and ``smoke`` make a dry run
+    (:mod:`rppgbench.runner_standins`).
     """
 
     protocol: str | os.PathLike
@@ -51,6 +54,9 @@ class RunOptions:
     command: str = ""
     protocols_root: str | os.PathLike | None = None
     null: bool = True
+    checkpoints: dict[str, str] = field(default_factory=dict)  # model id -> weights file (test only, no training)
+    stand_ins: bool = False  # render synthetic stand-ins for datasets with no store and no raw folder
+    smoke: bool = False  # each neural model trains one optimiser step
 
 
 @dataclass
@@ -62,6 +68,7 @@ class ModelPlan:
     training: Any  # TrainingSpec merged: protocol training <- model training
     recipes: dict[str, Any] = field(default_factory=dict)  # dataset -> Recipe this model reads
     sources: dict[str, str] = field(default_factory=dict)  # {"recipe": ..., "training": ...} as cited in the protocol
+    checkpoint: dict[str, Any] | None = None  # {path, source[, sha256]}: evaluate these weights, never train
 
 
 @dataclass
@@ -71,6 +78,7 @@ class RunPlan:
     recipes: dict[str, Any]  # dataset -> Recipe
     models: list[ModelPlan]
     output: Path
+    stand_ins: dict[str, Any] = field(default_factory=dict)  # dataset -> runner_standins.StandIn (--stand-ins)
 
 
 def _recipe_from_spec(spec: Any, dataset: str, where: str) -> Any:
@@ -131,7 +139,7 @@ def _check_contract(protocol: Protocol, mp: ModelPlan, recipes: dict[str, Any], 
     if cfg.kind == "neural":
         if tr.selection == "best" and not protocol.splits.get("valid"):
             raise ProtocolError(f"{protocol.path}: model {mp.id}: training.selection 'best' needs a valid split")
-        if not protocol.splits.get("train"):
+        if not protocol.splits.get("train") and mp.checkpoint is None:
             raise ProtocolError(f"{protocol.path}: model {mp.id} is a neural model but the protocol has no train "
                                 "split")
 
@@ -244,7 +252,7 @@ def validate_protocol(protocol: Protocol | str | os.PathLike, models: list[str] 
         training = _merged_training(proto, spec.training)
         sources = {k: v for k, v in (("recipe", spec.recipe_source), ("training", training.source)) if v}
         mp = ModelPlan(id=spec.id, name=spec.name, cfg=eff, overrides=overrides, training=training, recipes=mrec,
-                       sources=sources)
+                       sources=sources, checkpoint=None if spec.checkpoint is None else dict(spec.checkpoint))
         _check_contract(proto, mp, recipes, fps)
         check_null(proto, mp)
         if build:
@@ -285,6 +293,12 @@ def plan_run(options: RunOptions) -> RunPlan:
     """Validate everything that needs no data and fix the output folder."""
     proto, recipes, plans = validate_protocol(options.protocol, options.models, options.protocols_root,
                                               null=options.null)
+    from rppgbench.runner_checkpoint import attach_checkpoints
+    from rppgbench.runner_standins import apply_smoke
+
+    attach_checkpoints(proto, plans, options.checkpoints)
+    if options.smoke:
+        plans = apply_smoke(plans)
     if options.limit is not None and options.limit < 1:
         raise ValueError(f"--limit must be >= 1; got {options.limit}")
     if options.device is not None:  # a device torch cannot use is refused before any store is prepared
@@ -292,5 +306,8 @@ def plan_run(options: RunOptions) -> RunPlan:
 
         resolve_device(options.device)
     out = Path(options.output) if options.output is not None else config.results_root() / proto.name
-    check_output_dir(out, proto, options.resume)
+    from rppgbench.runner_dist import is_main
+
+    if is_main():  # under torchrun rank 0 owns the output folder (the others would see its marker)
+        check_output_dir(out, proto, options.resume)
     return RunPlan(protocol=proto, options=options, recipes=recipes, models=plans, output=out)

@@ -305,6 +305,11 @@ def submit(results_dir: str | Path, protocol: str, *, model: str | None = None,
     res = read_json_limited(results_dir / "results.json", MAX_RESULTS_BYTES, "results file")
     if not isinstance(res, dict) or "protocol" not in res or "rows" not in res:
         raise SubmissionError(f"{results_dir / 'results.json'} is not a results file (no protocol/rows)")
+    from rppgbench.results.labels import is_dry_run
+
+    why = is_dry_run(res)
+    if why:
+        raise SubmissionError(f"{results_dir / 'results.json'} is a dry run: {why}; a leaderboard takes real runs only")
     _check_protocol(res.get("protocol", {}), ref["protocol"], f"{results_dir / 'results.json'}")
     _check_evaluation(res.get("evaluation", {}), ref["evaluation"], f"{results_dir / 'results.json'}")
     models = sorted(set(res.get("models", {})) | {r.get("model") for r in res["rows"] if r.get("model")})

@@ -32,6 +32,8 @@ top-level keys:
       keyed by them, so models with equal recipes share one store); ``clip_len``/``input_view``/``label_view``
       set the model's input contract (the clips cut from that store); ``source`` cites where they come from.
     - ``training``: the training keys below (plus ``source``), overriding the protocol's for this model.
+    - ``checkpoint`` (``PATH`` or ``{path, source}``; a relative path is read from the protocol file's folder)
+      evaluates those weights on the test split without training (``run --checkpoint ID=PATH`` does the same).
 ``training``
     ``{epochs, batch_size, optimizer, lr, weight_decay, scheduler: {name, ...}, seed, selection: last|best,
     max_steps_per_epoch, loss, source}``. ``scheduler`` is the lr schedule (``onecycle``/``cosine``/``step``/
@@ -111,6 +113,7 @@ class ModelSpec:
     recipe: Any = None  # None: each dataset's recipe; else a recipe (name or {base, fields}) for every dataset
     contract: dict[str, Any] = field(default_factory=dict)  # clip_len / input_view / label_view of the recipe block
     recipe_source: str = ""  # the recipe block's ``source:``
+    checkpoint: dict[str, str] | None = None  # {path, source}: test-only evaluation of these weights (no training)
 
     def effective_overrides(self) -> dict[str, Any]:
         """``overrides`` with the recipe block's contract keys (the two never name the same key)."""
@@ -171,7 +174,10 @@ class Protocol:
         d["splits"] = {k: [_part_dict(p) for p in v] for k, v in self.splits.items()}
         d["evaluation"]["metrics"] = list(self.evaluation.metrics)
         d["training"] = _drop_defaults(d["training"], _NEW_TRAINING_DEFAULTS)
-        d["models"] = [_drop_defaults(asdict(m), {"contract": {}, "recipe_source": ""}) for m in self.models]
+        # fields at their defaults (no checkpoint, no recipe block) are left out, so protocols that do not use them
+        # keep the hash they had before the fields existed
+        d["models"] = [_drop_defaults(asdict(m), {"contract": {}, "recipe_source": "", "checkpoint": None})
+                       for m in self.models]
         return json.loads(json.dumps(d, default=list))
 
     def canonical_json(self) -> str:
@@ -374,7 +380,7 @@ def _model(ctx: _Ctx, d: Any, path: tuple) -> ModelSpec:
 
 
 #: a model entry's own blocks (besides name, id, overrides): see _model_recipe_training
-_MODEL_BLOCK_KEYS = ("training", "recipe")
+_MODEL_BLOCK_KEYS = ("training", "recipe", "checkpoint")
 
 
 def _model_recipe_training(ctx: _Ctx, d: dict, path: tuple, overrides: dict) -> dict[str, Any]:
@@ -406,7 +412,24 @@ def _model_recipe_training(ctx: _Ctx, d: dict, path: tuple, overrides: dict) -> 
             recipe = None  # only contract keys: the datasets' recipes
         elif set(recipe) == {"base"} and isinstance(recipe["base"], str):
             recipe = recipe["base"]  # {base: NAME, source: ...} is the named recipe itself
-    return {"training": dict(tr), "recipe": recipe, "contract": contract, "recipe_source": source}
+    return {"training": dict(tr), "recipe": recipe, "contract": contract, "recipe_source": source,
+            "checkpoint": _checkpoint(ctx, d.get("checkpoint"), path + ("checkpoint",))}
+
+
+def _checkpoint(ctx: _Ctx, d: Any, path: tuple) -> dict[str, str] | None:
+    """``checkpoint: PATH`` or ``{path: PATH, source: TEXT}`` (where the weights come from, e.g. a release URL)."""
+    if d is None:
+        return None
+    if isinstance(d, str):
+        d = {"path": d}
+    if not isinstance(d, dict):
+        raise ctx.error(path, f"{format_path(path)} must be a file path or {{path, source}}; got {d!r}")
+    ctx.keys(d, path, ("path", "source"), ("path",))
+    where = ctx.typed(d, "path", path, (str,), "a file path", nullable=False)
+    source = ctx.typed(d, "source", path, (str,), "a text saying where the file comes from", "")
+    if not where.strip():
+        raise ctx.error(path + ("path",), f"{format_path(path + ('path',))} is empty")
+    return {"path": where, "source": source or ""}
 
 
 def _reference(ctx: _Ctx, d: Any, path: tuple) -> dict[str, Any]:

@@ -245,6 +245,7 @@ def _render(runs: list[RunResults], tmp: Path, bench: dict | None) -> dict[str, 
                     f" (sha256 {H.esc(str(p.get('sha256', ''))[:12])}), profile {H.esc(run.evaluation.get('profile'))}"
                     f", rppgbench {H.esc(prov.get('rppgbench_version'))}, commit "
                     f"{H.esc(str(prov.get('git_commit', ''))[:10])}, device {H.esc(prov.get('device'))}</li>")
+        rest += _dry_run_labels(run.data)
     rest.append("</ul>")
     toc.append(("runs", "Runs and provenance", 0))
     nav = ['<nav id="contents"><h2>Contents</h2><ol>']
@@ -262,7 +263,7 @@ def _render(runs: list[RunResults], tmp: Path, bench: dict | None) -> dict[str, 
             f'<p class="meta">{H.esc(protos)} · {len({r["model"] for r in rows})} models on {len(groups)} test '
             f'set(s) · '
             f'{H.link("#contents", "contents")} · {H.link("#runs", "provenance")}</p>',
-            *verdicts, *nav, *rest]
+            *_dry_run_banner(runs), *verdicts, *nav, *rest]
     (tmp / "index.html").write_text(H.page("rppgbench report", "\n".join(body)), encoding="utf-8")
     return json_clean(summary)
 
@@ -307,6 +308,32 @@ def _verdict_html(run: RunResults, hl: dict[str, Any]) -> str:
         items.append("<li>No null baseline in this run.</li>")
     return (f'<div class="verdict">{head}{lead}<ul>{"".join(items)}</ul><p class="note">Margins are how much '
             f"better the best model is (positive = better) on the protocol's primary metric {H.esc(metric)}.</p></div>")
+
+
+def _dry_run_labels(data: dict[str, Any]) -> list[str]:
+    """Lines under a run: models evaluated from a checkpoint (path, sha256, source) and a stand-in/smoke banner."""
+    out = []
+    for mid, ck in sorted((data.get("provenance", {}).get("checkpoints") or {}).items()):
+        name, sha = Path(str(ck.get("path"))).name, str(ck.get("sha256", ""))[:16]
+        out.append(f'<li class="note">{H.esc(mid)}: evaluated from checkpoint {H.esc(name)} (sha256 {H.esc(sha)}…, '
+                   f'source {H.esc(ck.get("source") or "not given")}), not trained in this run</li>')
+    from rppgbench.results.labels import is_dry_run
+
+    why = is_dry_run(data)
+    if why:
+        out.append(f'<li class="note"><b>STAND-IN / DRY RUN</b>: {H.esc(why)}; these numbers are not benchmark '
+                   "results</li>")
+    return out
+
+
+def _dry_run_banner(runs: list[RunResults]) -> list[str]:
+    """A banner at the top of the report when any run is a stand-in/smoke dry run."""
+    from rppgbench.results.labels import is_dry_run
+
+    whys = [f"{r.path.name}: {why}" for r in runs if (why := is_dry_run(r.data))]
+    if not whys:
+        return []
+    return [f'<p class="verdict"><b>STAND-IN / DRY RUN</b> — not benchmark results ({H.esc("; ".join(whys))})</p>']
 
 
 def _dataset_section(run: RunResults, ds: str, rows: list[dict[str, Any]], figs: Path,

@@ -20,7 +20,7 @@ import torch.distributed as dist
 from rppgbench._logging import logger
 
 __all__ = ["DistInfo", "dist_info", "init_distributed", "is_main_process", "barrier", "all_reduce_sum",
-           "cleanup_distributed"]
+           "cleanup_distributed", "ShardBatchSampler"]
 
 
 @dataclass(frozen=True)
@@ -99,3 +99,52 @@ def cleanup_distributed() -> None:
     """Destroy the default process group if one is initialised."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+class ShardBatchSampler:
+    """Each rank's share of the single-process batches, so a DDP run trains on exactly what one process would.
+
+    The global batches are drawn as a single process draws them (``RandomSampler`` on the trainer's seeded loader
+    generator, or in order, then ``BatchSampler`` of the protocol's ``batch_size``: the same generator draws at the
+    same moments, so resuming and ``max_steps_per_epoch`` behave as in one process); rank ``r`` takes the ``r``-th
+    of ``world_size`` contiguous, near-equal parts of each batch. A rank whose part is empty (a last batch smaller
+    than the world size) gets the batch's first clip with weight 0. :meth:`weight` is the factor a rank's
+    batch-mean loss is multiplied by so that DDP's gradient average equals the gradient of the global batch mean.
+    ``torch.utils.data.DistributedSampler`` is not used: it shuffles with its own generator and pads the dataset
+    by repeating clips, so its runs differ from a single process's.
+    """
+
+    def __init__(self, n: int, batch_size: int, *, rank: int, world_size: int, shuffle: bool,
+                 generator: torch.Generator | None = None, drop_last: bool = False) -> None:
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, {world_size}); got {rank}")
+        self.n, self.batch_size, self.rank, self.world_size = int(n), int(batch_size), rank, world_size
+        self.shuffle, self.generator, self.drop_last = shuffle, generator, drop_last
+
+    def __len__(self) -> int:
+        return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
+
+    def global_size(self, step: int) -> int:
+        """Clips in global batch ``step``."""
+        return min(self.batch_size, self.n - step * self.batch_size)
+
+    def part(self, m: int) -> tuple[int, int]:
+        """``[start, stop)`` of this rank's part of a global batch of ``m`` clips."""
+        q, rem = divmod(m, self.world_size)
+        start = self.rank * q + min(self.rank, rem)
+        return start, start + q + (1 if self.rank < rem else 0)
+
+    def weight(self, step: int) -> float:
+        """Loss factor of this rank at ``step``: ``n_rank * world_size / m`` (0 for an empty part)."""
+        m = self.global_size(step)
+        a, b = self.part(m)
+        return (b - a) * self.world_size / m
+
+    def __iter__(self):  # noqa: ANN204 -- a generator of index lists
+        from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
+
+        src = range(self.n)
+        base = RandomSampler(src, generator=self.generator) if self.shuffle else SequentialSampler(src)
+        for batch in BatchSampler(base, self.batch_size, self.drop_last):
+            a, b = self.part(len(batch))
+            yield batch[a:b] if b > a else batch[:1]

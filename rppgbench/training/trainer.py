@@ -16,9 +16,12 @@ epochs, batch size); :class:`TrainConfig` overrides any of it explicitly.
 * **Resume**: ``fit(..., resume=True)`` continues from ``last.pt``; on CPU with a fixed seed a resumed run
   is bit-identical to an uninterrupted one.
 * **Selection**: ``"last"`` epoch (rPPG-Toolbox ``USE_LAST_EPOCH``) or ``"best"`` (lowest validation loss).
-* **DDP** when launched by ``torchrun`` (see :mod:`rppgbench.training.distributed`): ``DistributedSampler``,
-  gradients averaged by ``DistributedDataParallel``, losses all-reduced, only rank 0 writes files. The
-  validation loss then includes the few clips ``DistributedSampler`` repeats to give every rank the same count.
+* **DDP** when launched by ``torchrun`` (see :mod:`rppgbench.training.distributed`): each rank trains its part
+  of every single-process batch (``ShardBatchSampler``; ``batch_size`` stays the global batch), losses are
+  weighted so ``DistributedDataParallel``'s gradient average is the global batch mean, losses all-reduced, only
+  rank 0 writes files. The trained weights equal a single-process run's up to float summation order, except for
+  layers that couple a batch (BatchNorm statistics, FactorizePhys's batch-global FSAM minimum) which see each
+  rank's part only.
 
 Model contract: dataset items are float32 ``C x (clip_len + extra_frames) x H x W`` clips; a batch is laid out
 for the model by :func:`~rppgbench.training.data.model_input` (``cfg.layout``: 3-D clips, frames before channels,
@@ -327,14 +330,8 @@ class Trainer:
                 model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         loader_gen = torch.Generator()
         loader_gen.manual_seed(int(self.tc.seed))
-        train_loader = make_loader(train_dataset, self.batch_size, shuffle=True, generator=loader_gen,
-                                   num_workers=self.tc.num_workers, distributed=self.dist.enabled,
-                                   seed=int(self.tc.seed), pin_memory=self.device.type == "cuda")
-        valid_loader = None
-        if valid_dataset is not None:
-            valid_loader = make_loader(valid_dataset, self.batch_size, shuffle=False,
-                                       num_workers=self.tc.num_workers, distributed=self.dist.enabled,
-                                       seed=int(self.tc.seed))
+        train_loader = self._loader(train_dataset, True, loader_gen)
+        valid_loader = None if valid_dataset is None else self._loader(valid_dataset, False, None)
         steps = len(train_loader)
         if self.tc.max_steps_per_epoch is not None:
             steps = min(steps, self.tc.max_steps_per_epoch)
@@ -351,8 +348,6 @@ class Trainer:
                        start=start_epoch * steps) if self.dist.is_main else None
         for epoch in range(start_epoch, stop):
             t0 = time.perf_counter()
-            if self.dist.enabled:
-                train_loader.sampler.set_epoch(epoch)
             model.train()
             tot, n, log_sums = 0.0, 0, {}
             for step, batch in enumerate(train_loader):
@@ -364,7 +359,8 @@ class Trainer:
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"non-finite training loss {float(loss)} at epoch {epoch}, step {step} "
                                              f"(recordings {list(batch[2])}, starts {batch[3].tolist()})")
-                scaler.scale(loss).backward()
+                w, bs = self._shard_weight(train_loader, step, clip.shape[0])
+                scaler.scale(loss * w if w != 1.0 else loss).backward()
                 if self.tc.grad_clip is not None:
                     scaler.unscale_(optimizer)
                     torch.nn.utils.clip_grad_norm_(model.parameters(), self.tc.grad_clip)
@@ -372,7 +368,6 @@ class Trainer:
                 scaler.update()
                 if interval == "step":
                     scheduler.step()
-                bs = clip.shape[0]
                 tot += float(loss.detach()) * bs
                 n += bs
                 for k, v in logs.items():
@@ -415,6 +410,31 @@ class Trainer:
         D.barrier()
         return list(self.history)
 
+    def _loader(self, dataset: Dataset, shuffle: bool, generator: torch.Generator | None) -> Any:
+        """The single-process loader, or under DDP one whose ranks share out the single-process batches
+        (:class:`~rppgbench.training.distributed.ShardBatchSampler`), so both train on the same clips."""
+        if not self.dist.enabled:
+            return make_loader(dataset, self.batch_size, shuffle=shuffle, generator=generator,
+                               num_workers=self.tc.num_workers, seed=int(self.tc.seed),
+                               pin_memory=self.device.type == "cuda" and shuffle)
+        from torch.utils.data import DataLoader
+
+        from rppgbench.training.data import seed_worker
+
+        sampler = D.ShardBatchSampler(len(dataset), self.batch_size, rank=self.dist.rank,
+                                      world_size=self.dist.world_size, shuffle=shuffle, generator=generator)
+        return DataLoader(dataset, batch_sampler=sampler, num_workers=self.tc.num_workers, generator=generator,
+                          worker_init_fn=seed_worker, pin_memory=self.device.type == "cuda")
+
+    @staticmethod
+    def _shard_weight(loader: Any, step: int, n_clips: int) -> tuple[float, int]:
+        """(loss factor, clips counted) of this rank at ``step``: (1, clips) in one process."""
+        sampler = getattr(loader, "batch_sampler", None)
+        if not isinstance(sampler, D.ShardBatchSampler):
+            return 1.0, n_clips
+        w = sampler.weight(step)
+        return w, (n_clips if w > 0 else 0)
+
     @torch.no_grad()
     def _valid_loss(self, model: torch.nn.Module, loader: Any, epoch: int) -> float:
         model.eval()
@@ -424,8 +444,9 @@ class Trainer:
                 break
             clip, label = batch[0].to(self.device), batch[1].to(self.device)
             loss, _ = self._forward_loss(model, clip, label, epoch)
-            tot += float(loss) * clip.shape[0]
-            n += clip.shape[0]
+            _w, bs = self._shard_weight(loader, step, clip.shape[0])
+            tot += float(loss) * bs
+            n += bs
         tot, n = D.all_reduce_sum([tot, float(n)], self.device)
         model.train()
         return tot / max(n, 1.0)
