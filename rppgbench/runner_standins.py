@@ -12,7 +12,8 @@ under ``<data_root>/_standins/<dataset>/``, never at a real store's path. Their 
 ``results.json`` gets a top-level ``stand_in`` block (and ``provenance.stand_ins``), every row ``"stand_in":
 true``, the report a banner, and ``rppgbench leaderboard submit`` refuses such a run.
 
-``--smoke``: every neural model trains one optimiser step (one epoch of one batch), labelled ``smoke`` likewise.
+``--smoke``: every neural model trains one optimiser step (one epoch of one batch of one clip), labelled ``smoke``
+likewise.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ __all__ = ["StandIn", "plan_stand_ins", "ensure_stand_in", "apply_smoke", "label
 
 #: bump when the rendering changes (part of every stand-in's folder digest)
 STANDIN_VERSION = 1
-_DONE = ".rppgbench_standin.json"
+_DONE = ".standin.json"
 _DEFAULT_SUBJECTS = (1, 2)
 
 
@@ -47,15 +48,18 @@ class StandIn:
     raw: Path = field(default_factory=Path)
 
     def writer_kwargs(self) -> dict[str, Any]:
-        s, seconds = list(self.subjects), float(self.seconds)
+        # 160x120 frames: large enough for the face detectors to find the synthetic face (at the fixtures' default
+        # 64x48 the Haar detector of the fp72 recipe finds none), small enough to render in ~0.5 s per recording
+        s, seconds, wh = list(self.subjects), float(self.seconds), (160, 120)
         return {
-            "pure": lambda: {"subjects": s, "tasks": self.sessions, "seconds": seconds},
-            "ubfc_rppg": lambda: {"subjects": s, "seconds": seconds},
-            "mmpd": lambda: {"subjects": s, "recordings": self.sessions, "seconds": seconds,
+            "pure": lambda: {"subjects": s, "tasks": self.sessions, "seconds": seconds, "size": wh},
+            "ubfc_rppg": lambda: {"subjects": s, "seconds": seconds, "size": wh},
+            "mmpd": lambda: {"subjects": s, "recordings": self.sessions, "seconds": seconds, "size": (120, 160),
                              "p24_inconsistency": False},
-            "buaa_mihe": lambda: {"subjects": s, "lux": self.sessions, "seconds": seconds},
-            "ibvp": lambda: {"participants": s, "conditions": self.sessions, "seconds": seconds},
-            "scamps": lambda: {"ids": s, "seconds": seconds},
+            "buaa_mihe": lambda: {"subjects": s, "lux": self.sessions, "seconds": seconds, "size": wh},
+            "ibvp": lambda: {"participants": s, "conditions": self.sessions, "seconds": seconds, "size": wh,
+                             "thermal": False},
+            "scamps": lambda: {"ids": s, "seconds": seconds, "size": (120, 120)},
         }[self.dataset]()
 
     def describe(self) -> dict[str, Any]:
@@ -147,7 +151,7 @@ def ensure_stand_in(sin: StandIn) -> Path:
     """Render the stand-in's raw folder once (a marker file says it is complete); returns it."""
     from rppgbench.datasets import fixtures
 
-    done = sin.raw / _DONE
+    done = sin.raw.with_name(sin.raw.name + _DONE)  # beside the raw folder: adapters warn about unknown files
     if done.is_file():
         return sin.raw
     if sin.raw.exists():  # an interrupted earlier render: start again
@@ -162,10 +166,12 @@ def ensure_stand_in(sin: StandIn) -> Path:
 
 
 def apply_smoke(plans: list[Any]) -> list[Any]:
-    """``--smoke``: one epoch of one optimiser step for every neural model (``selection: last``)."""
+    """``--smoke``: one epoch of one optimiser step on a batch of one clip for every neural model
+    (``selection: last``)."""
     for mp in plans:
         if mp.cfg.kind == "neural":
-            mp.training = dataclasses.replace(mp.training, epochs=1, max_steps_per_epoch=1, selection="last")
+            mp.training = dataclasses.replace(mp.training, epochs=1, max_steps_per_epoch=1, batch_size=1,
+                                              selection="last")
     return plans
 
 

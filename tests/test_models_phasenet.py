@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _spec_keys import PHASENET_KEYS as RELEASED_KEYS
 from _spec_keys import parse_shapes
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,92 +13,6 @@ from rppgbench._checks import CheckpointError
 from rppgbench.models import create_model, model_cfg
 from rppgbench.models._phasenet_blocks import TIM, ZAS, GatedTCN, SpatialAttentionHead, block_transpose
 from rppgbench.models.phasenet import PhaseNet, param_counts
-
-# keys and shapes of the released model definition (Alex036225/PhaseNet with its yaml config)
-RELEASED_KEYS = """\
-base_encoder.0.weight 16,3,1,5,5
-base_encoder.0.bias 16
-base_encoder.3.stage1.0.weight 64,16,1,1,1
-base_encoder.3.stage2.0.weight 64,1,1,3,3
-base_encoder.3.stage3.0.weight 64,1,3,1,1
-base_encoder.3.se.fc.0.weight 16,64,1,1,1
-base_encoder.3.se.fc.2.weight 64,16,1,1,1
-base_encoder.3.proj.0.weight 32,64,1,1,1
-base_encoder.4.stage1.0.weight 128,32,1,1,1
-base_encoder.4.stage2.0.weight 128,1,1,3,3
-base_encoder.4.stage3.0.weight 128,1,3,1,1
-base_encoder.4.se.fc.0.weight 32,128,1,1,1
-base_encoder.4.se.fc.2.weight 128,32,1,1,1
-base_encoder.4.proj.0.weight 64,128,1,1,1
-base_encoder.5.stage1.0.weight 256,64,1,1,1
-base_encoder.5.stage2.0.weight 256,1,1,3,3
-base_encoder.5.stage3.0.weight 256,1,3,1,1
-base_encoder.5.se.fc.0.weight 64,256,1,1,1
-base_encoder.5.se.fc.2.weight 256,64,1,1,1
-base_encoder.5.proj.0.weight 128,256,1,1,1
-attention_head.attention_conv.0.weight 64,128,3,3
-attention_head.attention_conv.0.bias 64
-attention_head.attention_conv.2.weight 1,64,3,3
-attention_head.attention_conv.2.bias 1
-encoder_head.weight 128,128
-encoder_head.bias 128
-temporal_model.network.0.conv_linear.bias 128
-temporal_model.network.0.conv_linear.parametrizations.weight.original0 128,1,1
-temporal_model.network.0.conv_linear.parametrizations.weight.original1 128,256,3
-temporal_model.network.0.conv_gate.bias 128
-temporal_model.network.0.conv_gate.parametrizations.weight.original0 128,1,1
-temporal_model.network.0.conv_gate.parametrizations.weight.original1 128,256,3
-temporal_model.network.0.downsample.weight 128,256,1
-temporal_model.network.0.downsample.bias 128
-temporal_model.network.1.conv_linear.bias 128
-temporal_model.network.1.conv_linear.parametrizations.weight.original0 128,1,1
-temporal_model.network.1.conv_linear.parametrizations.weight.original1 128,128,3
-temporal_model.network.1.conv_gate.bias 128
-temporal_model.network.1.conv_gate.parametrizations.weight.original0 128,1,1
-temporal_model.network.1.conv_gate.parametrizations.weight.original1 128,128,3
-temporal_model.network.2.conv_linear.bias 128
-temporal_model.network.2.conv_linear.parametrizations.weight.original0 128,1,1
-temporal_model.network.2.conv_linear.parametrizations.weight.original1 128,128,3
-temporal_model.network.2.conv_gate.bias 128
-temporal_model.network.2.conv_gate.parametrizations.weight.original0 128,1,1
-temporal_model.network.2.conv_gate.parametrizations.weight.original1 128,128,3
-temporal_model.network.3.conv_linear.bias 128
-temporal_model.network.3.conv_linear.parametrizations.weight.original0 128,1,1
-temporal_model.network.3.conv_linear.parametrizations.weight.original1 128,128,3
-temporal_model.network.3.conv_gate.bias 128
-temporal_model.network.3.conv_gate.parametrizations.weight.original0 128,1,1
-temporal_model.network.3.conv_gate.parametrizations.weight.original1 128,128,3
-temporal_model.final_conv.weight 128,128,1
-temporal_model.final_conv.bias 128
-projection_encoder.0.weight 80,128
-projection_encoder.0.bias 80
-projection_encoder.2.weight 32,80
-projection_encoder.2.bias 32
-decoder.initial_dense.0.weight 256,32
-decoder.initial_dense.0.bias 256
-decoder.deconv.0.weight 32,64,4
-decoder.deconv.0.bias 64
-decoder.deconv.3.weight 64,128,4
-decoder.deconv.3.bias 128
-decoder.deconv.6.weight 128,256,4
-decoder.deconv.6.bias 256
-decoder.deconv.9.weight 256,256,3
-decoder.deconv.9.bias 256
-decoder.final_fc.weight 128,16384
-decoder.final_fc.bias 128
-regressor_head.gru.weight_ih_l0 192,128
-regressor_head.gru.weight_hh_l0 192,64
-regressor_head.gru.bias_ih_l0 192
-regressor_head.gru.bias_hh_l0 192
-regressor_head.gru.weight_ih_l1 192,64
-regressor_head.gru.weight_hh_l1 192,64
-regressor_head.gru.bias_ih_l1 192
-regressor_head.gru.bias_hh_l1 192
-regressor_head.head.0.weight 32,64
-regressor_head.head.0.bias 32
-regressor_head.head.2.weight 1,32
-regressor_head.head.2.bias 1
-"""
 
 
 def released_shapes() -> dict[str, tuple[int, ...]]:
