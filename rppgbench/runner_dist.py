@@ -8,7 +8,8 @@ Roles (``RANK``/``WORLD_SIZE`` from ``torchrun``; a plain run is world size 1 an
 * every rank trains each neural model on its share of every batch under DDP
   (:class:`rppgbench.training.distributed.ShardBatchSampler`; the protocol's ``batch_size`` stays the global
   batch, so the trained weights equal a single-process run's up to float summation order, except for layers that
-  couple a batch: BatchNorm statistics and FactorizePhys's batch-global FSAM minimum);
+  couple a batch: BatchNorm statistics and FactorizePhys's batch-global FSAM minimum, and except dropout, whose
+  masks each rank draws from its own stream);
 * rank 0 alone predicts, evaluates, writes predictions, ``results.json`` and the report; unsupervised methods
   and the null baseline run on rank 0 only; the other ranks wait at a barrier after each model and at the end.
 
