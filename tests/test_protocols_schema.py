@@ -64,7 +64,7 @@ def test_typo_key_reports_file_line_and_suggestion(tmp_path, monkeypatch):
     with pytest.raises(ProtocolError) as exc:
         load_protocol("protocols/x.yaml")
     assert str(exc.value) == ("protocols/x.yaml:11: unknown key 'modle' in models[1]; allowed keys: name, id, "
-                              "overrides, training, recipe")
+                              "overrides, training, recipe, checkpoint")
     write(tmp_path, "protocols/x.yaml", text.replace("modle:", "nmae:"))
     with pytest.raises(ProtocolError, match=r"^protocols/x\.yaml:11: unknown key 'nmae' in models\[1\]; did you "
                                             r"mean 'name'\?$"):
