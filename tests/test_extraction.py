@@ -13,7 +13,7 @@ from rppgbench._checks import DataError
 from rppgbench.datasets.synthetic import make_spec, render_recording, write_raw_dataset
 from rppgbench.preprocess.face import make_detector
 from rppgbench.preprocess.face.blazeface import KEYPOINTS
-from rppgbench.preprocess.face.roi import SkinColour, keypoint_polygons, polygon_mask, roi_polygons
+from rppgbench.preprocess.face.roi import SkinColour, keypoint_polygons, polygon_mask, polygon_mean, roi_polygons
 from rppgbench.preprocess.face.smooth import SmoothTracker
 from rppgbench.store import open_store, prepare
 from rppgbench.store.qc import THRESHOLDS, box_jitter, recording_warnings
@@ -72,6 +72,57 @@ def test_skin_roi_excludes_background_and_hair(blazeface, ft):
     sc = _build_scene(spec)
     alpha = cv2.warpAffine(sc.alpha, r._affines[0][:2], (640, 480)) > 0.01
     assert not (roi & ~alpha).any()  # not one background pixel
+
+
+def _relight(frame: np.ndarray, gains) -> np.ndarray:
+    """The frame under another illuminant: per-channel gains (von Kries), rounded back to uint8."""
+    return np.clip(np.rint(frame.astype(np.float64) * np.asarray(gains)), 0, 255).astype(np.uint8)
+
+
+#: 40 % less light and a warmer colour temperature (red up, blue down relative to green)
+DIM_WARM = 0.6 * np.array([1.12, 1.0, 0.8])
+
+
+@pytest.mark.parametrize("ft", [1, 4, 6])
+def test_skin_roi_keeps_its_pixels_when_the_light_drops_and_warms(blazeface, ft):
+    r = render_recording(make_spec("clean", seed=ft, seconds=1, width=320, height=240, fitzpatrick=ft))
+    frame = r.frames[0]
+    kp = blazeface.detect_face(frame).keypoints
+    colour = SkinColour(frame, keypoint_polygons(kp, KEYPOINTS))
+    roi = roi_polygons(kp, KEYPOINTS)
+    mean0, n0, fb0 = polygon_mean(frame, roi, colour)
+    mean1, n1, fb1 = polygon_mean(_relight(frame, DIM_WARM), roi, colour)
+    assert n0 > 300 and not fb0 and not fb1
+    assert n1 >= 0.9 * n0, (n1, n0)
+    # the same pixels, so the mean follows the illuminant: mean1 / gains == mean0 up to rounding
+    assert np.allclose(mean1 / DIM_WARM, mean0, rtol=0.03), (mean1 / DIM_WARM, mean0)
+
+
+def test_light_step_does_not_step_the_skin_roi_mean_beyond_the_step(blazeface):
+    r = render_recording(make_spec("clean", seed=3, seconds=4, width=320, height=240, fitzpatrick=3))
+    T = len(r.frames)
+    gains = np.ones((T, 3))
+    gains[T // 2:] = DIM_WARM
+    frames = [_relight(f, g) for f, g in zip(r.frames, gains, strict=True)]
+    res = SmoothTracker(blazeface, detect_every=10, size=36, roi="keypoints").run(iter(frames))
+    assert res.qc["skin_fallback_frames"] == 0
+    norm = res.skin_rgb / gains  # divide the illuminant out: what is left is the ROI's own change
+    steps = np.abs(np.diff(norm, axis=0))
+    at = steps[T // 2 - 1]
+    # the step frame changes the normalised mean no more than any other frame does (noise + pulse level)
+    assert np.all(at < 6 * np.median(steps, axis=0) + 0.3), (at, np.median(steps, axis=0))
+
+
+def test_frame_without_skin_colour_falls_back_to_the_oval_and_is_counted(blazeface):
+    r = render_recording(make_spec("clean", seed=1, seconds=1, width=320, height=240, fitzpatrick=2))
+    frame = r.frames[0]
+    kp = blazeface.detect_face(frame).keypoints
+    colour = SkinColour(frame, keypoint_polygons(kp, KEYPOINTS))
+    colour.sd = [-1.0, -1.0]  # a negative half-width: a test no pixel passes
+    roi = roi_polygons(kp, KEYPOINTS)
+    mean, n, fallback = polygon_mean(frame, roi, colour)
+    geo = polygon_mask(roi, frame.shape[:2], holes=True)
+    assert fallback and n == geo.sum() and np.allclose(mean, frame[geo].mean(axis=0), atol=0.5)
 
 
 def test_qc_warnings_fire_each_on_its_threshold():

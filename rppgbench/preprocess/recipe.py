@@ -193,6 +193,18 @@ class Recipe:
         return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
     @property
+    def extraction_version(self) -> int | None:
+        """Version of the extraction code whose output a store of this recipe holds, beyond the recipe fields:
+        :data:`rppgbench.preprocess.face.roi.ROI_VERSION` for ``roi: keypoints`` (the skin ROI), None otherwise.
+        It enters the store key (:func:`rppgbench.store.layout.store_key`), not the ``recipe_id``, so an
+        improved ROI gets new stores while the legacy recipes keep their ids, keys and bytes."""
+        if self.roi != "keypoints":
+            return None
+        from rppgbench.preprocess.face.roi import ROI_VERSION  # noqa: PLC0415 (cv2 only when needed)
+
+        return ROI_VERSION
+
+    @property
     def recipe_id(self) -> str:
         """sha256 hex digest of :meth:`canonical_json`."""
         return hashlib.sha256(self.canonical_json().encode("ascii")).hexdigest()

@@ -60,13 +60,18 @@ RECORDING_KEYS = ("kind", "format_version", "complete", "recording_id", "dataset
                   "extra")
 
 
-def store_key(recipe_id: str, adapter_version: int | str, source: dict[str, Any] | None) -> str:
-    """sha256 of everything that determines a store's bytes: recipe, adapter version, raw-folder identity."""
+def store_key(recipe_id: str, adapter_version: int | str, source: dict[str, Any] | None,
+              extraction: int | None = None) -> str:
+    """sha256 of everything that determines a store's bytes: recipe, adapter version, raw-folder identity and,
+    when not None, the extraction version (``Recipe.extraction_version``: the skin ROI code of ``roi: keypoints``
+    recipes; None, and so absent from the hashed text, for every other recipe, whose keys are unchanged)."""
     import hashlib
     import json
 
-    text = json.dumps({"adapter_version": str(adapter_version), "recipe_id": recipe_id, "source": source},
-                      sort_keys=True, separators=(",", ":"))
+    d: dict[str, Any] = {"adapter_version": str(adapter_version), "recipe_id": recipe_id, "source": source}
+    if extraction is not None:
+        d["extraction_version"] = int(extraction)
+    text = json.dumps(d, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

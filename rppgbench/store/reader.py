@@ -285,7 +285,8 @@ class Store:
 
     def skin_mask(self, rid: str, start: int = 0, stop: int | None = None) -> np.ndarray:
         """bool (t, H, W) skin ROI of frames ``start:stop`` drawn into the stored crops: the ROI oval moved into
-        crop coordinates, intersected with the recording's skin-colour test applied to the crop pixels."""
+        crop coordinates, intersected with the recording's skin-colour test applied to the crop pixels (centred on
+        each crop's own oval pixels, as at extraction)."""
         from rppgbench.preprocess.face.roi import SkinColour, polygon_mask
 
         start, stop, _ = self._bounds(rid, start, stop)
@@ -301,7 +302,9 @@ class Store:
                 continue
             m = polygon_mask(p, (H, W), offset=(x, y), scale=(W / w, H / h), holes=True)
             if colour is not None:
-                m &= colour.mask(f) > 0
+                c = colour.centre(f, m)
+                if c is not None and (t := m & (colour.mask(f, c) > 0)).any():
+                    m = t
             out[i] = m
         return out
 

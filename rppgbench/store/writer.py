@@ -133,7 +133,7 @@ def store_path(dataset: str | DatasetAdapter, recipe: str | Recipe | None = None
         name = str(dataset)
         adapter = DATASETS.get(name)
     rcp = resolve_recipe(recipe, name)
-    key = store_key(rcp.recipe_id, _adapter_version(adapter), source)
+    key = store_key(rcp.recipe_id, _adapter_version(adapter), source, rcp.extraction_version)
     return config.data_root(root) / name / f"{key[:16]}.zarr"
 
 
@@ -182,7 +182,7 @@ def create_store(path: Path, recipe: Recipe, *, overwrite: bool = False, adapter
     store's lock held. A new store appears atomically (built in the work directory, then renamed)."""
     import zarr
 
-    key = store_key(recipe.recipe_id, adapter_version, source)
+    key = store_key(recipe.recipe_id, adapter_version, source, recipe.extraction_version)
     work = work_dir(path)
     attrs = _is_store(path) if path.exists() else None
     if attrs is not None:
@@ -217,6 +217,8 @@ def create_store(path: Path, recipe: Recipe, *, overwrite: bool = False, adapter
                      "recipe_id": recipe.recipe_id, "adapter_version": adapter_version, "source": source,
                      "store_key": key, "package_versions": package_versions(), "chunk_frames": CHUNK_FRAMES,
                      "selected": [], "discovered": [], "limit": None, "qc": {"skipped": {}, "failed": {}}}
+            if recipe.extraction_version is not None:  # legacy recipes: attributes (and bytes) unchanged
+                attrs["extraction_version"] = recipe.extraction_version
             _write_store_attrs(skeleton, attrs, tmp_dir=work)
             os.rename(skeleton, path)
         except OSError as exc:
@@ -359,7 +361,8 @@ def plan_prepare(dataset: str | DatasetAdapter, raw: str | Path | None = None, r
                        discovered=[r.recording_id for r in recs_all], adapter_version=version, source=source)
     attrs = _is_store(path) if path.exists() else None
     if attrs is not None:
-        plan.mismatch = _mismatch(attrs, rcp, store_key(rcp.recipe_id, version, source), version, source)
+        plan.mismatch = _mismatch(attrs, rcp, store_key(rcp.recipe_id, version, source, rcp.extraction_version),
+                                 version, source)
     complete = _complete_recordings(path) if attrs is not None and plan.mismatch is None else {}
     cache = SourceCache(path)
     for rec in recs:

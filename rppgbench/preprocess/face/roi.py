@@ -12,12 +12,22 @@ the box between detections.
 Those small polygons alone are too sensitive to tracking error (a 1-2 px misplacement moves them across the skin
 texture, which under head motion puts the motion into the trace: measured in ``docs/extraction.md``). The ROI
 actually averaged is therefore the **face oval** (an ellipse from the forehead to the chin and between the
-cheeks, :data:`OVAL`) intersected with a **skin-colour mask adapted to the subject**: the chroma (YCrCb ``Cr``,
-``Cb``) of the polygon pixels at the first detection gives a mean and standard deviation, and a pixel is skin
-when both lie within :data:`COLOUR_K` standard deviations. The oval's
-edge may cross hair or background: the colour test removes them, and the ROI's boundary becomes the skin's own
-boundary, which follows the face exactly whatever the tracking error. No fixed skin-colour thresholds are used,
-so no skin tone is favoured.
+cheeks, :data:`OVAL`) intersected with a **skin-colour mask adapted to the subject and to the light**
+(:class:`SkinColour`). The test works in log-chromaticity ``(log((R+1)/(G+1)), log((B+1)/(G+1)))`` plus the
+log-luminance ``log(G+1)``, where a change of the illuminant (its intensity, its colour temperature: per-channel
+gains, the von Kries model) is an additive offset shared by every face pixel. The subject's *spread* (a robust
+covariance of the three axes) is learned from the forehead and cheek polygons at the first detection; the
+*centre* is re-measured in every frame (median of the oval's pixels, refined on those that pass), so a light
+step or a colour-temperature drift moves the test with the skin. A pixel is skin when its Mahalanobis distance
+to that centre is within :data:`COLOUR_CHI2`. The oval's edge may cross hair or background: the colour test
+removes them, and the ROI's boundary becomes the skin's own boundary, which follows the face exactly whatever
+the tracking error. No fixed skin-colour thresholds are used, so no skin tone is favoured. (Before
+:data:`ROI_VERSION` 2 the test was fixed YCrCb ``Cr``/``Cb`` bounds from the first detection, which lost the skin
+after a light change: measured in ``docs/extraction.md``.)
+
+If no pixel passes the test in a frame, the oval's geometric mask (with its holes) is averaged instead and the
+frame is counted in QC ``skin_fallback_frames`` (:func:`polygon_mean`): never a NaN gap that a later fill with a
+different region's mean would turn into a step.
 
 The colour of the ROI is the plain mean of the source-frame pixels in it (full resolution, before any crop
 resizing), per frame; their count is QC (``skin_pixels``).
@@ -27,8 +37,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["ROI_POLYGONS", "OVAL", "ROI_HOLES", "roi_polygons", "COLOUR_K", "keypoint_polygons", "face_oval",
-           "polygon_mean", "polygon_mask", "REQUIRED_KEYPOINTS", "SkinColour"]
+__all__ = ["ROI_POLYGONS", "OVAL", "ROI_HOLES", "roi_polygons", "keypoint_polygons", "face_oval",
+           "polygon_mean", "polygon_mask", "REQUIRED_KEYPOINTS", "SkinColour", "COLOUR_CHI2",
+           "log_chroma", "MIN_SD", "ROI_VERSION",
+           "CENTRE_ALPHA", "CENTRE_JUMP"]
 
 #: (u, v) vertices of each polygon in eye-distance units (see module docstring), clockwise in the image
 ROI_POLYGONS: dict[str, tuple[tuple[float, float], ...]] = {
@@ -43,8 +55,21 @@ OVAL = {"v0": 0.40, "a": 0.95, "b": 1.15, "vertices": 24}
 #: the mouth, whose colours may pass the chroma test)
 ROI_HOLES: dict[str, tuple[float, float]] = {"right_eye": (0.32, 0.18), "left_eye": (0.32, 0.18),
                                              "mouth": (0.45, 0.22)}
-#: half-width of the colour test in standard deviations of the subject's hue and saturation
-COLOUR_K = 3.0
+#: bound of the squared Mahalanobis distance of the colour test: chi-square with 2 degrees of freedom, 99 %
+COLOUR_CHI2 = 9.21
+#: per-frame centre: weight of the new estimate in its exponential average, and the departure (in standard
+#: deviations of the subject's log-chroma) beyond which the average restarts at the new estimate
+CENTRE_ALPHA, CENTRE_JUMP = 0.2, 0.5
+#: a pixel more than this much darker (log of the green channel) than the frame's skin median is not skin (hair
+#: and brows of the skin's hue, deep shadow): relative to the frame, so a global light change does not move it
+DARK_CUT = float(np.log(0.6))
+#: floor of the learned standard deviation of each log-chroma axis (a perfectly uniform patch would otherwise
+#: reject the camera noise)
+MIN_SD = 0.01
+#: version of the ROI extraction (colour test + no-skin fallback); part of the store key of ``roi: keypoints``
+#: recipes (:attr:`rppgbench.preprocess.recipe.Recipe.extraction_version`). 1: YCrCb bounds fixed at the first
+#: detection; 2: log-chromaticity test centred per frame, geometric fallback.
+ROI_VERSION = 2
 
 
 def _frame_axes(keypoints: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -85,38 +110,106 @@ def face_oval(keypoints: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     return pts[None].astype(np.float32)
 
 
-class SkinColour:
-    """The subject's skin colour: chroma (YCrCb ``Cr``, ``Cb``) bounds learned from the forehead and cheek polygons.
+def log_chroma(rgb: np.ndarray) -> np.ndarray:
+    """float32 (..., 2) log-chromaticity ``(log((R+1)/(G+1)), log((B+1)/(G+1)))`` of uint8/float RGB pixels.
 
-    A pixel is skin when its ``Cr`` and ``Cb`` lie within :data:`COLOUR_K` standard deviations of the polygon
-    pixels' means (luminance is not tested, so shading and light level do not matter to first order).
+    A per-channel illuminant gain (light level, colour temperature: the von Kries model) multiplies R, G and B,
+    so it becomes an additive offset on both axes, the same for every pixel of the face."""
+    x = np.log1p(np.asarray(rgb, dtype=np.float32))
+    return np.stack([x[..., 0] - x[..., 1], x[..., 2] - x[..., 1]], axis=-1)
+
+
+def _features(rgb: np.ndarray) -> np.ndarray:
+    """float32 (..., 3): :func:`log_chroma` and the log-luminance ``log(G+1)``."""
+    x = np.log1p(np.asarray(rgb, dtype=np.float32))
+    return np.stack([x[..., 0] - x[..., 1], x[..., 2] - x[..., 1], x[..., 1]], axis=-1)
+
+
+class SkinColour:
+    """The subject's skin colour: the spread of its log-chroma and log-luminance, learned from the forehead and
+    cheek polygons.
+
+    At the first detection the polygon pixels' features (:func:`log_chroma`) give a robust centre (median) and
+    a covariance (of the pixels within 3 robust standard deviations, 1.4826 × MAD, of the median on every axis;
+    its diagonal at least :data:`MIN_SD` ², :data:`MIN_SD_LUMA` ²). In each frame the test is centred on that
+    frame's own skin (:meth:`centre`: the median features of the oval's pixels, refined once on the pixels that
+    pass), and a pixel is skin when its squared Mahalanobis distance to the centre is at most :data:`COLOUR_CHI2`
+    (the 99 % quantile of chi-square with 3 degrees of freedom). A global light change (intensity, colour
+    temperature) shifts every pixel's features by the same offset and so moves the centre with the skin, while
+    the covariance (the subject's own spread, with the shading's correlation of luminance and chroma) keeps
+    hair and brows whose hue is close to the skin's out. The first-detection median is kept (:attr:`mean`) as the
+    centre when none is given.
     """
 
     def __init__(self, frame: np.ndarray, polygons: np.ndarray) -> None:
-        ycc = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2YCrCb)
         m = polygon_mask(polygons, frame.shape[:2])
         if m.sum() < 10:
             raise ValueError("too few pixels in the ROI polygons to learn the skin colour")
-        px = ycc[m].astype(np.float64)
-        self.mean = [float(v) for v in px.mean(axis=0)]
-        self.sd = [max(float(v), 1.0) for v in px.std(axis=0)]
+        px = _features(frame[m]).astype(np.float64)
+        self.mean = [float(v) for v in np.median(px, axis=0)]  # log-chroma and log-luminance
+        px = px[:, :2]
+        med = np.median(px, axis=0)
+        sd = 1.4826 * np.median(np.abs(px - med), axis=0)
+        keep = np.all(np.abs(px - med) <= 3.0 * np.maximum(sd, 1e-6), axis=1)
+        px = px[keep] if keep.sum() >= 10 else px
+        cov = np.cov(px.T) if len(px) > 3 else np.zeros((2, 2))
+        cov[np.diag_indices(2)] = np.maximum(np.diag(cov), MIN_SD ** 2)
+        self.cov = cov.tolist()
+        self._set()
+
+    def _set(self) -> None:
+        cov = np.asarray(self.cov, dtype=np.float64)
+        self._icov = np.linalg.inv(cov).astype(np.float32)
+        self._sd = np.sqrt(np.diag(cov)).astype(np.float32)
+        self._prev: np.ndarray | None = None
 
     def stats(self) -> dict:
-        return {"ycrcb_mean": self.mean, "ycrcb_sd": self.sd, "k": COLOUR_K}
+        return {"space": "log_chroma", "version": ROI_VERSION, "median": self.mean, "cov": self.cov,
+                "chi2": COLOUR_CHI2}
 
     @classmethod
     def from_stats(cls, stats: dict) -> SkinColour:
         """Rebuild from :meth:`stats` (the recording's QC ``skin_colour``)."""
+        if stats.get("space") != "log_chroma":
+            raise ValueError("skin_colour QC of an older extraction (YCrCb bounds, before ROI version "
+                             f"{ROI_VERSION}); prepare the store again")
         obj = cls.__new__(cls)
-        obj.mean, obj.sd = list(stats["ycrcb_mean"]), list(stats["ycrcb_sd"])
+        obj.mean, obj.cov = list(stats["median"]), [list(r) for r in stats["cov"]]
+        obj._set()
         return obj
 
-    def mask(self, region_rgb: np.ndarray) -> np.ndarray:
-        """uint8 (h, w) 255 where the pixel has the subject's skin chroma."""
-        ycc = cv2.cvtColor(np.ascontiguousarray(region_rgb), cv2.COLOR_RGB2YCrCb)
-        lo = (0, self.mean[1] - COLOUR_K * self.sd[1], self.mean[2] - COLOUR_K * self.sd[2])
-        hi = (255, self.mean[1] + COLOUR_K * self.sd[1], self.mean[2] + COLOUR_K * self.sd[2])
-        return cv2.inRange(ycc, lo, hi)
+    def _test(self, lc: np.ndarray, centre: np.ndarray) -> np.ndarray:
+        d = lc - np.asarray(centre, dtype=np.float32)
+        ok = np.einsum("...i,ij,...j->...", d[..., :2], self._icov, d[..., :2]) <= COLOUR_CHI2
+        return ok & (d[..., 2] >= DARK_CUT) if centre.shape[-1] > 2 else ok
+
+    def centre(self, region_rgb: np.ndarray, geometric: np.ndarray, smooth: bool = True) -> np.ndarray | None:
+        """(2,) this frame's skin centre: median log-chroma of the pixels of ``geometric`` (bool mask of the
+        region, e.g. the oval with its holes), then the median of those that pass the test around it (so hair
+        or background inside the oval does not pull it). None when ``geometric`` selects no pixel.
+
+        With ``smooth`` (frames given in order) the centre is an exponential average (:data:`CENTRE_ALPHA`) of
+        these estimates, which keeps their frame-to-frame noise out of the mask, except when an estimate
+        departs from it by more than :data:`CENTRE_JUMP` standard deviations on an axis (a light step): then
+        it restarts there at once."""
+        if not geometric.any():
+            return None
+        lc = _features(region_rgb[geometric])
+        c = np.median(lc, axis=0)
+        ok = self._test(lc, c)
+        c = np.median(lc[ok], axis=0) if ok.sum() >= 10 else c
+        if smooth:
+            prev = self._prev
+            if prev is not None and np.all(np.abs(c[:2] - prev) <= CENTRE_JUMP * self._sd):
+                c = np.concatenate([prev + CENTRE_ALPHA * (c[:2] - prev), c[2:]])  # the luminance: as measured
+            self._prev = c[:2]
+        return c
+
+    def mask(self, region_rgb: np.ndarray, centre: np.ndarray | None = None) -> np.ndarray:
+        """uint8 (h, w) 255 where the pixel passes the test around ``centre`` (default: the first-detection
+        median)."""
+        c = np.asarray(self.mean if centre is None else centre, dtype=np.float32)
+        return self._test(_features(region_rgb) if c.size > 2 else log_chroma(region_rgb), c).astype(np.uint8) * 255
 
 
 def keypoint_polygons(keypoints: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
@@ -146,11 +239,16 @@ def polygon_mask(polygons: np.ndarray, shape: tuple[int, int], offset: tuple[flo
     return mask.astype(bool)
 
 
-def polygon_mean(frame: np.ndarray, polygons: np.ndarray, colour: SkinColour | None = None) -> tuple[np.ndarray, int]:
-    """Mean RGB (float64 (3,)) of the pixels of ``frame`` inside ``polygons`` and their count (0: NaN mean).
+def polygon_mean(frame: np.ndarray, polygons: np.ndarray,
+                 colour: SkinColour | None = None) -> tuple[np.ndarray, int, bool]:
+    """Mean RGB (float64 (3,)) of the pixels of ``frame`` inside ``polygons``, their count (0: NaN mean) and
+    whether the geometric fallback was used.
 
     With a skin ``colour``, ``polygons`` are a ROI of :func:`roi_polygons` (oval with holes) and only the pixels
-    of that colour count."""
+    of the subject's skin colour, centred on this frame (:meth:`SkinColour.centre`), count. When none passes
+    (a light change the test did not follow), the oval's geometric mask alone is averaged and the fallback flag
+    is True (counted in QC ``skin_fallback_frames``): the trace keeps the face's colour instead of a gap that a
+    later fill would turn into a step."""
     h, w = frame.shape[:2]
     p = np.asarray(polygons, dtype=np.float64)
     x0 = int(np.clip(np.floor(p[..., 0].min()), 0, w))
@@ -158,12 +256,18 @@ def polygon_mean(frame: np.ndarray, polygons: np.ndarray, colour: SkinColour | N
     x1 = int(np.clip(np.ceil(p[..., 0].max()) + 1, 0, w))
     y1 = int(np.clip(np.ceil(p[..., 1].max()) + 1, 0, h))
     if x1 <= x0 or y1 <= y0:
-        return np.full(3, np.nan), 0
-    mask = polygon_mask(p, (y1 - y0, x1 - x0), offset=(x0, y0), holes=colour is not None).astype(np.uint8)
+        return np.full(3, np.nan), 0, False
+    region = frame[y0:y1, x0:x1]
+    geo = polygon_mask(p, (y1 - y0, x1 - x0), offset=(x0, y0), holes=colour is not None).astype(np.uint8)
+    mask, fallback = geo, False
     if colour is not None:
-        mask = cv2.bitwise_and(mask, mask, mask=colour.mask(frame[y0:y1, x0:x1]))
+        c = colour.centre(region, geo > 0)
+        if c is not None:
+            mask = cv2.bitwise_and(geo, geo, mask=colour.mask(region, c))
+            if not cv2.countNonZero(mask):
+                mask, fallback = geo, True
     n = int(cv2.countNonZero(mask))
     if n == 0:
-        return np.full(3, np.nan), 0
-    m = cv2.mean(frame[y0:y1, x0:x1], mask=mask)
-    return np.asarray(m[:3], dtype=np.float64), n
+        return np.full(3, np.nan), 0, False
+    m = cv2.mean(region, mask=mask)
+    return np.asarray(m[:3], dtype=np.float64), n, fallback

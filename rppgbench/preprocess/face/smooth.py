@@ -235,6 +235,7 @@ class _Output:
         self._cache: dict[tuple[int, int], np.ndarray] = {}
         self.flow_failures = 0
         self.colour: SkinColour | None = None
+        self.fallbacks = 0  # frames whose skin test passed no pixel (the oval's geometric mask was averaged)
 
     def _int_box(self, fbox: np.ndarray) -> tuple[int, int, int, int]:
         """Integer box that follows the float box ``fbox`` only when it has moved by more than
@@ -264,7 +265,8 @@ class _Output:
             if self.colour is None:
                 self.colour = SkinColour(frame, keypoint_polygons(kp, tr.names))
             roi = roi_polygons(kp, tr.names)
-            mean, n = polygon_mean(frame, roi, self.colour)
+            mean, n, fallback = polygon_mean(frame, roi, self.colour)
+            self.fallbacks += int(fallback)
             self.polys.append(roi)
         else:
             mean, n = np.full(3, np.nan), 0
@@ -341,6 +343,8 @@ class _Output:
         npix = np.asarray(self.npix, dtype=np.int32)
         qc["skin_pixels_min"] = int(npix.min()) if npix.size else 0
         qc["skin_pixels_median"] = float(np.median(npix)) if npix.size else 0.0
+        if self.tr.roi == "keypoints":
+            qc["skin_fallback_frames"] = int(self.fallbacks)
         if self.colour is not None:
             qc["skin_colour"] = self.colour.stats()
         return CropResult(frames=np.stack(self.crops).astype(np.uint8, copy=False), boxes=boxes, sources=src, qc=qc,
