@@ -252,3 +252,28 @@ def test_default_recipe_store_has_the_skin_trace_and_pos_recovers_dark_skin_hr(t
     res = evaluate(sig, 30.0, "rppgbench", 10)
     assert sorted(st.recordings()["fitzpatrick"]) == [5, 6]
     assert res.metrics["MAE"]["value"] < 1.0, res.per_recording
+
+
+def test_store_key_carries_the_roi_version_only_for_keypoint_recipes():
+    from rppgbench.preprocess.face.roi import ROI_VERSION
+    from rppgbench.preprocess.recipe import Recipe
+    from rppgbench.store.layout import store_key
+
+    for name in ("fp72", "tb72", "pn128"):  # legacy: key unchanged (golden stores: tests/test_legacy_recipes.py)
+        r = Recipe.named(name)
+        assert r.extraction_version is None
+        assert store_key(r.recipe_id, 1, None, r.extraction_version) == store_key(r.recipe_id, 1, None)
+    r = Recipe.named("skin72")
+    assert r.extraction_version == ROI_VERSION == 2
+    assert store_key(r.recipe_id, 1, None, r.extraction_version) != store_key(r.recipe_id, 1, None)
+
+
+def test_skin_colour_stats_round_trip_and_old_stats_are_refused(blazeface):
+    r = render_recording(make_spec("clean", seed=4, seconds=1, width=320, height=240, fitzpatrick=4))
+    frame = r.frames[0]
+    kp = blazeface.detect_face(frame).keypoints
+    colour = SkinColour(frame, keypoint_polygons(kp, KEYPOINTS))
+    again = SkinColour.from_stats(colour.stats())
+    assert np.array_equal(again.mask(frame), colour.mask(frame))
+    with pytest.raises(ValueError, match="older extraction"):
+        SkinColour.from_stats({"ycrcb_mean": [1, 2, 3], "ycrcb_sd": [1, 1, 1], "k": 3.0})
