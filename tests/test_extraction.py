@@ -113,16 +113,20 @@ def test_light_step_does_not_step_the_skin_roi_mean_beyond_the_step(blazeface):
     assert np.all(at < 6 * np.median(steps, axis=0) + 0.3), (at, np.median(steps, axis=0))
 
 
-def test_frame_without_skin_colour_falls_back_to_the_oval_and_is_counted(blazeface):
+def test_frame_without_skin_colour_falls_back_to_the_oval_and_is_counted(blazeface, monkeypatch):
+    import rppgbench.preprocess.face.roi as roi_module
+
     r = render_recording(make_spec("clean", seed=1, seconds=1, width=320, height=240, fitzpatrick=2))
     frame = r.frames[0]
     kp = blazeface.detect_face(frame).keypoints
     colour = SkinColour(frame, keypoint_polygons(kp, KEYPOINTS))
-    colour.sd = [-1.0, -1.0]  # a negative half-width: a test no pixel passes
+    monkeypatch.setattr(roi_module, "COLOUR_CHI2", -1.0)  # a bound below 0: a test no pixel passes
     roi = roi_polygons(kp, KEYPOINTS)
     mean, n, fallback = polygon_mean(frame, roi, colour)
     geo = polygon_mask(roi, frame.shape[:2], holes=True)
     assert fallback and n == geo.sum() and np.allclose(mean, frame[geo].mean(axis=0), atol=0.5)
+    res = SmoothTracker(blazeface, detect_every=10, size=36, roi="keypoints").run(r.iter_frames())
+    assert res.qc["skin_fallback_frames"] == len(r.frames) and np.all(np.isfinite(res.skin_rgb))  # counted, no gap
 
 
 def test_qc_warnings_fire_each_on_its_threshold():
@@ -239,11 +243,13 @@ def test_default_recipe_store_has_the_skin_trace_and_pos_recovers_dark_skin_hr(t
     assert s.ok and s.warnings == {}
     st = open_store(tmp_path / "d.zarr")
     assert st.attrs["format_version"] == FORMAT_VERSION == 2 and st.recipe.name == "skin72"
+    assert st.attrs["extraction_version"] == 2  # the skin ROI version, part of the store key
     pos = create_model("pos")
     sig = {}
     for rid in st.recording_ids():
         T = st.n_frames(rid)
         assert st.has_skin(rid) and st.skin_trace(rid).shape == (T, 3) and st.skin_pixels(rid).min() > 200
+        assert st.qc(rid)["skin_fallback_frames"] == 0
         np.testing.assert_array_equal(st.rgb_trace(rid), st.skin_trace(rid))  # what the unsupervised path reads
         assert not np.allclose(st.rgb_trace(rid, roi="box"), st.skin_trace(rid))
         m = st.skin_mask(rid, 0, 4)
