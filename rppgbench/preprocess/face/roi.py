@@ -13,13 +13,15 @@ Those small polygons alone are too sensitive to tracking error (a 1-2 px misplac
 texture, which under head motion puts the motion into the trace: measured in ``docs/extraction.md``). The ROI
 actually averaged is therefore the **face oval** (an ellipse from the forehead to the chin and between the
 cheeks, :data:`OVAL`) intersected with a **skin-colour mask adapted to the subject and to the light**
-(:class:`SkinColour`). The test works in log-chromaticity ``(log((R+1)/(G+1)), log((B+1)/(G+1)))`` plus the
-log-luminance ``log(G+1)``, where a change of the illuminant (its intensity, its colour temperature: per-channel
-gains, the von Kries model) is an additive offset shared by every face pixel. The subject's *spread* (a robust
-covariance of the three axes) is learned from the forehead and cheek polygons at the first detection; the
-*centre* is re-measured in every frame (median of the oval's pixels, refined on those that pass), so a light
-step or a colour-temperature drift moves the test with the skin. A pixel is skin when its Mahalanobis distance
-to that centre is within :data:`COLOUR_CHI2`. The oval's edge may cross hair or background: the colour test
+(:class:`SkinColour`). The test works in log-chromaticity ``(log((R+1)/(G+1)), log((B+1)/(G+1)))``, where a
+change of the illuminant (its intensity, its colour temperature: per-channel gains, the von Kries model) is an
+additive offset shared by every face pixel. The subject's *spread* (a robust 2×2 covariance) is learned from the
+forehead and cheek polygons at the first detection; the *centre* is re-measured in every frame (median of the
+oval's pixels, refined on those that pass, averaged over frames unless it jumps), so a light step or a
+colour-temperature drift moves the test with the skin. A pixel is skin when its squared Mahalanobis distance to
+that centre is within :data:`COLOUR_CHI2` and it is not more than 40 % darker (:data:`DARK_CUT`) than the
+frame's skin median (hair and brows of the skin's hue; relative to the frame, so the light level does not
+matter). The oval's edge may cross hair or background: the colour test
 removes them, and the ROI's boundary becomes the skin's own boundary, which follows the face exactly whatever
 the tracking error. No fixed skin-colour thresholds are used, so no skin tone is favoured. (Before
 :data:`ROI_VERSION` 2 the test was fixed YCrCb ``Cr``/``Cb`` bounds from the first detection, which lost the skin
@@ -40,7 +42,7 @@ import numpy as np
 __all__ = ["ROI_POLYGONS", "OVAL", "ROI_HOLES", "roi_polygons", "keypoint_polygons", "face_oval",
            "polygon_mean", "polygon_mask", "REQUIRED_KEYPOINTS", "SkinColour", "COLOUR_CHI2",
            "log_chroma", "MIN_SD", "ROI_VERSION",
-           "CENTRE_ALPHA", "CENTRE_JUMP"]
+           "CENTRE_ALPHA", "CENTRE_JUMP", "DARK_CUT"]
 
 #: (u, v) vertices of each polygon in eye-distance units (see module docstring), clockwise in the image
 ROI_POLYGONS: dict[str, tuple[tuple[float, float], ...]] = {
@@ -126,19 +128,17 @@ def _features(rgb: np.ndarray) -> np.ndarray:
 
 
 class SkinColour:
-    """The subject's skin colour: the spread of its log-chroma and log-luminance, learned from the forehead and
-    cheek polygons.
+    """The subject's skin colour: the spread of its log-chroma, learned from the forehead and cheek polygons.
 
-    At the first detection the polygon pixels' features (:func:`log_chroma`) give a robust centre (median) and
-    a covariance (of the pixels within 3 robust standard deviations, 1.4826 × MAD, of the median on every axis;
-    its diagonal at least :data:`MIN_SD` ², :data:`MIN_SD_LUMA` ²). In each frame the test is centred on that
-    frame's own skin (:meth:`centre`: the median features of the oval's pixels, refined once on the pixels that
-    pass), and a pixel is skin when its squared Mahalanobis distance to the centre is at most :data:`COLOUR_CHI2`
-    (the 99 % quantile of chi-square with 3 degrees of freedom). A global light change (intensity, colour
-    temperature) shifts every pixel's features by the same offset and so moves the centre with the skin, while
-    the covariance (the subject's own spread, with the shading's correlation of luminance and chroma) keeps
-    hair and brows whose hue is close to the skin's out. The first-detection median is kept (:attr:`mean`) as the
-    centre when none is given.
+    At the first detection the polygon pixels' log-chroma (:func:`log_chroma`) give a robust centre (median) and
+    a covariance (of the pixels within 3 robust standard deviations, 1.4826 × MAD, of the median on both axes;
+    its diagonal at least :data:`MIN_SD` ²); their median log-luminance is kept too. In each frame the test is
+    centred on that frame's own skin (:meth:`centre`), and a pixel is skin when its squared Mahalanobis distance
+    to the centre is at most :data:`COLOUR_CHI2` (the 99 % quantile of chi-square with 2 degrees of freedom) and
+    its log-luminance is at least the centre's plus :data:`DARK_CUT`. A global light change (intensity, colour
+    temperature) shifts every pixel's log-chroma and log-luminance by the same offset and so moves the centre
+    with the skin. The first-detection medians (:attr:`mean`: two log-chroma axes and the log-luminance) are
+    the centre when none is given.
     """
 
     def __init__(self, frame: np.ndarray, polygons: np.ndarray) -> None:
