@@ -62,7 +62,7 @@ def run_on_dask(task: Callable[..., dict[str, Any]], adapter: Any, recs: list[An
                               "distributed.worker.profile.enabled": False,
                               "distributed.nanny.pre-spawn-environ": env}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.CRITICAL)
+                                   dashboard_address=":0", silence_logs=logging.CRITICAL)  # free port: no clash
         client = Client(cluster, set_as_default=False)
     tag = run_id or str(id(recs))
     try:
