@@ -34,9 +34,12 @@ __all__ = ["StandIn", "plan_stand_ins", "ensure_stand_in", "apply_smoke", "label
            "STANDIN_VERSION"]
 
 #: bump when the rendering changes (part of every stand-in's folder digest)
-STANDIN_VERSION = 1
+STANDIN_VERSION = 2  # 2: fixture heart rates wrapped into 55-115 bpm (many-subject stand-ins)
 _DONE = ".standin.json"
 _DEFAULT_SUBJECTS = (1, 2)
+#: per dataset where (1, 2) cannot pass a shipped filter: MMPD subjects 1 and 2 are both skin type 4, the
+#: rPPG-Toolbox MMPD protocols filter skin_color 3 (subject 3)
+_DEFAULT_SUBJECTS_OF = {"mmpd": (1, 3)}
 
 
 @dataclass
@@ -104,7 +107,7 @@ def _selection(plan: Any, ds: str) -> tuple[list[int], list[Any]]:
                 continue
             subj = getattr(part, "subjects", "all")
             if subj in ("all", None):
-                subjects.update(_DEFAULT_SUBJECTS)
+                subjects.update(_DEFAULT_SUBJECTS_OF.get(ds, _DEFAULT_SUBJECTS))
             else:
                 for s in subj:
                     try:
