@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(COSTS_CSV), help="where --write writes the table")
     args = ap.parse_args(argv)
     if args.write:
-        print(f"wrote {write_costs(args.out)}")
+        sys.stdout.write(f"wrote {write_costs(args.out)}\n")  # a maintainer's script: its output is the report
     else:
         from rppgbench.models import list_models
 
