@@ -81,9 +81,7 @@ def test_neural_checkpoint_through_the_cli_matches_the_library_path(video, tmp_p
     assert code == 0, stderr
     assert not (tmp_path / "o" / "plot.png").exists()
     _, bvp = read_csv(tmp_path / "o" / "bvp.csv")
-    # no model.json beside the weights: the default recipe's detector and schedule (skin72: BlazeFace every 10 frames)
-    crops = FaceTracker(make_detector("blazeface"), size=model.cfg.frame_size, detect_every=10).run(
-        iter_video(path)).frames
+    crops = FaceTracker(make_detector("haar"), size=model.cfg.frame_size).run(iter_video(path)).frames
     x = frames_view(crops, "standardized", recording_stats(crops, np.zeros(len(crops))), len(crops))
     ref = predict_array(model, model.cfg, x.transpose(3, 0, 1, 2))
     assert ref.shape == (rendered.n_frames,)  # 360 frames = 5 clips of 64 + an end-aligned tail clip

@@ -29,8 +29,7 @@ from rppgbench.cli._options import device_option, output_option
               help="Heart-rate window in seconds.")
 @click.option("--fps", type=float, default=None, help="Frame rate, when the container's is missing or wrong.")
 @click.option("--detector", default=None,
-              help="Face detector (see `rppgbench ls recipes`; default the checkpoint's recipe's, else the default "
-                   "recipe's: blazeface).")
+              help="Face detector (see `rppgbench ls recipes`; default the checkpoint's recipe's, else haar).")
 @device_option
 @click.option("--no-plot", is_flag=True, help="Skip plot.png.")
 def infer(video: str, model_name: str | None, onnx_path: str | None, checkpoint: str | None, random_weights: bool,

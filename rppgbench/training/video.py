@@ -120,8 +120,7 @@ def infer_video(video: str | os.PathLike, model: Any, *, checkpoint: str | None 
         merged into the previous one; it is never dropped).
     detector, detect_every
         Face detector registered in ``rppgbench.preprocess.face`` and how often it runs (frames); default the
-        checkpoint's recipe, else the default recipe's (``skin72``: ``blazeface`` every 10 frames, the detector
-        measured unbiased across skin types in docs/extraction.md; the crop is the box held between detections).
+        checkpoint's recipe, else ``haar`` every 30 frames.
     fps : float, optional
         Frame rate; default the container's. A neural model trained at another rate gets a warning (the
         video is not resampled).
@@ -147,10 +146,7 @@ def infer_video(video: str | os.PathLike, model: Any, *, checkpoint: str | None 
     fps = float(fps)
     neural = cfg.kind == "neural"
     size = int(cfg.frame_size) if neural and cfg.frame_size else UNSUPERVISED_CROP
-    from rppgbench.preprocess.recipe import DEFAULT_RECIPE, Recipe
-
-    default = Recipe.named(DEFAULT_RECIPE)
-    crop_opts: dict[str, Any] = {"detect_every": default.detect_every}
+    crop_opts: dict[str, Any] = {"detect_every": 30}
     if card is not None:
         rec = _card_recipe(card, cfg)
         crop_opts.update({k: rec[k] for k in _TRACKER_FIELDS if k in rec})
@@ -161,7 +157,7 @@ def infer_video(video: str | os.PathLike, model: Any, *, checkpoint: str | None 
     crop_opts["size"] = size
     if detect_every is not None:
         crop_opts["detect_every"] = int(detect_every)
-    detector = detector or default.detector
+    detector = detector or "haar"
     tracker = FaceTracker(make_detector(detector), recording=path.name, **crop_opts)
     crop = tracker.run(iter_video(path), reopen=lambda: iter_video(path))
     frames = crop.frames  # uint8 (T, size, size, 3)
