@@ -61,8 +61,9 @@ def test_ddp_two_cpu_processes(tmp_path):
     r0 = json.loads((tmp_path / "rank0.json").read_text())
     r1 = json.loads((tmp_path / "rank1.json").read_text())
     assert r0["world"] == r1["world"] == 2 and r0["distributed"] and r1["distributed"]
-    # DistributedSampler: 12 clips over 2 ranks, batch 2 -> 3 steps per rank
-    assert r0["hist"][0]["steps"] == r1["hist"][0]["steps"] == 3
+    # ShardBatchSampler: batch_size is the global batch, split across the ranks: 12 clips, batch 2 -> 6 steps on
+    # every rank, one clip per rank per step
+    assert r0["hist"][0]["steps"] == r1["hist"][0]["steps"] == 6
     # losses are all-reduced: every rank reports the same history
     assert r0["hist"][0]["train_loss"] == r1["hist"][0]["train_loss"]
     assert r0["hist"][0]["valid_loss"] == r1["hist"][0]["valid_loss"]
