@@ -1,8 +1,8 @@
 """Checkpoint evaluation in a protocol run: a model with weights to evaluate is tested only, never trained.
 
 The weights come from the protocol (``models: [{name, checkpoint: PATH | {path, source}}]``; a relative path is
-read from the protocol file's folder) or from the command line (``rppgbench run P --checkpoint ID=PATH``, which
-wins). Before any store is opened, :func:`attach_checkpoints` checks each file: it exists, it is read with
+read from the protocol file's folder, else from an included file's folder) or from the command line
+(``rppgbench run P --checkpoint ID=PATH``, which wins). Before any store is opened, :func:`attach_checkpoints` checks each file: it exists, it is read with
 ``torch.load(weights_only=True)`` and it fits the model exactly (the model module's ``checkpoint_filter_fn``
 maps released layouts such as FactorizePhys's ``module.``-prefixed DataParallel keys); otherwise the error names
 the file and lists every missing, unexpected and mis-shaped key. The file's sha256, size and source go into the
@@ -23,10 +23,13 @@ CLI_SOURCE = "command line (--checkpoint)"
 
 
 def _resolve(proto: Any, spec: dict[str, Any], from_cli: bool) -> Path:
+    """A relative protocol path is read from the protocol file's folder, else from the folder of the first
+    included file that has it (a protocol that includes a shipped one keeps the shipped weights)."""
     path = Path(spec["path"]).expanduser()
-    if not path.is_absolute() and not from_cli and proto.path:
-        path = Path(proto.path).parent / path
-    return path
+    if path.is_absolute() or from_cli or not proto.path:
+        return path
+    folders = [Path(proto.path).parent] + [Path(f).parent for f in getattr(proto, "files", ())[1:]]
+    return next((d / path for d in folders if (d / path).is_file()), folders[0] / path)
 
 
 def attach_checkpoints(proto: Any, plans: list[Any], cli: dict[str, str]) -> None:

@@ -54,7 +54,9 @@ def _train(mp: Any, plan: Any, stores: dict[str, Any], splits: Any, ckpt_dir: Pa
     cfg = model.cfg
 
     def dataset_of(split: str) -> Any:
-        parts = [clip_dataset(stores[ds], rids, cfg) for ds, rids in sorted(_split_by_dataset(splits[split]).items())]
+        stride = tr.clip_stride if split == "train" else None
+        parts = [clip_dataset(stores[ds], rids, cfg, stride=stride)
+                 for ds, rids in sorted(_split_by_dataset(splits[split]).items())]
         for ds_, p in zip(sorted(_split_by_dataset(splits[split])), parts, strict=True):
             if len(p) == 0:
                 raise DataError(f"{split} split of dataset {ds_}: no clip of {cfg.clip_len} frames fits in its "
@@ -81,7 +83,7 @@ def _train(mp: Any, plan: Any, stores: dict[str, Any], splits: Any, ckpt_dir: Pa
     history = trainer.fit(train_ds, valid_ds, resume=can_resume)
     info = {"epochs": trainer.epochs, "batch_size": trainer.batch_size, "optimizer": trainer.optimizer_spec,
             "scheduler": trainer.scheduler_spec, "loss": trainer.loss_name, "selection": tr.selection,
-            "history": history,
+            "n_train_clips": len(train_ds), "clip_stride": int(tr.clip_stride or cfg.clip_len), "history": history,
             "finished": bool(history) and history[-1]["epoch"] == trainer.epochs - 1}
     return model, info
 
@@ -123,6 +125,21 @@ def _write_card(mp: Any, plan: Any, checkpoint: Path) -> None:
                    recipes={ds: r.as_dict() for ds, r in mp.recipes.items()}, protocol=plan.protocol.name)
 
 
+def _keep_evaluated_weights(mp: Any, plan: Any, ckpt_dir: Path) -> None:
+    """A copy of the evaluated weights and their run card in the run folder (``checkpoints/<id>/model.pt``, no
+    ``last.pt``: nothing was trained), so ``infer --checkpoint`` on the run crops as this run did."""
+    import hashlib
+
+    from rppgbench._util import atomic_write
+
+    src = Path(mp.checkpoint["path"])
+    data = src.read_bytes()
+    if hashlib.sha256(data).hexdigest() != mp.checkpoint["sha256"]:
+        raise DataError(f"checkpoint {src} changed while the run was reading it (sha256 differs)")
+    atomic_write(ckpt_dir / "model.pt", data)
+    _write_card(mp, plan, ckpt_dir / "model.pt")
+
+
 def run_model(mp: Any, plan: Any, stores: dict[str, Any], tables: dict[str, Any], splits: Any, out_dir: Path,
               resume: bool) -> dict[str, Any]:
     """Train (neural) and evaluate one model; write its predictions; return its rows and model entry."""
@@ -142,6 +159,7 @@ def run_model(mp: Any, plan: Any, stores: dict[str, Any], tables: dict[str, Any]
         ckpt_sha = mp.checkpoint["sha256"]
         logger.info("model %s: evaluating checkpoint %s (sha256 %s, source %s); no training", mp.id,
                     mp.checkpoint["path"], ckpt_sha[:12], mp.checkpoint["source"] or "not given")
+        _keep_evaluated_weights(mp, plan, out_dir / "checkpoints" / mp.id)
     elif mp.cfg.kind == "neural":
         ckpt_dir = out_dir / "checkpoints" / mp.id
         model, train_info = _train(mp, plan, stores, splits, ckpt_dir, resume)

@@ -181,3 +181,17 @@ def test_protocols_root_override(tmp_path, monkeypatch):
     assert protocols_root() == tmp_path and load_protocol("mine").name == "mine"
     with pytest.raises(ProtocolError, match="unknown protocol 'synthetic_quick'"):
         load_protocol("synthetic_quick")
+
+
+def test_clip_stride_is_read_checked_and_left_out_of_the_hash_when_absent(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "m.yaml", GOOD.format(name="m"))
+    base = load_protocol("m.yaml")
+    assert base.training.clip_stride is None
+    write(tmp_path, "a/m.yaml", GOOD.format(name="m") + "training: {clip_stride: 32}\n")
+    strided = load_protocol("a/m.yaml")
+    assert strided.training.clip_stride == 32 and strided.protocol_hash != base.protocol_hash
+    assert '"clip_stride"' not in base.canonical_json() and '"clip_stride":32' in strided.canonical_json()
+    write(tmp_path, "b/m.yaml", GOOD.format(name="m") + "training: {clip_stride: 0}\n")
+    with pytest.raises(ProtocolError, match=r"b/m\.yaml:\d+: .*clip_stride"):
+        load_protocol("b/m.yaml")

@@ -118,7 +118,9 @@ def test_checkpoint_run_never_trains_and_records_the_file(tmp_path, shared_data)
     assert m["training"]["history"] == [] and m["training"]["epochs"] == 0
     assert m["checkpoint"]["sha256"] == sha256_file(fp) == m["checkpoint_sha256"]
     assert res["provenance"]["checkpoints"]["factorizephys"]["path"] == str(fp.resolve())
-    assert not (out / "checkpoints" / "factorizephys").exists()  # nothing trained
+    kept = out / "checkpoints" / "factorizephys"  # the evaluated weights and their run card; nothing trained
+    assert sorted(p.name for p in kept.iterdir()) == ["model.json", "model.pt"]
+    assert sha256_file(kept / "model.pt") == res["provenance"]["checkpoints"]["factorizephys"]["sha256"]
     assert {r["test_dataset"] for r in res["rows"] if r["model"] == "factorizephys"} == {"ibvp", "ubfc_rppg"}
     html = (out / "report" / "index.html").read_text()
     assert "evaluated from checkpoint PURE_FactorizePhys_FSAM_Res.pth" in html and "STAND-IN" in html

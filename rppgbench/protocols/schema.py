@@ -36,8 +36,10 @@ top-level keys:
       evaluates those weights on the test split without training (``run --checkpoint ID=PATH`` does the same).
 ``training``
     ``{epochs, batch_size, optimizer, lr, weight_decay, scheduler: {name, ...}, seed, selection: last|best,
-    max_steps_per_epoch, loss, source}``. ``scheduler`` is the lr schedule (``onecycle``/``cosine``/``step``/
-    ``none`` with the torch keywords; omitted = the model's default); ``source`` cites the settings.
+    max_steps_per_epoch, loss, clip_stride, source}``. ``scheduler`` is the lr schedule (``onecycle``/``cosine``/
+    ``step``/``none`` with the torch keywords; omitted = the model's default); ``clip_stride`` is the number of
+    frames between the starts of training clips (omitted = the clip length: no overlap); ``source`` cites the
+    settings.
 ``evaluation``
     ``{profile, window_s (null = whole recording), hr_method: fft|welch|peak, metrics}``; ``profile`` names an
     evaluation profile and ``metrics`` registered metrics (case-insensitive), both checked by ``rppgbench validate``.
@@ -132,12 +134,13 @@ class TrainingSpec:
     max_steps_per_epoch: int | None = None
     loss: str | None = None
     scheduler: dict[str, Any] | None = None  # None = the model's default lr schedule
+    clip_stride: int | None = None  # frames between training clip starts; None = clip_len (no overlap)
     source: str = ""  # where these settings come from (paper section, config file)
 
 
 #: TrainingSpec fields left out of the canonical JSON while they hold their default (protocol hashes made before
 #: they existed stay the same)
-_NEW_TRAINING_DEFAULTS: dict[str, Any] = {"scheduler": None, "source": ""}
+_NEW_TRAINING_DEFAULTS: dict[str, Any] = {"scheduler": None, "source": "", "clip_stride": None}
 
 
 @dataclass(frozen=True)
@@ -330,7 +333,7 @@ def _part(ctx: _Ctx, d: Any, path: tuple, datasets: dict) -> SplitPart:
 
 def _training(ctx: _Ctx, d: Any, path: tuple, base: TrainingSpec | None = None) -> TrainingSpec:
     allowed = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "scheduler", "seed", "selection",
-               "max_steps_per_epoch", "loss", "source")
+               "max_steps_per_epoch", "loss", "source", "clip_stride")
     ctx.keys(d, path, allowed)
     base = base or TrainingSpec()
     num = (int, float)
@@ -362,6 +365,8 @@ def _training(ctx: _Ctx, d: Any, path: tuple, base: TrainingSpec | None = None) 
                                       base.max_steps_per_epoch, minimum=1, maximum=MAX_STEPS),
         loss=ctx.typed(d, "loss", path, (str,), "a loss name", base.loss),
         scheduler=scheduler,
+        clip_stride=ctx.typed(d, "clip_stride", path, (int,), "an integer (frames)", base.clip_stride, minimum=1,
+                              maximum=MAX_STEPS),
         source=ctx.typed(d, "source", path, (str,), "a citation string", base.source, nullable=False),
     )
 
