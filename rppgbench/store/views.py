@@ -123,9 +123,10 @@ def frames_view(block: np.ndarray, view: str | Sequence[str], stats: dict[str, A
     ``out``, when given, is a float32 array of the result's shape (any strides; e.g. a slice of a larger clip
     buffer) that receives the view, and is returned; otherwise a new C-contiguous array is.
 
-    The arithmetic runs on steps of a few frames straight from uint8 (no whole-clip temporaries; with
-    ``channels_first`` each step's uint8 frames are split into planes first) with the same float32 operations in
-    the same order as the definitions, so the values are bit-identical to the one-pass formulas (tested).
+    The arithmetic runs on steps of :data:`_STEP_ELEMS` elements (no whole-clip temporaries: per-thread scratch
+    buffers of one step; with ``channels_first`` each step's frames are de-interleaved into planes first, in
+    their input dtype), converting the step's frames to float32 once and then using the same float32 operations
+    in the same order as the definitions, so the values are bit-identical to the one-pass formulas (tested).
     """
     views = (view,) if isinstance(view, str) else as_views(view)
     for v in views:
@@ -186,7 +187,7 @@ def _one_view(block: np.ndarray, view: str, stats: dict[str, Any], n_out: int, c
     plane = frame // max(C, 1)
     step = max(1, _STEP_ELEMS // max(plane, 1))
     pix = block.shape[1:-1]
-    planes = scratch("planes", C * (step + extra) * plane, np.uint8).reshape((C, step + extra) + pix)
+    planes = scratch("planes", C * (step + extra) * plane, block.dtype).reshape((C, step + extra) + pix)
     for i in range(0, n_out, step):
         j = min(i + step, n_out)
         n = j - i + extra
@@ -197,7 +198,7 @@ def _one_view(block: np.ndarray, view: str, stats: dict[str, Any], n_out: int, c
 
 
 def _split(src: np.ndarray, planes: list[np.ndarray]) -> None:
-    """De-interleave the channels of uint8 ``src`` (n, ..., C) into contiguous ``planes`` (n, ...) each."""
+    """De-interleave the channels of ``src`` (n, ..., C) into contiguous ``planes`` (n, ...) of its dtype."""
     if src.flags.c_contiguous and 1 < len(planes) <= 4:
         import cv2  # cv2.split de-interleaves ~3x faster than numpy's strided copies (single-threaded)
 
