@@ -206,6 +206,52 @@ def test_direct_chunk_reads_equal_zarr_reads(toy):
     assert np.array_equal(fast.rgb_trace(rid), slow.rgb_trace(rid))
 
 
+def test_boundary_chunk_kept_between_reads_and_scratch_never_leaks(toy, monkeypatch):
+    """Consecutive clips share their boundary chunk (decoded once, kept per thread): every sequence of reads still
+    equals zarr's, a kept chunk never serves another recording or a re-opened store, and no array a caller gets
+    back is a scratch buffer that a later read overwrites."""
+    from rppgbench.store import _chunks
+
+    _, path, ids, _ = toy
+    fast, slow = open_store(path), open_store(path)
+    slow.direct_reads = False
+    decoded = []
+    real = _chunks.DirectFrames._data
+    monkeypatch.setattr(_chunks.DirectFrames, "_data", lambda self, i: decoded.append(i) or real(self, i))
+    a, b = ids
+    for rid, start, stop in [(a, 0, 33), (a, 32, 64), (a, 32, 64), (b, 32, 64), (a, 63, 75), (b, 0, 75)]:
+        assert np.array_equal(fast.read_frames(rid, start, stop), slow.read_frames(rid, start, stop))
+    # (0, 33): chunks 0 and 1 (1 is cut: kept); (32, 64) twice: the kept 1; b: its own 1; (63, 75): the kept 1
+    # and a's last chunk 2 (kept); b whole: 0, 1, 2
+    assert decoded == [0, 1, 1, 2, 0, 1, 2]
+    decoded.clear()
+    fast.read_frames(a, 10, 40)
+    again = open_store(path)  # a new Store (the path may have been prepared again): nothing kept is reused
+    decoded.clear()
+    again.read_frames(a, 32, 40)
+    assert decoded == [1]
+    f = fast.read_frames(a, 0, 40)
+    x, _ = fast.read_clip(a, 0, 40, view="diffnormalized")
+    f0, x0 = f.copy(), x.copy()
+    fast.read_clip(a, 20, 60, view="diffnormalized")
+    fast.read_clip(b, 0, 40, view="standardized", channels_first=True)
+    assert np.array_equal(f, f0) and np.array_equal(x, x0)
+    assert not np.shares_memory(x, fast.read_clip(a, 0, 40, view="diffnormalized")[0])
+
+
+def test_reads_from_threads_equal_sequential_reads(toy):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, path, ids, _ = toy
+    st = open_store(path)
+    jobs = [(ids[k % 2], s, s + 33, v) for k, s in enumerate(range(0, 42, 3))
+            for v in ("raw", "diffnormalized", "standardized")]
+    want = [open_store(path).read_clip(r, a, b, view=v, channels_first=True)[0] for r, a, b, v in jobs]
+    with ThreadPoolExecutor(3) as ex:
+        got = list(ex.map(lambda j: st.read_clip(j[0], j[1], j[2], view=j[3], channels_first=True)[0], jobs * 3))
+    assert all(np.array_equal(g, w) for g, w in zip(got, want * 3, strict=True))
+
+
 def test_clip_dataset_items(toy):
     torch = pytest.importorskip("torch")
     from rppgbench.store.torchdata import ClipDataset
@@ -249,9 +295,12 @@ def _one_pass_float32_view(block: np.ndarray, view: str, stats: dict, n_out: int
 
 @pytest.mark.parametrize("view", ["raw", "diffnormalized", "standardized"])
 @pytest.mark.parametrize("n_frames,n_out", [(21, 20), (20, 20), (1, 1), (9, 8), (17, 17)])
-def test_chunked_view_arithmetic_is_bit_identical_in_both_layouts(view, n_frames, n_out):
+@pytest.mark.parametrize("step_elems", [1 << 18, 200, 1])  # one step; steps of 2 (HWC) / 6 (planes) frames; 1
+def test_chunked_view_arithmetic_is_bit_identical_in_both_layouts(view, n_frames, n_out, step_elems, monkeypatch):
+    from rppgbench.store import views
     from rppgbench.store.views import frames_view
 
+    monkeypatch.setattr(views, "_STEP_ELEMS", step_elems)
     rng = np.random.default_rng(n_frames)
     block = rng.integers(0, 256, size=(n_frames, 6, 5, 3), dtype=np.uint8)
     block[:, 0, 0] = 0  # 0 + 0 in the denominator: the epsilon keeps it finite
@@ -263,6 +312,41 @@ def test_chunked_view_arithmetic_is_bit_identical_in_both_layouts(view, n_frames
     assert first.flags.c_contiguous and np.array_equal(first, want.transpose(3, 0, 1, 2))
     zero = frames_view(block, view, {"frames_mean": 1.0, "frames_std": 0.0, "diffnorm_std": 0.0}, n_out)
     assert np.array_equal(zero, want if view == "raw" else np.zeros_like(want))
+    # several views written into slices of caller-given buffers (a padded DataLoader item), both layouts
+    other = "raw" if view != "raw" else "standardized"
+    both = np.concatenate([want, _one_pass_float32_view(block, other, stats, n_out)], axis=-1)
+    buf = np.full((n_out + 2,) + block.shape[1:3] + (6,), np.nan, np.float32)
+    assert frames_view(block, (view, other), stats, n_out, out=buf[1:-1]) is not None
+    assert np.array_equal(buf[1:-1], both) and np.isnan(buf[[0, -1]]).all()
+    buf = np.full((6, n_out + 2) + block.shape[1:3], np.nan, np.float32)
+    frames_view(block, (view, other), stats, n_out, channels_first=True, out=buf[:, :n_out])
+    assert np.array_equal(buf[:, :n_out], both.transpose(3, 0, 1, 2)) and np.isnan(buf[:, n_out:]).all()
+    with pytest.raises(ValueError, match="out must be float32"):
+        frames_view(block, view, stats, n_out, out=np.zeros((n_out + 1,) + block.shape[1:], np.float32))
+
+
+def test_diffnormalized_equals_the_float64_formula_to_float32_rounding():
+    """A clip-sized generated block: the fast float32 path against the definition in float64 (relative error of
+    a few float32 ulps; exact zeros where both frames are 0 and in the last frame)."""
+    from rppgbench.store.views import frames_view
+
+    rng = np.random.default_rng(7)
+    block = rng.integers(0, 256, size=(161, 72, 72, 3), dtype=np.uint8)
+    block[:, :4] = rng.integers(0, 2, size=(161, 4, 72, 3))  # 0 + 0 and 0 + 1 denominators
+    f = block.astype(np.float64)
+    std = 0.0431
+    ref = np.zeros((160, 72, 72, 3))
+    ref[:159] = (f[1:160] - f[:159]) / (f[1:160] + f[:159] + 1e-7) / std
+    for layout in (False, True):
+        got = frames_view(block[:160], "diffnormalized", {"diffnorm_std": std}, 160, channels_first=layout)
+        got = got.transpose(1, 2, 3, 0) if layout else got
+        assert np.abs(got - ref).max() <= 4 * np.spacing(np.float32(np.abs(ref).max()))
+        assert np.allclose(got, ref, rtol=3e-7, atol=0) and not got[-1].any()
+        full = frames_view(block, "diffnormalized", {"diffnorm_std": std}, 160, channels_first=layout)
+        full = full.transpose(1, 2, 3, 0) if layout else full
+        ref[159] = (f[160] - f[159]) / (f[160] + f[159] + 1e-7) / std
+        assert np.allclose(full, ref, rtol=3e-7, atol=0)
+        ref[159] = 0
 
 
 def test_recordings_are_listed_in_natural_order(tmp_path):

@@ -12,7 +12,9 @@ never the fill value: lost data must not read back as plausible zeros.
 """
 from __future__ import annotations
 
+import itertools
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -33,31 +35,65 @@ class DirectFrames:
         self.dtype = np.dtype(meta["data_type"])
         self._blosc = numcodecs.Blosc()
         self._rest = "/".join("0" for _ in self.shape[1:])
+        self._base = f"{path}/c/"
+        self._token = next(_tokens)  # keys the per-thread chunk kept by _chunk (a path may be re-prepared)
 
-    def _chunk(self, i: int) -> np.ndarray:
-        p = self.path / "c" / str(i) / self._rest
+    def _data(self, i: int) -> bytes:
         try:
-            data = p.read_bytes()
+            with open(f"{self._base}{i}/{self._rest}", "rb") as fh:  # no pathlib: a clip reads ~6 chunk files
+                return fh.read()
         except FileNotFoundError:
             from rppgbench._checks import DataError
 
             c = self.chunks[0]
-            raise DataError(f"chunk file {p.relative_to(self.path).as_posix()} (frames {i * c}-"
+            raise DataError(f"chunk file c/{i}/{self._rest} (frames {i * c}-"
                             f"{min((i + 1) * c, self.shape[0]) - 1}) is missing: the store is damaged; prepare the "
                             "recording again (delete its group and re-run `rppgbench prepare`)",
                             path=self.path) from None
-        return np.frombuffer(self._blosc.decode(data), dtype=self.dtype).reshape(self.chunks)
 
-    def read(self, start: int, stop: int) -> np.ndarray:
+    def _chunk(self, i: int) -> np.ndarray:
+        """Chunk ``i`` decoded (read-only; the last chunk decoded whole by this thread is kept for the next read)."""
+        last = getattr(_last, "chunk", None)
+        if last is not None and last[0] == (self._token, i):
+            return last[1]
+        buf = last[1] if last is not None and last[1].shape == self.chunks and last[1].dtype == self.dtype else \
+            np.empty(self.chunks, self.dtype)
+        _last.chunk = None  # never a stale key on a half-written buffer
+        buf.flags.writeable = True
+        self._blosc.decode(self._data(i), out=buf)
+        buf.flags.writeable = False
+        _last.chunk = ((self._token, i), buf)
+        return buf
+
+    def read(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Frames ``start:stop`` (clipped to the array), into ``out`` when given (C-contiguous, of that shape).
+
+        Chunks that lie wholly inside the range are decoded straight into the result; a chunk cut by the range is
+        decoded into a per-thread buffer and kept: consecutive clips (a sequential DataLoader, overlapping
+        windows) share their boundary chunk and decode it once.
+        """
         start, stop = max(0, int(start)), min(int(stop), self.shape[0])
-        out = np.empty((max(0, stop - start),) + self.shape[1:], dtype=self.dtype)
+        shape = (max(0, stop - start),) + self.shape[1:]
+        if out is None:
+            out = np.empty(shape, dtype=self.dtype)
+        elif out.shape != shape or out.dtype != self.dtype or not out.flags.c_contiguous:
+            raise ValueError(f"out must be C-contiguous {self.dtype} {shape}; got {out.dtype} {out.shape}")
         if stop <= start:
             return out
         c = self.chunks[0]
+        last = getattr(_last, "chunk", None)
         for i in range(start // c, (stop - 1) // c + 1):
             a, b = max(start, i * c), min(stop, (i + 1) * c)
-            out[a - start:b - start] = self._chunk(i)[a - i * c:b - i * c]
+            whole = a == i * c and b - a == c
+            if whole and not (last is not None and last[0] == (self._token, i)):
+                self._blosc.decode(self._data(i), out=out[a - start:b - start])
+            else:
+                out[a - start:b - start] = self._chunk(i)[a - i * c:b - i * c]
         return out
+
+
+_last = threading.local()
+_tokens = itertools.count()
 
 
 def direct_frames_or_none(path: Path) -> DirectFrames | None:

@@ -13,10 +13,14 @@ from rppgbench._checks import DataError, check_option
 from rppgbench._util import did_you_mean, natural_key
 from rppgbench.store._publish import missing_chunks
 from rppgbench.store.layout import ATTR_KEY, RECORDINGS
-from rppgbench.store.views import VIEWS, as_views, frames_view
+from rppgbench.store.views import VIEWS, as_views, frames_view, scratch
 from rppgbench.store.views import label_view as _label_view
 
 __all__ = ["Store", "open_store"]
+
+#: largest uint8 block (bytes) that read_clip decodes into its per-thread scratch buffer (a 160-frame 72x72 clip
+#: is 2.5 MB); longer reads get fresh memory, so no thread keeps a whole recording's worth of buffer
+_SCRATCH_MAX = 16 << 20
 
 _TABLE_FIRST = ["recording_id", "dataset", "subject", "session", "n_frames", "fps", "duration_s"]
 
@@ -193,7 +197,9 @@ class Store:
             raise ValueError(f"frame range [{start}, {stop}) must lie within [0, {T}] for recording {rid}")
         return start, stop, T
 
-    def _frames(self, rid: str, start: int, stop: int) -> np.ndarray:
+    def _frames(self, rid: str, start: int, stop: int, reuse: bool = False) -> np.ndarray:
+        """uint8 frames ``start:stop``; with ``reuse`` (the caller consumes them at once) a clip-sized block goes
+        into a per-thread scratch buffer instead of fresh memory."""
         key = (rid, "frames:direct")
         if key not in self._arrays:
             from rppgbench.store._chunks import direct_frames_or_none
@@ -202,9 +208,12 @@ class Store:
             self._arrays[key] = direct_frames_or_none(self.path / RECORDINGS / rid / "frames") \
                 if self.direct_reads else None
         direct = self._arrays[key]
-        if direct is not None:
-            return direct.read(start, stop)
-        return np.asarray(self._array(rid, "frames")[start:stop])
+        if direct is None:
+            return np.asarray(self._array(rid, "frames")[start:stop])
+        shape = (max(0, stop - start),) + direct.shape[1:]
+        n = int(np.prod(shape))
+        return direct.read(start, stop, scratch("frames", n, direct.dtype).reshape(shape)
+                           if reuse and n <= _SCRATCH_MAX else None)
 
     def _ppg(self, rid: str) -> np.ndarray:
         """The whole aligned PPG of ``rid`` (a few KB), kept in memory after the first read: a Zarr slice
@@ -220,17 +229,20 @@ class Store:
         return self._frames(rid, start, stop)
 
     def read_clip(self, rid: str, start: int = 0, stop: int | None = None, view: str | Sequence[str] = "raw",
-                  label_view: str = "raw", channels_first: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                  label_view: str = "raw", channels_first: bool = False,
+                  out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """float32 frames (t, H, W, 3) — (3, t, H, W) with ``channels_first`` — and label (t,) in the requested
         views (see ``store.views``). A sequence of views gives 3 x (number of views) channels, the views'
-        channels concatenated in that order."""
+        channels concatenated in that order. ``out`` (float32, that shape, any strides) receives the frames
+        instead of a new array."""
         views = as_views(view)
         check_option("label_view", label_view, VIEWS)
         start, stop, T = self._bounds(rid, start, stop)
         n = stop - start
         st = self.stats(rid)
         nxt = min(stop + 1, T) if "diffnormalized" in views else stop
-        x = frames_view(self._frames(rid, start, nxt), views, st, n, channels_first=channels_first)
+        x = frames_view(self._frames(rid, start, nxt, reuse=True), views, st, n, channels_first=channels_first,
+                        out=out)
         lnxt = min(stop + 1, T) if label_view == "diffnormalized" else stop
         y = _label_view(self._ppg(rid)[start:lnxt], label_view, st, n)
         return x, y

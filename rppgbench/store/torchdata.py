@@ -84,11 +84,19 @@ class ClipDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, str, int]:
         rid, s = self.index[i]
         n = self.store.n_frames(rid)
-        stop = min(s + self.clip_len + self.extra_frames, n)
-        # (C, T', H, W) computed in that layout: the float32 clip is written once and handed to torch as is
-        x, _ = self.store.read_clip(rid, s, stop, view=self.input_view, label_view="raw", channels_first=True)
         want = self.clip_len + self.extra_frames
-        if x.shape[1] < want:
-            x = np.concatenate([x, np.repeat(x[:, -1:], want - x.shape[1], axis=1)], axis=1)
+        stop = min(s + want, n)
+        # (C, T', H, W) computed in that layout straight into the array handed to torch (torch.from_numpy shares
+        # it): the float32 clip is written once, also when the recording's end repeats its last frame
+        out = None
+        if stop - s < want:
+            h, w, c = self.store._array(rid, "frames").shape[1:]
+            n_views = 1 if isinstance(self.input_view, str) else len(self.input_view)
+            out = np.empty((c * n_views, want, h, w), np.float32)
+        x, _ = self.store.read_clip(rid, s, stop, view=self.input_view, label_view="raw", channels_first=True,
+                                    out=None if out is None else out[:, :stop - s])
+        if out is not None:
+            out[:, stop - s:] = out[:, stop - s - 1:stop - s]
+            x = out
         y = self.store.read_label(rid, view=self.label_view, start=s, stop=s + self.clip_len)
         return torch.from_numpy(x), torch.from_numpy(np.ascontiguousarray(y)), rid, s
