@@ -230,6 +230,53 @@ def test_fast_cpu_path_equals_reference_release_widths():
     assert len(model.state_dict()) == 82  # the flag is no state
 
 
+@pytest.mark.parametrize("kwargs,frames,chunk_bytes", [
+    ({}, 1, 4 << 20),  # one frame: the interlace is the identity
+    ({"mixer": "tim"}, 7, 3 * 32 * 32 * 8 * 4),  # 3 frames per chunk in block 1, a short last chunk
+    ({"encoder_channels": (8, 8, 16)}, 6, 4 << 20),  # a residual block (run in place) before a fused one
+])
+def test_fused_encoder_equals_module_path(kwargs, frames, chunk_bytes, monkeypatch):
+    from rppgbench.models import _phasenet_fused as fused
+
+    monkeypatch.setattr(fused, "CHUNK_BYTES", chunk_bytes)
+    torch.manual_seed(5)
+    model = create_model("phasenet.tiny", clip_len=frames, **kwargs).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    x = raw_clip(2, frames, 32, seed=6)
+    blocks = list(model.base_encoder)[3:]
+    supported = [fused.fused_block_supported(b, torch.zeros(frames, 16, 16, b.stage1[0].in_channels))
+                 for b in blocks]
+    assert supported == [not b.use_residual for b in blocks]
+    with torch.no_grad():
+        feat_ref = model.base_encoder(x)
+        feat_fast = model.encode_fast(x)
+    assert feat_fast.is_contiguous(memory_format=torch.channels_last_3d)
+    torch.testing.assert_close(feat_fast, feat_ref, rtol=1e-5, atol=1e-5)
+    ref, fast = _both_paths(model, x)
+    assert (fast - ref).abs().max() <= 1e-5
+
+
+def test_moments_mean_and_covariance():
+    from rppgbench.models._phasenet_fused import Moments
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1000, 3, generator=g) * torch.tensor([1.0, 2.0, 0.5]) + torch.tensor([50.0, -3.0, 0.0])
+    m, c = Moments(), Moments(cov=True)
+    for i in range(0, 1000, 300):
+        m.add(x[i:i + 300])
+        c.add(x[i:i + 300])
+    xd = x.double()
+    mean, var = m.mean_var()
+    torch.testing.assert_close(mean, xd.mean(0))
+    torch.testing.assert_close(var, xd.var(0, correction=0))
+    torch.testing.assert_close(c.mean_var()[1], torch.cov(xd.t(), correction=0))
+    scale, bias = m.norm_affine()
+    y = x * scale + bias
+    torch.testing.assert_close(y, torch.nn.functional.instance_norm(x.t()[None]).squeeze(0).t(), rtol=1e-5, atol=1e-5)
+
+
 def test_fast_cpu_path_is_inference_only_and_counters_see_every_module():
     from rppgbench.models._base import count_macs
 

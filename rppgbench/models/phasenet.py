@@ -51,6 +51,7 @@ from rppgbench.models._phasenet_blocks import (
     instance_norm_relu_,
     make_mixer,
 )
+from rppgbench.models._phasenet_fused import encode_fused, stem_supported
 
 __all__ = ["PhaseNet", "checkpoint_filter_fn", "param_counts"]
 
@@ -152,11 +153,12 @@ class PhaseNet(ContractMixin, nn.Module):
         return self.encoder_head(pooled.transpose(1, 2))
 
     def encode_fast(self, x: torch.Tensor) -> torch.Tensor:
-        """``base_encoder(x)`` for CPU inference without autograd, in channels-last-3d memory format, with the
-        instance norms, ReLUs and mixers applied in place (see :meth:`ESTBlock.forward_fast`). The memory-bound
-        depthwise convolutions run several times faster on channels-last tensors and no full-size temporary is
-        allocated for the element-wise work."""
+        """``base_encoder(x)`` for CPU inference without autograd, channels-last-3d: frame chunk by frame chunk
+        with the instance norms resolved per pass (:func:`~rppgbench.models._phasenet_fused.encode_fused`);
+        other layouts and dtypes run the blocks' in-place path (:meth:`ESTBlock.forward_fast`)."""
         stem = self.base_encoder[0]
+        if stem_supported(stem, x):
+            return encode_fused(self.base_encoder, x)
         y = conv3d_cl(x.contiguous(memory_format=torch.channels_last_3d), stem.weight, stem.bias, stem.padding)
         instance_norm_relu_(y)
         for block in list(self.base_encoder)[3:]:

@@ -1,0 +1,316 @@
+"""PHASE-Net's visual encoder for CPU inference, frame chunk by frame chunk (inference helper, no autograd).
+
+The encoder is memory-bound: at the default size every hidden tensor of the first EST block is 537 MB, and run
+op by op each of its ~16 full passes (a convolution, an instance norm's two statistics passes and its apply
+pass, ...) goes to DRAM, and each fresh 537 MB tensor costs ~0.4 s of page faults. Here every block is one
+pipeline over chunks of a few frames (a few MB: the chunk stays in cache from one op to the next), with the
+instance norms resolved as follows, which is the same function as the module path:
+
+- The norm after the 1x1x1 expansion is exact from the block input's channel means and covariance
+  (``u = W x`` is linear: ``mean(u) = W mean(x)``, ``var(u_c) = w_c^T Cov(x) w_c``), so it is folded into
+  the expansion's weights and bias; the covariance is gathered while the previous stage writes the input.
+- The norms after the depthwise convolutions need the statistics of their whole input first: pass 1
+  (expansion, mixer, depthwise (1,k,k)) writes one workspace and gathers its statistics; pass 2 reads it back
+  chunk by chunk, normalises and runs the temporal depthwise convolution into the same workspace (a carry of
+  ``k // 2`` frames keeps the frames it overwrote); pass 3 only reads the result for the squeeze-excitation
+  means; pass 4 normalises it again, projects it with the excitation folded into the projection weights,
+  gathers the projection's statistics and max-pools it.
+- The last norm is applied after the max pool: ``max(a y + b) = a max(y) + b`` for ``a > 0`` (exact, also
+  in floating point, as rounding is monotone), so only the pooled map, a quarter of the projection, is
+  written and then normalised in place.
+
+Statistics are sums of per-chunk float32 sums, shifted by the first chunk's mean, accumulated in float64; the
+biased variance and ``eps`` are those of ``nn.InstanceNorm3d``. Samples of a batch run one after the other
+(instance norm and squeeze-excitation are per sample). Blocks with a residual connection, another stage
+layout or dtype are run by :meth:`ESTBlock.forward_fast` instead (:func:`fused_block_supported`).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from rppgbench.models._phasenet_blocks import TIM, ZAS, ESTBlock
+
+__all__ = ["Moments", "encode_fused", "est_block_fused", "fused_block_supported"]
+
+#: bytes of one chunk of the widest tensor of a stage: a few MB, so that a chunk stays in cache between ops
+CHUNK_BYTES = 4 << 20
+EPS = 1e-5
+
+
+class Moments:
+    """Running per-channel sums of the rows of ``(rows, C)`` float32 chunks: mean and biased variance, or with
+    ``cov=True`` mean and covariance matrix. Float32 sums per chunk, shifted by the first chunk's mean,
+    accumulated in float64."""
+
+    def __init__(self, cov: bool = False) -> None:
+        self.cov = cov
+        self.n = 0
+        self.shift: torch.Tensor | None = None
+        self.s: torch.Tensor | None = None
+        self.ss: torch.Tensor | None = None
+
+    def add(self, x2: torch.Tensor, scratch: torch.Tensor | None = None) -> None:
+        """Add the rows of ``x2`` ``(rows, C)``; ``scratch``: a float32 buffer of at least ``x2.numel()``
+        elements for the shifted copy (allocated when None)."""
+        if self.shift is None:
+            c = x2.shape[1]
+            self.shift = x2.mean(0)
+            self.s = torch.zeros(c, dtype=torch.float64)
+            self.ss = torch.zeros((c, c) if self.cov else c, dtype=torch.float64)
+        d = torch.sub(x2, self.shift, out=scratch[:x2.numel()].view(x2.shape)) if scratch is not None \
+            else x2 - self.shift
+        self.s += d.sum(0)
+        self.ss += (d.t() @ d) if self.cov else d.square_().sum(0)
+        self.n += x2.shape[0]
+
+    def mean_var(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mean, var)`` or ``(mean, cov)`` in float64."""
+        dm = self.s / self.n
+        second = self.ss / self.n
+        var = second - torch.outer(dm, dm) if self.cov else (second - dm * dm).clamp_min(0.0)
+        return dm + self.shift.double(), var
+
+    def norm_affine(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(scale, bias)`` in float32 with ``instance_norm(x) = x * scale + bias``."""
+        mean, var = self.mean_var()
+        if self.cov:
+            var = var.diagonal().clamp_min(0.0)
+        scale = torch.rsqrt(var + EPS)
+        return scale.float(), (-mean * scale).float()
+
+
+def _frames_per_chunk(frame_elems: int, total: int) -> int:
+    return max(1, min(total, CHUNK_BYTES // (4 * frame_elems)))
+
+
+def fused_block_supported(block: ESTBlock, x: torch.Tensor) -> bool:
+    """Whether :func:`est_block_fused` runs ``block`` on ``x`` ``(T, H, W, C)`` (else
+    :meth:`ESTBlock.forward_fast` does)."""
+    c2, c3 = block.stage2[0], block.stage3[0]
+    return (x.dtype == torch.float32 and not block.use_residual and isinstance(block.tsm, (TIM, ZAS))
+            and c2.kernel_size[0] == 1 and c2.padding[0] == 0 and all(k % 2 for k in c2.kernel_size)
+            and tuple(c2.padding[1:]) == (c2.kernel_size[1] // 2, c2.kernel_size[2] // 2)
+            and c3.kernel_size[1:] == (1, 1) and c3.kernel_size[0] % 2 == 1
+            and c3.padding == (c3.kernel_size[0] // 2, 0, 0)
+            and all(c.stride == (1, 1, 1) and c.dilation == (1, 1, 1) for c in (c2, c3))
+            and tuple(block.pool.kernel_size) == (1, 2, 2) and tuple(block.pool.stride) == (1, 2, 2)
+            and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0)
+
+
+class _Expanded:
+    """Frames of ``relu(norm(W x))`` with the mixer applied, computed once each (a ring of three frames)."""
+
+    def __init__(self, block: ESTBlock, x: torch.Tensor, w1t: torch.Tensor, b1: torch.Tensor) -> None:
+        t_len, h, w, _ = x.shape
+        hid = w1t.shape[1]
+        self.x, self.w1t, self.b1, self.mixer = x, w1t, b1, block.tsm
+        self.ring = torch.empty(3, h, w, hid)
+        self.done = -1  # frames [0, done] have been expanded into ring[t % 3]
+        tim = isinstance(self.mixer, TIM) and t_len > 1
+        self.f = self.mixer.f if tim else 0
+        self.p = self.mixer.p if tim and not self.mixer.bugcompat else 0
+        self.saved = torch.empty(2, h, w, self.p) if self.p else None  # unmixed "past" channels of t-1, t
+
+    def _expand(self, t: int) -> None:
+        dst = self.ring[t % 3]
+        torch.addmm(self.b1, self.x[t].view(-1, self.x.shape[-1]), self.w1t, out=dst.view(-1, dst.shape[-1]))
+        dst.relu_()
+        self.done = t
+
+    def frame(self, t: int) -> torch.Tensor:
+        """The mixed frame ``t`` ``(H, W, C)``; frames must be asked for in order (0, 1, ...)."""
+        t_len = self.x.shape[0]
+        if self.done < t:
+            self._expand(t)
+        cur = self.ring[t % 3]
+        if isinstance(self.mixer, ZAS):
+            return self.mixer(cur.permute(2, 0, 1).unsqueeze(0))[0].permute(1, 2, 0)
+        f, p = self.f, self.p
+        if p:
+            self.saved[t % 2].copy_(cur[..., f:f + p])
+            if t == 0:
+                cur[..., f:f + p] = 0
+            else:
+                cur[..., f:f + p] = self.saved[(t - 1) % 2]
+        if f:
+            if t + 1 < t_len:
+                self._expand(t + 1)
+                cur[..., :f] = self.ring[(t + 1) % 3][..., :f]
+            else:
+                cur[..., :f] = 0
+        return cur
+
+
+def est_block_fused(block: ESTBlock, x: torch.Tensor, x_moments: Moments | None, work: torch.Tensor,
+                    out: torch.Tensor, want_moments: bool) -> Moments | None:
+    """One EST block on one sample: ``x`` is ``(T, H, W, C_in)`` contiguous (channels last), ``work`` a float32
+    buffer of at least ``T*H*W*C_hid`` elements, ``out`` ``(T, H/2, W/2, C_out)`` (written, must not overlap
+    ``work``; it may overlap ``x``, which is dead after pass 1). ``x_moments``: the channel mean and covariance
+    of ``x`` (computed here when None). Returns those of ``out`` when ``want_moments``."""
+    t_len, h, w, cin = x.shape
+    conv1, conv2, conv3 = block.stage1[0], block.stage2[0], block.stage3[0]
+    hid = conv1.out_channels
+    v = work[:t_len * h * w * hid].view(t_len, h, w, hid)
+    nf = _frames_per_chunk(h * w * hid, t_len)
+    scratch = torch.empty(nf * h * w * hid)
+    if x_moments is None:
+        x_moments = Moments(cov=True)
+        for t0 in range(0, t_len, nf):
+            x_moments.add(x[t0:t0 + nf].reshape(-1, cin), scratch)
+    # the first norm folded into the expansion: relu(s * (W x - mean)) = relu((s W) x - s mean)
+    w1 = conv1.weight.reshape(hid, cin).double()
+    mean_x, cov_x = x_moments.mean_var()
+    s1 = torch.rsqrt(((w1 @ cov_x) * w1).sum(1).clamp_min(0.0) + EPS)
+    w1t = (w1 * s1[:, None]).t().float().contiguous()  # (C_in, C_hid)
+    b1 = (-(w1 @ mean_x) * s1).float()
+    mixer = block.tsm
+    if isinstance(mixer, TIM) and mixer.bugcompat and mixer.p and t_len > 1:
+        w1t[:, mixer.f:mixer.f + mixer.p] = 0  # the released interlace zeroes these channels: relu(0) = 0
+        b1[mixer.f:mixer.f + mixer.p] = 0
+
+    # pass 1: expansion (+ folded norm, ReLU), mixer, depthwise (1,k,k) -> v; statistics of v
+    expanded = _Expanded(block, x, w1t, b1)
+    st2 = Moments()
+    k2 = conv2.weight.reshape(hid, 1, *conv2.kernel_size[1:])
+    pad2 = tuple(conv2.padding[1:])
+    for t in range(t_len):
+        d = F.conv2d(expanded.frame(t).unsqueeze(0).permute(0, 3, 1, 2), k2, None, padding=pad2, groups=hid)
+        v[t].copy_(d[0].permute(1, 2, 0))
+        st2.add(v[t].view(-1, hid), scratch)
+    del expanded
+    s2, b2 = st2.norm_affine()
+
+    # pass 2: norm + ReLU, temporal depthwise conv in place (a ring of k frames of the normalised input)
+    kt = conv3.kernel_size[0]
+    pad = kt // 2
+    taps3 = conv3.weight.reshape(hid, kt).t().contiguous()  # (kt, C_hid)
+    ring = torch.empty(kt, h, w, hid)  # frame tau of relu(norm(v)) in ring[tau % kt]
+    zero = torch.zeros(h, w, hid) if pad else None
+
+    def load(tau: int) -> None:
+        torch.addcmul(b2, v[tau], s2, out=ring[tau % kt]).relu_()
+
+    for tau in range(min(pad, t_len)):
+        load(tau)
+    st3 = Moments()
+    for t in range(t_len):
+        if t + pad < t_len:
+            load(t + pad)  # v[t + pad] is still the input: outputs are written up to frame t - 1
+        vt = v[t]
+        for j in range(kt):
+            tau = t + j - pad
+            src = ring[tau % kt] if 0 <= tau < t_len else zero
+            if j == 0:
+                torch.mul(src, taps3[j], out=vt)
+            else:
+                vt.addcmul_(src, taps3[j])
+        st3.add(vt.view(-1, hid), scratch)
+    s3, b3 = st3.norm_affine()
+
+    # pass 3: the squeeze-excitation means of relu(norm(v))
+    total = torch.zeros(hid, dtype=torch.float64)
+    for t0 in range(0, t_len, nf):
+        n = min(nf, t_len - t0)
+        a3 = scratch[:n * h * w * hid].view(-1, hid)
+        total += torch.addcmul(b3, v[t0:t0 + n].view(-1, hid), s3, out=a3).relu_().sum(0)
+    pooled = (total / (t_len * h * w)).float()
+    excite = block.se.fc(pooled.view(1, hid, 1, 1, 1)).view(1, hid)
+    cout = block.proj[0].out_channels
+    wpt = (block.proj[0].weight.reshape(cout, hid) * excite).t().contiguous()  # (C_hid, C_out)
+
+    # pass 4: norm + ReLU, projection (excitation folded in), statistics, max pool (the norm comes after it)
+    st4 = Moments()
+    ybuf = torch.empty(nf * h * w * cout)
+    yscratch = torch.empty(nf * h * w * cout)
+    for t0 in range(0, t_len, nf):
+        n = min(nf, t_len - t0)
+        a3 = scratch[:n * h * w * hid].view(-1, hid)
+        torch.addcmul(b3, v[t0:t0 + n].view(-1, hid), s3, out=a3).relu_()
+        y = ybuf[:n * h * w * cout].view(-1, cout)
+        torch.mm(a3, wpt, out=y)
+        st4.add(y, yscratch)
+        yv = y.view(n, h, w, cout)
+        o = out[t0:t0 + n]
+        torch.maximum(yv[:, 0::2, 0::2], yv[:, 0::2, 1::2], out=o)
+        torch.maximum(o, yv[:, 1::2, 0::2], out=o)
+        torch.maximum(o, yv[:, 1::2, 1::2], out=o)
+    s4, b4 = st4.norm_affine()
+    moments = Moments(cov=True) if want_moments else None
+    _apply_norm_(out.view(-1, cout), s4, b4, relu=False, moments=moments, scratch=yscratch)
+    return moments
+
+
+def _apply_norm_(x2: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, relu: bool, moments: Moments | None,
+                 scratch: torch.Tensor) -> None:
+    """``x2 <- x2 * scale + bias`` (then ReLU) in place by row chunks, gathering ``moments`` of the result."""
+    c = x2.shape[1]
+    rows = max(min(CHUNK_BYTES // (4 * c), scratch.numel() // c), 1)
+    for i in range(0, x2.shape[0], rows):
+        ch = x2[i:i + rows]
+        torch.addcmul(bias, ch, scale, out=ch)
+        if relu:
+            ch.relu_()
+        if moments is not None:
+            moments.add(ch, scratch)
+
+
+def _stem(conv: torch.nn.Conv3d, x: torch.Tensor, out: torch.Tensor) -> Moments:
+    """Stem conv (1,k,k) + instance norm + ReLU of one sample ``x`` (3, T, H, W) into ``out`` (T, H, W, C);
+    returns the channel mean and covariance of the result."""
+    cin, t_len, h, w = x.shape
+    c = conv.out_channels
+    weight = conv.weight.reshape(c, cin, *conv.kernel_size[1:])
+    nf = _frames_per_chunk(h * w * c, t_len)
+    st = Moments()
+    scratch = torch.empty(nf * h * w * c)
+    for t0 in range(0, t_len, nf):
+        xc = x[:, t0:t0 + nf].transpose(0, 1).contiguous(memory_format=torch.channels_last)
+        y = F.conv2d(xc, weight, conv.bias, padding=tuple(conv.padding[1:]))
+        oc = out[t0:t0 + nf]
+        oc.copy_(y.permute(0, 2, 3, 1))
+        st.add(oc.view(-1, c), scratch)
+    scale, bias = st.norm_affine()
+    moments = Moments(cov=True)
+    _apply_norm_(out.view(-1, c), scale, bias, relu=True, moments=moments, scratch=scratch)
+    return moments
+
+
+def stem_supported(conv: torch.nn.Conv3d, x: torch.Tensor) -> bool:
+    return (x.dtype == torch.float32 and conv.kernel_size[0] == 1 and conv.padding[0] == 0
+            and conv.stride == (1, 1, 1) and conv.dilation == (1, 1, 1) and conv.groups == 1)
+
+
+def encode_fused(base_encoder: torch.nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """``base_encoder(x)`` (stem conv, instance norm, ReLU, EST blocks) for CPU inference, ``B x 3 x T x H x W``
+    -> ``B x C x T x h x w`` in channels-last-3d memory format; blocks that :func:`fused_block_supported`
+    rejects run :meth:`ESTBlock.forward_fast`."""
+    stem, blocks = base_encoder[0], list(base_encoder)[3:]
+    bsz, _, t_len, h, w = x.shape
+    # two workspaces per sample: `act` holds a block's input and then its output (the input is dead after
+    # pass 1), `work` its hidden map
+    sizes, work_size, side_h, side_w = [t_len * h * w * stem.out_channels], 0, h, w
+    for blk in blocks:
+        work_size = max(work_size, t_len * side_h * side_w * blk.stage1[0].out_channels)
+        side_h, side_w = side_h // 2, side_w // 2
+        sizes.append(t_len * side_h * side_w * blk.proj[0].out_channels)
+    act = torch.empty(max(sizes))
+    work = torch.empty(work_size)
+    outs = []
+    for b in range(bsz):
+        cur = act[:sizes[0]].view(t_len, h, w, stem.out_channels)
+        moments = _stem(stem, x[b], cur)
+        for i, blk in enumerate(blocks):
+            if fused_block_supported(blk, cur):
+                th, tw = cur.shape[1] // 2, cur.shape[2] // 2
+                nxt = act[:sizes[i + 1]].view(t_len, th, tw, blk.proj[0].out_channels)
+                moments = est_block_fused(blk, cur, moments, work, nxt, want_moments=i + 1 < len(blocks))
+            else:
+                y = blk.forward_fast(cur.unsqueeze(0).permute(0, 4, 1, 2, 3))
+                nxt = y[0].permute(1, 2, 3, 0)
+                moments = None
+            cur = nxt
+        outs.append(cur if bsz == 1 else cur.clone())
+    if bsz == 1:
+        return outs[0].unsqueeze(0).permute(0, 4, 1, 2, 3)
+    return torch.stack(outs).permute(0, 4, 1, 2, 3)
