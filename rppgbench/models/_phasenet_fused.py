@@ -255,25 +255,25 @@ def _apply_norm_(x2: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, relu
             moments.add(ch, scratch)
 
 
-def _stem(conv: torch.nn.Conv3d, x: torch.Tensor, out: torch.Tensor) -> Moments:
-    """Stem conv (1,k,k) + instance norm + ReLU of one sample ``x`` (3, T, H, W) into ``out`` (T, H, W, C);
-    returns the channel mean and covariance of the result."""
-    cin, t_len, h, w = x.shape
+def _stem(conv: torch.nn.Conv3d, x: torch.Tensor) -> tuple[torch.Tensor, Moments]:
+    """Stem conv (1,k,k) + instance norm + ReLU of one sample ``x`` (3, T, H, W): the result ``(T, H, W, C)`` and
+    its channel mean and covariance. One oneDNN convolution over all frames (its channels-last output is the
+    result's memory), then the norm in place by row chunks."""
     c = conv.out_channels
-    weight = conv.weight.reshape(c, cin, *conv.kernel_size[1:])
-    nf = _frames_per_chunk(h * w * c, t_len)
+    xc = x.unsqueeze(0).contiguous(memory_format=torch.channels_last_3d)
+    y = torch.mkldnn_convolution(xc, conv.weight, conv.bias, list(conv.padding), [1, 1, 1], [1, 1, 1], 1) \
+        if torch.backends.mkldnn.is_available() else F.conv3d(xc, conv.weight, conv.bias, padding=conv.padding)
+    out = y[0].permute(1, 2, 3, 0).contiguous()  # a view when the result is channels-last
+    o2 = out.view(-1, c)
+    rows = max(CHUNK_BYTES // (4 * c), 1)
+    scratch = torch.empty(rows * c)
     st = Moments()
-    scratch = torch.empty(nf * h * w * c)
-    for t0 in range(0, t_len, nf):
-        xc = x[:, t0:t0 + nf].transpose(0, 1).contiguous(memory_format=torch.channels_last)
-        y = F.conv2d(xc, weight, conv.bias, padding=tuple(conv.padding[1:]))
-        oc = out[t0:t0 + nf]
-        oc.copy_(y.permute(0, 2, 3, 1))
-        st.add(oc.view(-1, c), scratch)
+    for i in range(0, o2.shape[0], rows):
+        st.add(o2[i:i + rows], scratch)
     scale, bias = st.norm_affine()
     moments = Moments(cov=True)
-    _apply_norm_(out.view(-1, c), scale, bias, relu=True, moments=moments, scratch=scratch)
-    return moments
+    _apply_norm_(o2, scale, bias, relu=True, moments=moments, scratch=scratch)
+    return out, moments
 
 
 def stem_supported(conv: torch.nn.Conv3d, x: torch.Tensor) -> bool:
@@ -287,9 +287,9 @@ def encode_fused(base_encoder: torch.nn.Sequential, x: torch.Tensor) -> torch.Te
     rejects run :meth:`ESTBlock.forward_fast`."""
     stem, blocks = base_encoder[0], list(base_encoder)[3:]
     bsz, _, t_len, h, w = x.shape
-    # two workspaces per sample: `act` holds a block's input and then its output (the input is dead after
-    # pass 1), `work` its hidden map
-    sizes, work_size, side_h, side_w = [t_len * h * w * stem.out_channels], 0, h, w
+    # two workspaces: `act` holds the blocks' outputs (a block's input is dead after its pass 1, so its output
+    # may overwrite it), `work` their hidden maps
+    sizes, work_size, side_h, side_w = [0], 0, h, w
     for blk in blocks:
         work_size = max(work_size, t_len * side_h * side_w * blk.stage1[0].out_channels)
         side_h, side_w = side_h // 2, side_w // 2
@@ -298,8 +298,7 @@ def encode_fused(base_encoder: torch.nn.Sequential, x: torch.Tensor) -> torch.Te
     work = torch.empty(work_size)
     outs = []
     for b in range(bsz):
-        cur = act[:sizes[0]].view(t_len, h, w, stem.out_channels)
-        moments = _stem(stem, x[b], cur)
+        cur, moments = _stem(stem, x[b])
         for i, blk in enumerate(blocks):
             if fused_block_supported(blk, cur):
                 th, tw = cur.shape[1] // 2, cur.shape[2] // 2
