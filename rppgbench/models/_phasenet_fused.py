@@ -306,7 +306,7 @@ def encode_fused(base_encoder: torch.nn.Sequential, x: torch.Tensor) -> torch.Te
                 moments = est_block_fused(blk, cur, moments, work, nxt, want_moments=i + 1 < len(blocks))
             else:
                 y = blk.forward_fast(cur.unsqueeze(0).permute(0, 4, 1, 2, 3))
-                nxt = y[0].permute(1, 2, 3, 0)
+                nxt = y[0].permute(1, 2, 3, 0).contiguous()
                 moments = None
             cur = nxt
         outs.append(cur if bsz == 1 else cur.clone())
