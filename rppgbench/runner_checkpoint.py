@@ -2,11 +2,12 @@
 
 The weights come from the protocol (``models: [{name, checkpoint: PATH | {path, source}}]``; a relative path is
 read from the protocol file's folder, else from an included file's folder) or from the command line
-(``rppgbench run P --checkpoint ID=PATH``, which wins). Before any store is opened, :func:`attach_checkpoints` checks each file: it exists, it is read with
-``torch.load(weights_only=True)`` and it fits the model exactly (the model module's ``checkpoint_filter_fn``
-maps released layouts such as FactorizePhys's ``module.``-prefixed DataParallel keys); otherwise the error names
-the file and lists every missing, unexpected and mis-shaped key. The file's sha256, size and source go into the
-model's results entry (``models.<id>.checkpoint``), the provenance (``provenance.checkpoints``) and the report.
+(``rppgbench run P --checkpoint ID=PATH``, which wins). Before any store is opened, :func:`attach_checkpoints`
+checks each file: it exists, it is read with ``torch.load(weights_only=True)`` and it fits the model exactly
+(the model module's ``checkpoint_filter_fn`` maps released layouts such as FactorizePhys's ``module.``-prefixed
+DataParallel keys); otherwise the error names the file and lists every missing, unexpected and mis-shaped key.
+The file's sha256, size and source go into the model's results entry (``models.<id>.checkpoint``), the
+provenance (``provenance.checkpoints``) and the report.
 """
 from __future__ import annotations
 
