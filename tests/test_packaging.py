@@ -30,8 +30,11 @@ def test_wheel_contains_every_protocol_file(tmp_path):
     (wheel,) = out.glob("rppgbench-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     shipped = {f"rppgbench/protocols/library/{p.relative_to(LIBRARY).as_posix()}"
-               for p in LIBRARY.rglob("*") if p.suffix in (".yaml", ".md")}
+               for p in LIBRARY.rglob("*") if p.suffix in (".yaml", ".md", ".pt", ".json")}
     assert len([n for n in shipped if n.endswith(".yaml")]) >= 20
     assert shipped <= names, f"missing from the wheel: {sorted(shipped - names)}"
     assert "rppgbench/protocols/library/synthetic/synthetic_quick.yaml" in names
+    # the tiny weights synthetic_quick evaluates, with their provenance
+    for f in ("factorizephys_tiny.pt", "phasenet_tiny.pt", "physfsunet_tiny.pt", "provenance.json"):
+        assert f"rppgbench/protocols/library/synthetic/weights/{f}" in names
     assert "rppgbench/protocols/library/_base/train_fp.yaml" in names  # shared parts the protocols include

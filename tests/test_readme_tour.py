@@ -42,6 +42,6 @@ def test_tour_runs_verbatim(tmp_path):
     print(f"tour: {time.perf_counter() - t0:.1f} s wall")
     assert (tmp_path / "runs" / "quick" / "report" / "index.html").is_file()
     runs = tmp_path / "runs"
-    assert (runs / "infer_fs" / "hr.csv").is_file() and (runs / "infer_pos" / "bvp.csv").is_file()
+    assert (runs / "infer_pn" / "hr.csv").is_file() and (runs / "infer_pos" / "bvp.csv").is_file()
     raw = tmp_path / "data" / "raw"
     assert not [p for p in raw.rglob("*") if "infer" in p.name]  # nothing written into the raw data

@@ -39,7 +39,14 @@ def quick_env(tmp_path_factory):
         f"protocol: synthetic_quick_test\ninclude: {rel}\n"
         "datasets:\n  synthetic:\n    generate: {recordings: 6, recordings_per_subject: 1, seconds: 10}\n"
         "training: {epochs: 2, batch_size: 2, max_steps_per_epoch: 2}\n")
-    return {"protocol": root / "synthetic_quick_test.yaml", "data": root / "data", "raw": root / "raw"}
+    # the shipped networks are evaluated from their pretrained weights; resuming needs one that trains
+    (root / "synthetic_quick_train.yaml").write_text(
+        f"protocol: synthetic_quick_train\ninclude: {rel}\n"
+        "datasets:\n  synthetic:\n    generate: {recordings: 6, recordings_per_subject: 1, seconds: 10}\n"
+        "models: [pos, {name: factorizephys.tiny, id: factorizephys_tiny, recipe: skin72}]\n"
+        "training: {epochs: 2, batch_size: 2, max_steps_per_epoch: 2, clip_stride: 16}\n")
+    return {"protocol": root / "synthetic_quick_test.yaml", "train_protocol": root / "synthetic_quick_train.yaml",
+            "data": root / "data", "raw": root / "raw"}
 
 
 @pytest.fixture()
@@ -50,6 +57,7 @@ def env(quick_env, monkeypatch):
 
 
 def test_synthetic_quick_end_to_end(env, tmp_path):
+    prov_weights = json.loads((protocols_root() / "synthetic" / "weights" / "provenance.json").read_text())
     out = tmp_path / "run"
     res = CliRunner().invoke(cli, ["run", str(env["protocol"]), "--limit", "2", "--output", str(out)])
     assert res.exit_code == 0, (res.output, res.exception)
@@ -73,10 +81,10 @@ def test_synthetic_quick_end_to_end(env, tmp_path):
         assert preds["recording_ids"] == r["splits"]["test"] and preds["fs"] == 30.0
         tbx = read_toolbox_pickle(out / "predictions" / f"{mid}_toolbox.pkl")
         assert set(tbx["predictions"]) == set(r["splits"]["test"])
-        if m["kind"] == "neural":
-            ck = out / "checkpoints" / mid / "model.pt"
-            assert ck.is_file() and m["checkpoint_sha256"] and m["n_params"] > 0
-            assert m["training"]["epochs"] == 2 and len(m["training"]["history"]) == 2
+        if m["kind"] == "neural":  # the shipped pretrained weights, evaluated without training
+            assert m["checkpoint"]["path"].endswith(f"weights/{mid}.pt") and m["n_params"] > 0
+            assert m["checkpoint"]["sha256"] == prov_weights["models"][mid]["sha256"]
+            assert not (out / "checkpoints" / mid).exists() and not m.get("training")
     # the clean-preset recording (s05_r00: MIXED_CYCLE starts with "clean") and its HR errors
     clean = {row["model"]: row for row in r["per_recording"] if row["recording"] == "s05_r00"}
     assert set(clean) == set(ids) and all(row["subject"] == "05" for row in clean.values())
@@ -125,6 +133,7 @@ def test_test_only_protocol_runs_the_constant_null_and_no_null_leaves_it_out(env
 
 def test_interrupted_run_resumes_to_the_same_results(env, tmp_path):
     models = ["pos", "factorizephys_tiny"]
+    env = dict(env, protocol=env["train_protocol"])
     full = run_protocol(RunOptions(env["protocol"], models=models, limit=2, output=tmp_path / "a", report=False))
     b = tmp_path / "b"
     with pytest.raises(Exception, match="interrupted during model 'factorizephys_tiny'"):
@@ -132,6 +141,9 @@ def test_interrupted_run_resumes_to_the_same_results(env, tmp_path):
                                 stop_after_epochs=1))
     assert (b / ".state" / "pos.json").is_file() and not (b / "results.json").exists()
     assert (b / "checkpoints" / "factorizephys_tiny" / "last.pt").is_file()
+    # clip_stride 16: overlapping 32-frame training clips, 17 per 300-frame recording (2 train recordings)
+    assert full["models"]["factorizephys_tiny"]["training"]["n_train_clips"] == 34
+    assert full["models"]["factorizephys_tiny"]["training"]["clip_stride"] == 16
     resumed = run_protocol(RunOptions(env["protocol"], models=models, limit=2, output=b, report=False,
                                       resume=True))
     assert strip_volatile(resumed) == strip_volatile(full)

@@ -132,9 +132,15 @@ def seed_from_results(results_dir: str | Path, root: str | Path = "leaderboards"
             notes = (f"Null baseline {null.get('name')}: a sinusoid at {null.get('hr_bpm'):.2f} bpm "
                      + ("(the mean reference HR of the train split's windows). " if uses_train else
                         f"({null.get('reference')}). ") + note)[:2000]
+        ckpt = entry.get("checkpoint") if isinstance(entry.get("checkpoint"), dict) else None
+        if ckpt is not None:  # evaluated from given weights: say where they came from, not this run's train split
+            notes = (f"Weights evaluated without training in this run: {ckpt.get('source') or 'source not given'} "
+                     f"(sha256 {str(ckpt.get('sha256', ''))[:12]}). " + note)[:2000]
+        training_data = ([str(ckpt.get("source") or "given weights")[:120]] if ckpt is not None
+                         else train if uses_train else [])
         manifest = {
             "method_name": str(entry.get("name", m)) if null is not None else m, "code_url": code_url,
-            "training_data": train if uses_train else [],
+            "training_data": training_data,
             "test_videos_seen": False,
             "hardware": f"{prov.get('device', 'cpu')}; {prov.get('platform', '')}".strip("; ")[:200],
             "submitter": "rppgbench maintainers (seed run)", "notes": notes,
