@@ -70,7 +70,8 @@ def run_seed(seed: int, per_cell: int, seconds: float, work: Path) -> tuple[dict
     hr = float(null.get("hr_bpm", float("nan")))
     note = (f"null = {null.get('name', 'null')} at {hr:.1f} bpm; wall {wall:.0f} s, "
             f"CPU of this process {time.process_time() - c0:.0f} s, load average {os.getloadavg()[0]:.1f}")
-    return cells, wall, note
+    resolution = max(float(r.get("hr_resolution_bpm", 0.0)) for r in res["rows"])
+    return cells, wall, note, resolution
 
 
 def _mean(v: list[float]) -> float:
@@ -90,11 +91,44 @@ def tables(cells: dict) -> list[str]:
     return out
 
 
+def scores(cells: dict) -> dict[str, float]:
+    """Each method's mean error over all recordings (the null baseline included)."""
+    models = sorted({k[0] for k in cells})
+    return {m: _mean([e for k, v in cells.items() if k[0] == m for e in v]) for m in models}
+
+
 def ranking(cells: dict) -> list[str]:
     """Methods ordered by their mean error over all cells (the null baseline included)."""
-    models = sorted({k[0] for k in cells})
-    score = {m: _mean([e for k, v in cells.items() if k[0] == m for e in v]) for m in models}
-    return sorted(models, key=lambda m: score[m])
+    sc = scores(cells)
+    return sorted(sc, key=lambda m: sc[m])
+
+
+def tied_groups(cells: dict, resolution: float) -> list[tuple[str, ...]]:
+    """The ranking with neighbours closer than ``resolution`` (the HR resolution of the evaluation, bpm) merged
+    into one group: an error difference below what the estimator can resolve is not an order."""
+    sc = scores(cells)
+    groups: list[list[str]] = []
+    for m in ranking(cells):
+        if groups and sc[m] - sc[groups[-1][-1]] < resolution:
+            groups[-1].append(m)
+        else:
+            groups.append([m])
+    return [tuple(sorted(g)) for g in groups]
+
+
+def top_groups(groups: list[tuple[str, ...]], n: int = 3) -> list[tuple[str, ...]]:
+    """The leading groups that hold the first ``n`` methods."""
+    out, k = [], 0
+    for g in groups:
+        if k >= n:
+            break
+        out.append(g)
+        k += len(g)
+    return out
+
+
+def _fmt_groups(groups: list[tuple[str, ...]]) -> str:
+    return ", ".join(g[0] if len(g) == 1 else "{" + " = ".join(g) + "}" for g in groups)
 
 
 def main() -> None:
@@ -109,20 +143,28 @@ def main() -> None:
     os.environ["RPPGBENCH_DATA"] = args.data or str(work / "data")
     os.environ.pop("RPPGBENCH_RAW_SYNTHETIC", None)
     lines = [BEGIN, ""]
-    orders = []
+    orders: list[list[str]] = []
+    tied: list[list[tuple[str, ...]]] = []
     for seed in args.seeds:
-        cells, _wall, note = run_seed(seed, args.per_cell, args.seconds, work)
-        order = ranking(cells)
+        cells, _wall, note, resolution = run_seed(seed, args.per_cell, args.seconds, work)
+        order, sc = ranking(cells), scores(cells)
+        groups = tied_groups(cells, resolution)
         orders.append(order[:3])
+        tied.append(top_groups(groups))
         block = [f"Generator seed {seed} ({args.per_cell} recording(s) of {args.seconds:g} s per preset and skin "
                  f"type; {note}). Mean absolute HR error, bpm:", "", *tables(cells), "",
-                 f"Order over all cells (best first): {', '.join(order)}.", ""]
+                 "Order over all recordings (best first, mean error in bpm): "
+                 + ", ".join(f"{m} {sc[m]:.2f}" for m in order) + ".",
+                 f"With methods closer than the HR resolution ({resolution:g} bpm) tied: {_fmt_groups(groups)}.", ""]
         print("\n".join(block), flush=True)
         lines += block
     agree = all(o == orders[0] for o in orders)
-    lines += [f"Top-3 order {'agrees' if agree else 'DIFFERS'} across seeds: "
-              + "; ".join(", ".join(o) for o in orders) + ".", "", END]
-    print(lines[-3])
+    agree_tied = all(t == tied[0] for t in tied)
+    lines += [f"Strict top-3 order {'agrees' if agree else 'DIFFERS'} across seeds: "
+              + "; ".join(", ".join(o) for o in orders) + ".",
+              f"Top-3 order with ties below the HR resolution {'agrees' if agree_tied else 'DIFFERS'} across seeds: "
+              + "; ".join(_fmt_groups(t) for t in tied) + ".", "", END]
+    print("\n".join(lines[-5:-2]))
     if args.write:
         doc = Path(args.write)
         text = doc.read_text()
