@@ -84,7 +84,10 @@ def test_synthetic_quick_end_to_end(env, tmp_path):
         if m["kind"] == "neural":  # the shipped pretrained weights, evaluated without training
             assert m["checkpoint"]["path"].endswith(f"weights/{mid}.pt") and m["n_params"] > 0
             assert m["checkpoint"]["sha256"] == prov_weights["models"][mid]["sha256"]
-            assert not (out / "checkpoints" / mid).exists() and not m.get("training")
+            kept = out / "checkpoints" / mid  # the evaluated weights and their run card, nothing trained
+            assert sorted(p.name for p in kept.iterdir()) == ["model.json", "model.pt"]
+            assert m["training"]["epochs"] == 0 and m["training"]["history"] == []
+            assert m["checkpoint_sha256"] == m["checkpoint"]["sha256"]
     # the clean-preset recording (s05_r00: MIXED_CYCLE starts with "clean") and its HR errors
     clean = {row["model"]: row for row in r["per_recording"] if row["recording"] == "s05_r00"}
     assert set(clean) == set(ids) and all(row["subject"] == "05" for row in clean.values())
