@@ -277,6 +277,28 @@ def test_moments_mean_and_covariance():
     scale, bias = m.norm_affine()
     y = x * scale + bias
     torch.testing.assert_close(y, torch.nn.functional.instance_norm(x.t()[None]).squeeze(0).t(), rtol=1e-5, atol=1e-5)
+    assert m.shifted and c.shifted  # channel 0: mean 50 against a std of 1
+
+
+@pytest.mark.parametrize("offset", [0.0, 2.5])
+def test_moments_without_a_shift_when_means_are_small(offset):
+    """Means at most 3 stds from 0 (the ReLU and convolution outputs of the encoder): chunks are summed where they
+    lie, no shifted copy, and the moments still equal float64's to float32 precision."""
+    from rppgbench.models._phasenet_fused import Moments
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(20000, 4, generator=g) * torch.tensor([1.0, 2.0, 0.5, 3.0]) + offset * torch.tensor(
+        [1.0, -2.0, 0.5, 3.0])
+    m, c = Moments(), Moments(cov=True)
+    for i in range(0, len(x), 4096):
+        m.add(x[i:i + 4096])
+        c.add(x[i:i + 4096])
+    assert not m.shifted and not c.shifted
+    xd = x.double()
+    mean, var = m.mean_var()
+    torch.testing.assert_close(mean, xd.mean(0), rtol=0, atol=1e-6)
+    torch.testing.assert_close(var, xd.var(0, correction=0), rtol=2e-6, atol=0)
+    torch.testing.assert_close(c.mean_var()[1], torch.cov(xd.t(), correction=0), rtol=0, atol=2e-5)
 
 
 def test_fast_cpu_path_is_inference_only_and_counters_see_every_module():

@@ -12,56 +12,75 @@ instance norms resolved as follows, which is the same function as the module pat
 - The norms after the depthwise convolutions need the statistics of their whole input first: pass 1
   (expansion, mixer, depthwise (1,k,k)) writes one workspace and gathers its statistics; pass 2 reads it back
   chunk by chunk, normalises and runs the temporal depthwise convolution into the same workspace (a carry of
-  ``k // 2`` frames keeps the frames it overwrote); pass 3 only reads the result for the squeeze-excitation
-  means; pass 4 normalises it again, projects it with the excitation folded into the projection weights,
-  gathers the projection's statistics and max-pools it.
+  ``k // 2`` frames keeps the frames it overwrote); pass 3 normalises the result in place (norm + ReLU) and
+  sums it for the squeeze-excitation means; pass 4 projects it with the excitation folded into the
+  projection weights, gathers the projection's statistics and max-pools it.
 - The last norm is applied after the max pool: ``max(a y + b) = a max(y) + b`` for ``a > 0`` (exact, also
   in floating point, as rounding is monotone), so only the pooled map, a quarter of the projection, is
   written and then normalised in place.
 
-Statistics are sums of per-chunk float32 sums, shifted by the first chunk's mean, accumulated in float64; the
-biased variance and ``eps`` are those of ``nn.InstanceNorm3d``. Samples of a batch run one after the other
+Statistics are sums of per-chunk float32 sums accumulated in float64, about the first chunk's mean where a
+channel's mean is large against its spread (:class:`Moments`); the biased variance and ``eps`` are those of
+``nn.InstanceNorm3d``. Samples of a batch run one after the other
 (instance norm and squeeze-excitation are per sample). Blocks with a residual connection, another stage
 layout or dtype are run by :meth:`ESTBlock.forward_fast` instead (:func:`fused_block_supported`).
 """
 from __future__ import annotations
+
+import ctypes
+import sys
 
 import torch
 import torch.nn.functional as F
 
 from rppgbench.models._phasenet_blocks import TIM, ZAS, ESTBlock
 
-__all__ = ["Moments", "encode_fused", "est_block_fused", "fused_block_supported"]
+__all__ = ["Moments", "empty_huge", "encode_fused", "est_block_fused", "fused_block_supported"]
 
 #: bytes of one chunk of the widest tensor of a stage: a few MB, so that a chunk stays in cache between ops
 CHUNK_BYTES = 4 << 20
 EPS = 1e-5
+#: a channel whose first-chunk mean^2 exceeds this many variances makes :class:`Moments` sum about a shift
+SHIFT_RATIO = 9.0
 
 
 class Moments:
     """Running per-channel sums of the rows of ``(rows, C)`` float32 chunks: mean and biased variance, or with
-    ``cov=True`` mean and covariance matrix. Float32 sums per chunk, shifted by the first chunk's mean,
-    accumulated in float64."""
+    ``cov=True`` mean and covariance matrix. Float32 sums per chunk, accumulated in float64.
+
+    The sums are taken about a shift, the first chunk's mean, when some channel's mean is large against its
+    spread there (mean^2 > :data:`SHIFT_RATIO` x variance): float32 sums of squares of raw values would then
+    lose the variance to cancellation. Otherwise the shift is zero and a chunk is summed where it lies, without
+    a shifted copy (one pass fewer per chunk): at ``mean^2 <= 9 var`` a float32 sum of squares loses at most a
+    factor 10 in relative precision (~1e-6 of the variance), far inside the 1e-5 tolerance against
+    ``nn.InstanceNorm3d``."""
 
     def __init__(self, cov: bool = False) -> None:
         self.cov = cov
         self.n = 0
         self.shift: torch.Tensor | None = None
+        self.shifted = False
         self.s: torch.Tensor | None = None
         self.ss: torch.Tensor | None = None
 
     def add(self, x2: torch.Tensor, scratch: torch.Tensor | None = None) -> None:
-        """Add the rows of ``x2`` ``(rows, C)``; ``scratch``: a float32 buffer of at least ``x2.numel()``
-        elements for the shifted copy (allocated when None)."""
+        """Add the rows of ``x2`` ``(rows, C)`` (not modified); ``scratch``: a float32 buffer of at least
+        ``x2.numel()`` elements for the shifted copy (allocated when None)."""
         if self.shift is None:
             c = x2.shape[1]
-            self.shift = x2.mean(0)
+            mean = x2.mean(0)
+            var = (x2 - mean).square_().mean(0)
+            self.shifted = bool((mean * mean > SHIFT_RATIO * var).any())
+            self.shift = mean if self.shifted else torch.zeros_like(mean)
             self.s = torch.zeros(c, dtype=torch.float64)
             self.ss = torch.zeros((c, c) if self.cov else c, dtype=torch.float64)
-        d = torch.sub(x2, self.shift, out=scratch[:x2.numel()].view(x2.shape)) if scratch is not None \
-            else x2 - self.shift
+        if self.shifted:
+            d = torch.sub(x2, self.shift, out=scratch[:x2.numel()].view(x2.shape)) if scratch is not None \
+                else x2 - self.shift
+        else:
+            d = x2
         self.s += d.sum(0)
-        self.ss += (d.t() @ d) if self.cov else d.square_().sum(0)
+        self.ss += (d.t() @ d) if self.cov else torch.linalg.vecdot(d, d, dim=0)
         self.n += x2.shape[0]
 
     def mean_var(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,6 +97,32 @@ class Moments:
             var = var.diagonal().clamp_min(0.0)
         scale = torch.rsqrt(var + EPS)
         return scale.float(), (-mean * scale).float()
+
+
+_HUGE = 2 << 20  # bytes of a transparent huge page on x86-64 and arm64 Linux
+_MADV_HUGEPAGE = 14
+
+
+def empty_huge(n: int) -> torch.Tensor:
+    """A float32 tensor of ``n`` elements whose whole 2 MB pages are marked ``MADV_HUGEPAGE`` (Linux).
+
+    The encoder's workspaces are hundreds of MB and freshly allocated per call; with 4 KB pages their first
+    touch costs ~0.3 s of page faults per 537 MB on a 2-core EPYC VM, with huge pages ~0.1 s
+    (``benchmarks/phasenet_cpu.py`` measures the encoder with them). Where ``madvise`` is unavailable, or the
+    kernel's THP mode is ``never``, this is ``torch.empty(n)``."""
+    if n * 4 < 4 * _HUGE or not sys.platform.startswith("linux"):
+        return torch.empty(n)
+    buf = torch.empty(n + _HUGE // 4)
+    start = buf.data_ptr()
+    aligned = (start + _HUGE - 1) // _HUGE * _HUGE
+    off = (aligned - start) // 4
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        libc.madvise(aligned, n * 4 // _HUGE * _HUGE, _MADV_HUGEPAGE)  # advice only: a failure changes nothing
+    except (OSError, AttributeError):
+        pass
+    return buf[off:off + n]
 
 
 def _frames_per_chunk(frame_elems: int, total: int) -> int:
@@ -208,27 +253,25 @@ def est_block_fused(block: ESTBlock, x: torch.Tensor, x_moments: Moments | None,
         st3.add(vt.view(-1, hid), scratch)
     s3, b3 = st3.norm_affine()
 
-    # pass 3: the squeeze-excitation means of relu(norm(v))
+    # pass 3: v <- relu(norm(v)) in place, and its squeeze-excitation means
     total = torch.zeros(hid, dtype=torch.float64)
     for t0 in range(0, t_len, nf):
         n = min(nf, t_len - t0)
-        a3 = scratch[:n * h * w * hid].view(-1, hid)
-        total += torch.addcmul(b3, v[t0:t0 + n].view(-1, hid), s3, out=a3).relu_().sum(0)
+        a3 = v[t0:t0 + n].view(-1, hid)
+        total += torch.addcmul(b3, a3, s3, out=a3).relu_().sum(0)
     pooled = (total / (t_len * h * w)).float()
     excite = block.se.fc(pooled.view(1, hid, 1, 1, 1)).view(1, hid)
     cout = block.proj[0].out_channels
     wpt = (block.proj[0].weight.reshape(cout, hid) * excite).t().contiguous()  # (C_hid, C_out)
 
-    # pass 4: norm + ReLU, projection (excitation folded in), statistics, max pool (the norm comes after it)
+    # pass 4: projection of v (excitation folded in), statistics, max pool (the norm comes after it)
     st4 = Moments()
     ybuf = torch.empty(nf * h * w * cout)
     yscratch = torch.empty(nf * h * w * cout)
     for t0 in range(0, t_len, nf):
         n = min(nf, t_len - t0)
-        a3 = scratch[:n * h * w * hid].view(-1, hid)
-        torch.addcmul(b3, v[t0:t0 + n].view(-1, hid), s3, out=a3).relu_()
         y = ybuf[:n * h * w * cout].view(-1, cout)
-        torch.mm(a3, wpt, out=y)
+        torch.mm(v[t0:t0 + n].view(-1, hid), wpt, out=y)
         st4.add(y, yscratch)
         yv = y.view(n, h, w, cout)
         o = out[t0:t0 + n]
@@ -294,8 +337,8 @@ def encode_fused(base_encoder: torch.nn.Sequential, x: torch.Tensor) -> torch.Te
         work_size = max(work_size, t_len * side_h * side_w * blk.stage1[0].out_channels)
         side_h, side_w = side_h // 2, side_w // 2
         sizes.append(t_len * side_h * side_w * blk.proj[0].out_channels)
-    act = torch.empty(max(sizes))
-    work = torch.empty(work_size)
+    act = empty_huge(max(sizes))
+    work = empty_huge(work_size)
     outs = []
     for b in range(bsz):
         cur, moments = _stem(stem, x[b])
