@@ -46,7 +46,7 @@ def protocol(seed: int, per_cell: int, seconds: float) -> dict:
     }
 
 
-def run_seed(seed: int, per_cell: int, seconds: float, work: Path) -> tuple[dict, float, str]:
+def run_seed(seed: int, per_cell: int, seconds: float, work: Path) -> tuple[dict, float, str, float, dict]:
     from rppgbench.runner import RunOptions, run_protocol
 
     path = work / f"synthetic_difficulty_s{seed}.yaml"
@@ -62,16 +62,18 @@ def run_seed(seed: int, per_cell: int, seconds: float, work: Path) -> tuple[dict
     with open(manifest, newline="") as fh:
         info = {r["recording_id"]: (r["preset"], int(r["fitzpatrick"])) for r in csv.DictReader(fh)}
     cells: dict = defaultdict(list)
+    per_rec: dict = defaultdict(dict)
     for row in res["per_recording"]:
         rid = row["recording"].split("/")[-1]
         preset, skin = info[rid]
         cells[(row["model"], preset, skin)].append(float(row["abs_error"]))
+        per_rec[row["model"]][rid] = float(row["abs_error"])
     null = res["models"]["null"].get("null", {})
     hr = float(null.get("hr_bpm", float("nan")))
     note = (f"null = {null.get('name', 'null')} at {hr:.1f} bpm; wall {wall:.0f} s, "
             f"CPU of this process {time.process_time() - c0:.0f} s, load average {os.getloadavg()[0]:.1f}")
     resolution = max(float(r.get("hr_resolution_bpm", 0.0)) for r in res["rows"])
-    return cells, wall, note, resolution
+    return cells, wall, note, resolution, dict(per_rec)
 
 
 def _mean(v: list[float]) -> float:
@@ -116,6 +118,32 @@ def tied_groups(cells: dict, resolution: float) -> list[tuple[str, ...]]:
     return [tuple(sorted(g)) for g in groups]
 
 
+def paired_groups(per_rec: dict[str, dict[str, float]], order: list[str], z: float = 1.96
+                  ) -> tuple[list[tuple[str, ...]], list[tuple[str, str, float, float]]]:
+    """The ranking with a method merged into the group before it when its paired difference from the method
+    ranked just above it is within ``z`` standard errors: both methods are scored on the same recordings, so
+    the difference of their errors per recording (mean d, standard error sd(d)/sqrt(n)) says whether the data
+    orders them. Chained, so a group may hold methods whose ends do differ (conservative). Also returns, per
+    neighbouring pair, ``(better, worse, mean difference, standard error)``."""
+    groups: list[list[str]] = []
+    pairs = []
+    for m in order:
+        if groups:
+            prev = groups[-1][-1]
+            rids = sorted(set(per_rec[m]) & set(per_rec[prev]))
+            d = [per_rec[m][r] - per_rec[prev][r] for r in rids]
+            n = len(d)
+            mean = sum(d) / n if n else float("nan")
+            sd = (sum((x - mean) ** 2 for x in d) / (n - 1)) ** 0.5 if n > 1 else float("nan")
+            se = sd / n ** 0.5 if n > 1 else float("nan")
+            pairs.append((prev, m, mean, se))
+            if not (mean > z * se):
+                groups[-1].append(m)
+                continue
+        groups.append([m])
+    return [tuple(sorted(g)) for g in groups], pairs
+
+
 def top_groups(groups: list[tuple[str, ...]], n: int = 3) -> list[tuple[str, ...]]:
     """The leading groups that hold the first ``n`` methods."""
     out, k = [], 0
@@ -145,26 +173,36 @@ def main() -> None:
     lines = [BEGIN, ""]
     orders: list[list[str]] = []
     tied: list[list[tuple[str, ...]]] = []
+    paired: list[list[tuple[str, ...]]] = []
     for seed in args.seeds:
-        cells, _wall, note, resolution = run_seed(seed, args.per_cell, args.seconds, work)
+        cells, _wall, note, resolution, per_rec = run_seed(seed, args.per_cell, args.seconds, work)
         order, sc = ranking(cells), scores(cells)
         groups = tied_groups(cells, resolution)
+        pgroups, pairs = paired_groups(per_rec, order)
         orders.append(order[:3])
         tied.append(top_groups(groups))
+        paired.append(top_groups(pgroups))
+        n_rec = len(next(iter(per_rec.values())))
         block = [f"Generator seed {seed} ({args.per_cell} recording(s) of {args.seconds:g} s per preset and skin "
                  f"type; {note}). Mean absolute HR error, bpm:", "", *tables(cells), "",
                  "Order over all recordings (best first, mean error in bpm): "
                  + ", ".join(f"{m} {sc[m]:.2f}" for m in order) + ".",
-                 f"With methods closer than the HR resolution ({resolution:g} bpm) tied: {_fmt_groups(groups)}.", ""]
+                 f"With methods closer than the HR resolution ({resolution:g} bpm) tied: {_fmt_groups(groups)}.",
+                 f"With methods tied when their paired difference over the {n_rec} recordings is within 1.96 standard "
+                 f"errors of the one ranked above: {_fmt_groups(pgroups)} (paired differences: "
+                 + "; ".join(f"{b} - {a} {d:+.2f} ± {e:.2f}" for a, b, d, e in pairs) + ").", ""]
         print("\n".join(block), flush=True)
         lines += block
     agree = all(o == orders[0] for o in orders)
     agree_tied = all(t == tied[0] for t in tied)
+    agree_paired = all(t == paired[0] for t in paired)
     lines += [f"Strict top-3 order {'agrees' if agree else 'DIFFERS'} across seeds: "
               + "; ".join(", ".join(o) for o in orders) + ".",
               f"Top-3 order with ties below the HR resolution {'agrees' if agree_tied else 'DIFFERS'} across seeds: "
-              + "; ".join(_fmt_groups(t) for t in tied) + ".", "", END]
-    print("\n".join(lines[-5:-2]))
+              + "; ".join(_fmt_groups(t) for t in tied) + ".",
+              f"Top-3 order with paired ties (1.96 SE) {'agrees' if agree_paired else 'DIFFERS'} across seeds: "
+              + "; ".join(_fmt_groups(t) for t in paired) + ".", "", END]
+    print("\n".join(lines[-6:-2]))
     if args.write:
         doc = Path(args.write)
         text = doc.read_text()
