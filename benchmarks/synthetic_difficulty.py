@@ -9,6 +9,10 @@ recording's error is the mean over its windows): per preset (all skin types) and
 
     python benchmarks/synthetic_difficulty.py --seeds 16 17 [--write docs/synthetic.md] [--data DIR]
 
+Three orders are printed per seed and compared across seeds: strict (by mean error); with neighbours closer than
+the HR resolution tied; and with neighbours tied when their paired difference (the same recordings, error of one
+minus error of the other) is within 1.96 standard errors (:func:`paired_groups`).
+
 ``--write`` replaces the block between ``<!-- synthetic_difficulty:begin -->`` and ``<!-- ...:end -->``.
 """
 from __future__ import annotations
