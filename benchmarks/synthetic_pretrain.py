@@ -3,6 +3,7 @@ finished runs of them) and copy each network's trained ``model.pt`` into the pac
 
     python benchmarks/synthetic_pretrain.py                           # run the three protocols here, then export
     python benchmarks/synthetic_pretrain.py --from RUN_DIR [RUN_DIR ...]   # export from finished run folders
+                                   # (a network none of them trained keeps its shipped weights and provenance)
     python benchmarks/synthetic_pretrain.py --from RUN_DIR ... --check     # compare the shipped files, write nothing
 
 The three protocols (``pretrain_factorizephys_tiny``, ``pretrain_phasenet_tiny``, ``pretrain_physfsunet_tiny``)
@@ -72,10 +73,20 @@ def collect(run_dirs: list[Path]) -> dict[str, dict]:
                 "pretrain_test_mae_bpm": None if mae is None else round(mae["value"], 3),
                 "pretrain_test_null_mae_bpm": None if null is None else round(null["value"], 3),
             }
-    missing = [m for m in NETWORKS if m not in found]
-    if missing:
-        sys.exit(f"no trained checkpoint of {', '.join(missing)} in {', '.join(map(str, run_dirs))}")
+    if not found:
+        sys.exit(f"no trained checkpoint of {', '.join(NETWORKS)} in {', '.join(map(str, run_dirs))}")
     return found
+
+
+def shipped(mid: str) -> dict:
+    """The shipped provenance of ``mid``, after checking that its file is the one it describes (a network the
+    given runs did not train keeps its weights and provenance)."""
+    path = weights_dir() / "provenance.json"
+    prov = json.loads(path.read_text())["models"].get(mid) if path.is_file() else None
+    pt = weights_dir() / f"{mid}.pt"
+    if prov is None or not pt.is_file() or _sha(pt) != prov.get("sha256"):
+        sys.exit(f"{mid}: no run given trains it and the shipped {pt.name} does not match {path}: give its run")
+    return prov
 
 
 def readme(prov: dict) -> str:
@@ -115,13 +126,16 @@ def main(argv: list[str] | None = None) -> int:
     found = collect(runs)
     out = weights_dir()
     prov = {"format": "rppgbench-shipped-weights/1", "models": {}}
-    for mid, p in found.items():
-        p = dict(p)
+    for mid in NETWORKS:
+        if mid not in found:
+            prov["models"][mid] = shipped(mid)
+            continue
+        p = dict(found[mid])
         p["sha256"] = _sha(p.pop("file"))
         p.pop("run")
         prov["models"][mid] = p
     if args.check:
-        bad = [m for m in NETWORKS
+        bad = [m for m in found
                if not (out / f"{m}.pt").is_file() or _sha(out / f"{m}.pt") != prov["models"][m]["sha256"]]
         print("shipped weights equal the run's" if not bad else f"differ from the run's: {', '.join(bad)}")
         return 1 if bad else 0
