@@ -342,3 +342,26 @@ def test_instance_norm_relu_in_place_matches_instance_norm(relu):
     torch.testing.assert_close(means, want.mean(dim=(2, 3, 4)), rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="channels_last_3d"):
         blocks.instance_norm_relu_(x)
+
+
+def test_fused_encoder_keeps_its_workspace_and_results_outlive_it():
+    """The workspaces are reused by the next call on the same encoder; a returned feature map is not in them (a
+    second call on another input leaves the first result unchanged), and release_workspace frees them."""
+    from rppgbench.models import _phasenet_fused as fused
+
+    torch.manual_seed(7)
+    model = create_model("phasenet.tiny", clip_len=6).eval()
+    _perturb_(model)
+    x1, x2 = raw_clip(1, 6, 32, seed=8), raw_clip(2, 6, 32, seed=9)
+    with torch.no_grad():
+        ref1 = model.base_encoder(x1)
+        f1 = model.encode_fast(x1)
+        kept = fused._WORKSPACES[model.base_encoder]
+        f1_copy = f1.clone()
+        f2 = model.encode_fast(x2)
+        assert fused._WORKSPACES[model.base_encoder]["work"] is kept["work"]  # reused, not re-allocated
+        assert torch.equal(f1, f1_copy)
+        torch.testing.assert_close(f1, ref1, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(f2, model.base_encoder(x2), rtol=1e-5, atol=1e-5)
+    fused.release_workspace(model.base_encoder)
+    assert model.base_encoder not in fused._WORKSPACES

@@ -29,13 +29,15 @@ from __future__ import annotations
 
 import ctypes
 import sys
+import threading
+import weakref
 
 import torch
 import torch.nn.functional as F
 
 from rppgbench.models._phasenet_blocks import TIM, ZAS, ESTBlock
 
-__all__ = ["Moments", "empty_huge", "encode_fused", "est_block_fused", "fused_block_supported"]
+__all__ = ["Moments", "empty_huge", "encode_fused", "est_block_fused", "fused_block_supported", "release_workspace"]
 
 #: bytes of one chunk of the widest tensor of a stage: a few MB, so that a chunk stays in cache between ops
 CHUNK_BYTES = 4 << 20
@@ -324,10 +326,37 @@ def stem_supported(conv: torch.nn.Conv3d, x: torch.Tensor) -> bool:
             and conv.stride == (1, 1, 1) and conv.dilation == (1, 1, 1) and conv.groups == 1)
 
 
+#: per encoder module, its workspaces between calls (taken out while a call uses them, so that a concurrent call
+#: on the same model allocates its own); dropped with the module
+_WORKSPACES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_WS_LOCK = threading.Lock()
+
+
+def _take_workspace(module: torch.nn.Module) -> dict:
+    with _WS_LOCK:
+        return _WORKSPACES.pop(module, {})
+
+
+def _give_back_workspace(module: torch.nn.Module, ws: dict) -> None:
+    with _WS_LOCK:
+        _WORKSPACES[module] = ws
+
+
+def release_workspace(module: torch.nn.Module) -> None:
+    """Free the workspaces :func:`encode_fused` keeps for ``module`` (the model's ``base_encoder``)."""
+    with _WS_LOCK:
+        _WORKSPACES.pop(module, None)
+
+
 def encode_fused(base_encoder: torch.nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     """``base_encoder(x)`` (stem conv, instance norm, ReLU, EST blocks) for CPU inference, ``B x 3 x T x H x W``
     -> ``B x C x T x h x w`` in channels-last-3d memory format; blocks that :func:`fused_block_supported`
-    rejects run :meth:`ESTBlock.forward_fast`."""
+    rejects run :meth:`ESTBlock.forward_fast`.
+
+    The two workspaces (at the default size 537 MB and 67 MB) are kept for the next call on the same encoder,
+    as inference runs clip after clip: a fresh 0.6 GB costs ~0.3-1 s of page faults per call on a 2-core VM,
+    a quarter of the encoder's time (``benchmarks/phasenet_cpu.py``). They are freed with the module or by
+    :func:`release_workspace`; the result never lies in them."""
     stem, blocks = base_encoder[0], list(base_encoder)[3:]
     bsz, _, t_len, h, w = x.shape
     # two workspaces: `act` holds the blocks' outputs (a block's input is dead after its pass 1, so its output
@@ -337,22 +366,26 @@ def encode_fused(base_encoder: torch.nn.Sequential, x: torch.Tensor) -> torch.Te
         work_size = max(work_size, t_len * side_h * side_w * blk.stage1[0].out_channels)
         side_h, side_w = side_h // 2, side_w // 2
         sizes.append(t_len * side_h * side_w * blk.proj[0].out_channels)
-    act = empty_huge(max(sizes))
-    work = empty_huge(work_size)
+    ws = _take_workspace(base_encoder)
+    act = ws["act"] if ws.get("act") is not None and ws["act"].numel() >= max(sizes) else empty_huge(max(sizes))
+    work = ws["work"] if ws.get("work") is not None and ws["work"].numel() >= work_size else empty_huge(work_size)
     outs = []
     for b in range(bsz):
         cur, moments = _stem(stem, x[b])
         for i, blk in enumerate(blocks):
             if fused_block_supported(blk, cur):
                 th, tw = cur.shape[1] // 2, cur.shape[2] // 2
-                nxt = act[:sizes[i + 1]].view(t_len, th, tw, blk.proj[0].out_channels)
+                # the last block writes a fresh tensor: the result outlives the workspace's next use
+                buf = act if i + 1 < len(blocks) else torch.empty(sizes[i + 1])
+                nxt = buf[:sizes[i + 1]].view(t_len, th, tw, blk.proj[0].out_channels)
                 moments = est_block_fused(blk, cur, moments, work, nxt, want_moments=i + 1 < len(blocks))
             else:
                 y = blk.forward_fast(cur.unsqueeze(0).permute(0, 4, 1, 2, 3))
                 nxt = y[0].permute(1, 2, 3, 0).contiguous()
                 moments = None
             cur = nxt
-        outs.append(cur if bsz == 1 else cur.clone())
+        outs.append(cur)  # a fresh tensor (the last block's output, or the stem's when there is no block)
+    _give_back_workspace(base_encoder, {"act": act, "work": work})
     if bsz == 1:
         return outs[0].unsqueeze(0).permute(0, 4, 1, 2, 3)
     return torch.stack(outs).permute(0, 4, 1, 2, 3)
