@@ -300,16 +300,29 @@ def _apply_norm_(x2: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, relu
             moments.add(ch, scratch)
 
 
-def _stem(conv: torch.nn.Conv3d, x: torch.Tensor) -> tuple[torch.Tensor, Moments]:
+def _stem(conv: torch.nn.Conv3d, x: torch.Tensor, out: torch.Tensor | None = None) -> tuple[torch.Tensor, Moments]:
     """Stem conv (1,k,k) + instance norm + ReLU of one sample ``x`` (3, T, H, W): the result ``(T, H, W, C)`` and
-    its channel mean and covariance. One oneDNN convolution over all frames (its channels-last output is the
-    result's memory), then the norm in place by row chunks."""
+    its channel mean and covariance. oneDNN convolutions over chunks of frames (channels-last results) copied
+    into ``out`` (a flat float32 buffer of at least ``T*H*W*C`` elements, e.g. a kept workspace: no fresh
+    full-size tensor per call), or one convolution over all frames whose result is used in place when ``out`` is
+    None; then the norm in place by row chunks."""
     c = conv.out_channels
-    xc = x.unsqueeze(0).contiguous(memory_format=torch.channels_last_3d)
-    y = torch.mkldnn_convolution(xc, conv.weight, conv.bias, list(conv.padding), [1, 1, 1], [1, 1, 1], 1) \
-        if torch.backends.mkldnn.is_available() else F.conv3d(xc, conv.weight, conv.bias, padding=conv.padding)
-    out = y[0].permute(1, 2, 3, 0).contiguous()  # a view when the result is channels-last
-    o2 = out.view(-1, c)
+    t_len, h, w = x.shape[1:]
+
+    def conv_frames(xs: torch.Tensor) -> torch.Tensor:
+        xc = xs.unsqueeze(0).contiguous(memory_format=torch.channels_last_3d)
+        if torch.backends.mkldnn.is_available():
+            return torch.mkldnn_convolution(xc, conv.weight, conv.bias, list(conv.padding), [1, 1, 1], [1, 1, 1], 1)
+        return F.conv3d(xc, conv.weight, conv.bias, padding=conv.padding)
+
+    if out is None:
+        res = conv_frames(x)[0].permute(1, 2, 3, 0).contiguous()  # a view when the result is channels-last
+    else:
+        res = out[:t_len * h * w * c].view(t_len, h, w, c)
+        nf = _frames_per_chunk(h * w * c, t_len)
+        for t0 in range(0, t_len, nf):
+            res[t0:t0 + nf].copy_(conv_frames(x[:, t0:t0 + nf])[0].permute(1, 2, 3, 0))
+    o2 = res.view(-1, c)
     rows = max(CHUNK_BYTES // (4 * c), 1)
     scratch = torch.empty(rows * c)
     st = Moments()
@@ -318,7 +331,7 @@ def _stem(conv: torch.nn.Conv3d, x: torch.Tensor) -> tuple[torch.Tensor, Moments
     scale, bias = st.norm_affine()
     moments = Moments(cov=True)
     _apply_norm_(o2, scale, bias, relu=True, moments=moments, scratch=scratch)
-    return out, moments
+    return res, moments
 
 
 def stem_supported(conv: torch.nn.Conv3d, x: torch.Tensor) -> bool:
@@ -353,25 +366,26 @@ def encode_fused(base_encoder: torch.nn.Sequential, x: torch.Tensor) -> torch.Te
     -> ``B x C x T x h x w`` in channels-last-3d memory format; blocks that :func:`fused_block_supported`
     rejects run :meth:`ESTBlock.forward_fast`.
 
-    The two workspaces (at the default size 537 MB and 67 MB) are kept for the next call on the same encoder,
+    The two workspaces (at the default size 537 MB and 134 MB) are kept for the next call on the same encoder,
     as inference runs clip after clip: a fresh 0.6 GB costs ~0.3-1 s of page faults per call on a 2-core VM,
     a quarter of the encoder's time (``benchmarks/phasenet_cpu.py``). They are freed with the module or by
     :func:`release_workspace`; the result never lies in them."""
     stem, blocks = base_encoder[0], list(base_encoder)[3:]
     bsz, _, t_len, h, w = x.shape
-    # two workspaces: `act` holds the blocks' outputs (a block's input is dead after its pass 1, so its output
-    # may overwrite it), `work` their hidden maps
+    # two workspaces: `act` holds the stem's and the blocks' outputs (a block's input is dead after its pass 1, so
+    # its output may overwrite it), `work` their hidden maps
     sizes, work_size, side_h, side_w = [0], 0, h, w
     for blk in blocks:
         work_size = max(work_size, t_len * side_h * side_w * blk.stage1[0].out_channels)
         side_h, side_w = side_h // 2, side_w // 2
         sizes.append(t_len * side_h * side_w * blk.proj[0].out_channels)
+    sizes[0] = t_len * h * w * stem.out_channels  # the stem's output is the first block's input, in `act` too
     ws = _take_workspace(base_encoder)
     act = ws["act"] if ws.get("act") is not None and ws["act"].numel() >= max(sizes) else empty_huge(max(sizes))
     work = ws["work"] if ws.get("work") is not None and ws["work"].numel() >= work_size else empty_huge(work_size)
     outs = []
     for b in range(bsz):
-        cur, moments = _stem(stem, x[b])
+        cur, moments = _stem(stem, x[b], act if blocks else None)  # without blocks it is the result
         for i, blk in enumerate(blocks):
             if fused_block_supported(blk, cur):
                 th, tw = cur.shape[1] // 2, cur.shape[2] // 2
