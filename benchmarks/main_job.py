@@ -1,6 +1,7 @@
 """Time README's main job exactly as a user runs it: the console command ``rppgbench run synthetic_quick`` in a fresh
-data root (generate the raw synthetic set, prepare its stores with the default workers, train the three tiny
-networks, evaluate every model, write the report). This is where README's "about N minutes" comes from.
+data root (generate the raw synthetic set, prepare its stores with the default workers, evaluate every model -- the
+tiny networks from their shipped weights, since synthetic_quick v4 -- and write the report). This is where README's
+main-job time comes from.
 
 Prints and appends to ``benchmarks/results/main_job.jsonl``: wall time, the CPU seconds of the command and its
 children (user + sys), the load average before and after (``os.getloadavg``, as ``uptime`` shows it), the core
