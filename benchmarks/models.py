@@ -23,8 +23,9 @@ latency_ms (= latency_ms_median) / latency_ms_min : per clip (batch 1), after ``
     the median over ``clip_len``; ``ms_per_gmac`` the median per 10^9 MACs (how close a model runs to its
     arithmetic); ``cpu_s_per_clip`` the process CPU time per timed forward (all threads).
 latency_ms_amp : on CUDA, the median under ``torch.autocast`` (float16); empty on CPU.
-peak_mem_mb : CPU: growth of the process peak RSS during the timed forwards over the RSS before them (each
-    model runs in its own subprocess); CUDA: ``torch.cuda.max_memory_allocated`` during the forwards.
+peak_mem_mb : CPU: growth of the process peak RSS during the warm-up and timed forwards over the RSS before the
+    first forward (each model runs in its own subprocess; PHASE-Net's fast path keeps its workspaces from the
+    first forward on, so they count); CUDA: ``torch.cuda.max_memory_allocated`` during the forwards.
 thp : "1" when the run used ``--thp`` (``THP_MEM_ALLOC_ENABLE=1``).
 
 Models at their paper sizes, in their layouts (``ModelCfg.input_shape``): FactorizePhys 1x3x161x72x72, PHASE-Net
@@ -111,13 +112,14 @@ def measure(name: str, overrides: dict, device: str, warmup: int, repeats: int, 
             torch.cuda.synchronize()
         return (time.perf_counter() - t0) * 1000.0
 
+    rss_before = _rss_mb()  # before any forward: memory a model keeps between calls (workspaces) counts too
     for _ in range(warmup):
         run(model)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
     else:
-        base = _rss_mb()
+        base = rss_before
     c0 = time.process_time()
     times = [run(model) for _ in range(repeats)]
     cpu_s = (time.process_time() - c0) / max(repeats, 1)

@@ -228,3 +228,18 @@ def test_fsam_factorization_stays_float32_under_autocast():
     assert got.dtype == torch.float32
     torch.testing.assert_close(got, fsam.factorize(v.bfloat16().float()))
     assert torch.isfinite(ref).all()
+
+
+def test_macs_are_counted_with_fsam_in_inference():
+    """The MAC counter runs the model on the meta device, where autocast does not exist: FSAM's float32 block must
+    not open an autocast context there (benchmarks/models.py times the fsam_inference=True variant)."""
+    import copy
+
+    from rppgbench.models._base import count_macs
+
+    model = create_model("factorizephys", fsam_inference=True).eval()
+    shape = model.cfg.input_shape(1)
+    on = count_macs(copy.deepcopy(model).to("meta"), torch.empty(shape, device="meta"))["total"]
+    model.fsam_inference = False
+    off = count_macs(copy.deepcopy(model).to("meta"), torch.empty(shape, device="meta"))["total"]
+    assert on > off > 0  # FSAM's convolutions and NMF products are counted when it runs

@@ -21,6 +21,7 @@ without bias). FSAM holds 328 parameters for 16 -> 8 -> 16 channels.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -128,7 +129,8 @@ class FSAM(nn.Module):
         """Rank-R NMF approximation of a non-negative volume, returned in the volume's shape."""
         # always float32: under fp16 autocast the products V H (sums over C*H*W) can overflow; the authors
         # trained in float32
-        with torch.autocast(device_type=v3d.device.type, enabled=False):
+        dev = v3d.device.type  # autocast knows no "meta" (the MAC counter runs models there)
+        with torch.autocast(device_type=dev, enabled=False) if dev != "meta" else contextlib.nullcontext():
             v = to_matrix(v3d.float())
             w, h = nmf_multiplicative(v, rank=self.rank, steps=self.md_steps)
             return from_matrix(torch.bmm(w, h.transpose(1, 2)), v3d.shape)
