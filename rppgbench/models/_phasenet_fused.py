@@ -108,9 +108,9 @@ _MADV_HUGEPAGE = 14
 def empty_huge(n: int) -> torch.Tensor:
     """A float32 tensor of ``n`` elements whose whole 2 MB pages are marked ``MADV_HUGEPAGE`` (Linux).
 
-    The encoder's workspaces are hundreds of MB and freshly allocated per call; with 4 KB pages their first
-    touch costs ~0.3 s of page faults per 537 MB on a 2-core EPYC VM, with huge pages ~0.1 s
-    (``benchmarks/phasenet_cpu.py`` measures the encoder with them). Where ``madvise`` is unavailable, or the
+    The encoder's workspaces are hundreds of MB, allocated on a model's first call (then kept); with 4 KB pages
+    their first touch costs ~0.3 s of page faults per 537 MB on a 2-core EPYC VM, with huge pages ~0.1 s
+    (first touch of a filled 537 MB tensor, measured 2026-12-02). Where ``madvise`` is unavailable, or the
     kernel's THP mode is ``never``, this is ``torch.empty(n)``."""
     if n * 4 < 4 * _HUGE or not sys.platform.startswith("linux"):
         return torch.empty(n)
