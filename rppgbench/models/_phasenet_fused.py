@@ -300,12 +300,11 @@ def _apply_norm_(x2: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, relu
             moments.add(ch, scratch)
 
 
-def _stem(conv: torch.nn.Conv3d, x: torch.Tensor, out: torch.Tensor | None = None) -> tuple[torch.Tensor, Moments]:
+def _stem(conv: torch.nn.Conv3d, x: torch.Tensor, out: torch.Tensor) -> tuple[torch.Tensor, Moments]:
     """Stem conv (1,k,k) + instance norm + ReLU of one sample ``x`` (3, T, H, W): the result ``(T, H, W, C)`` and
     its channel mean and covariance. oneDNN convolutions over chunks of frames (channels-last results) copied
     into ``out`` (a flat float32 buffer of at least ``T*H*W*C`` elements, e.g. a kept workspace: no fresh
-    full-size tensor per call), or one convolution over all frames whose result is used in place when ``out`` is
-    None; then the norm in place by row chunks."""
+    full-size tensor per call); then the norm in place by row chunks."""
     c = conv.out_channels
     t_len, h, w = x.shape[1:]
 
@@ -315,13 +314,10 @@ def _stem(conv: torch.nn.Conv3d, x: torch.Tensor, out: torch.Tensor | None = Non
             return torch.mkldnn_convolution(xc, conv.weight, conv.bias, list(conv.padding), [1, 1, 1], [1, 1, 1], 1)
         return F.conv3d(xc, conv.weight, conv.bias, padding=conv.padding)
 
-    if out is None:
-        res = conv_frames(x)[0].permute(1, 2, 3, 0).contiguous()  # a view when the result is channels-last
-    else:
-        res = out[:t_len * h * w * c].view(t_len, h, w, c)
-        nf = _frames_per_chunk(h * w * c, t_len)
-        for t0 in range(0, t_len, nf):
-            res[t0:t0 + nf].copy_(conv_frames(x[:, t0:t0 + nf])[0].permute(1, 2, 3, 0))
+    res = out[:t_len * h * w * c].view(t_len, h, w, c)
+    nf = _frames_per_chunk(h * w * c, t_len)
+    for t0 in range(0, t_len, nf):
+        res[t0:t0 + nf].copy_(conv_frames(x[:, t0:t0 + nf])[0].permute(1, 2, 3, 0))
     o2 = res.view(-1, c)
     rows = max(CHUNK_BYTES // (4 * c), 1)
     scratch = torch.empty(rows * c)
@@ -385,7 +381,7 @@ def encode_fused(base_encoder: torch.nn.Sequential, x: torch.Tensor) -> torch.Te
     work = ws["work"] if ws.get("work") is not None and ws["work"].numel() >= work_size else empty_huge(work_size)
     outs = []
     for b in range(bsz):
-        cur, moments = _stem(stem, x[b], act if blocks else None)  # without blocks it is the result
+        cur, moments = _stem(stem, x[b], act if blocks else torch.empty(sizes[0]))  # no blocks: the result
         for i, blk in enumerate(blocks):
             if fused_block_supported(blk, cur):
                 th, tw = cur.shape[1] // 2, cur.shape[2] // 2
