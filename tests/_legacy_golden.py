@@ -7,7 +7,9 @@
 and ``tests/test_legacy_recipes.py`` prepares the same tiny synthetic set with the current code and compares.
 When the synthetic generator changes the raw videos (generator version 2, issue 12), the digests are rewritten
 by the preprocessing code of 97736e4 with the new generator package copied into that tree (see the JSON comment).
-Two digests per store:
+The prepared stores depend on the CPU as well (same code and library versions, other bytes on an AVX-512 Xeon):
+the JSON holds one golden set per kind of machine (``stores``, then ``other_machines``), each computed by that old
+code on that machine, and the test requires every store to match one set. Two digests per store:
 
 ``content``  sha256 over every array of every recording (name, dtype, shape, raw bytes) and every attribute
              (recording attributes; store attributes without ``package_versions``), canonical JSON. It does not
