@@ -5,8 +5,8 @@ Prints: compressed bytes per 72×72 frame (target ≤ 12 KB; rPPG-Toolbox caches
 ``Store.read_frames`` (uint8), ``Store.read_clip`` (every float32 view) and ``ClipDataset`` items (the
 DataLoader's ``(C, T, H, W)`` tensors, every view) in one process: items in random order from a dataset of
 every start (a shuffled training loader) and in index order from non-overlapping clips (an evaluation loader,
-cycled). Clips per CPU-second use ``time.process_time`` (robust to other load on the machine); wall clips/s
-are printed beside.
+cycled), each with the compiled and the numpy view arithmetic in turn (``--kernels``). Clips per CPU-second use
+``time.process_time`` (robust to other load on the machine); wall clips/s are printed beside.
 
     python benchmarks/store_size.py                       # 2 recordings × 30 s, 640×480
     python benchmarks/store_size.py --seconds 8 --width 320 --height 240 --clips 100   # quick check
@@ -36,6 +36,9 @@ def main() -> None:
     ap.add_argument("--workdir", default=None, help="keep files here instead of a temporary folder")
     ap.add_argument("--reuse-store", action="store_true",
                     help="with --workdir: read the store already prepared there instead of preparing it again")
+    ap.add_argument("--kernels", default="c,numpy",
+                    help="view arithmetic to time, alternated per case (rppgbench.store.views.KERNELS; 'c' is "
+                         "skipped where the extension is not built)")
     args = ap.parse_args()
 
     import numcodecs
@@ -91,14 +94,27 @@ def main() -> None:
             cases.append((f"ClipDataset item {v}, shuffled", shuffled_picks, lambda i, _, v=v: shuffled[v][i]))
         for v in VIEWS:
             cases.append((f"ClipDataset item {v}, in order", in_order_picks, lambda i, _, v=v: in_order[v][i]))
+        try:  # packages from before the compiled view kernels have only the numpy arithmetic
+            from rppgbench.store.views import kernel as active_kernel
+            from rppgbench.store.views import use_kernel
+            built = active_kernel() == "c"
+        except ImportError:
+            use_kernel, built = None, False
+        kernels = [k for k in args.kernels.split(",") if k != "c" or built] if use_kernel else ["numpy"]
+        if not kernels:
+            raise SystemExit(f"--kernels {args.kernels}: none of them is available in this install")
         for label, items, fn in cases:
-            fn(*items[0])  # warm up (opens arrays)
-            t, c = time.perf_counter(), time.process_time()
-            for r, a in items:
-                fn(r, a)
-            dt, dc = time.perf_counter() - t, time.process_time() - c
-            print(f"{label:<44}: {len(items) / dc:,.0f} clips per CPU-second, {len(items) / dt:,.0f} clips/s wall "
-                  f"({L}x72x72, one process, Blosc single-threaded; target >= 150 per core)", flush=True)
+            for k in kernels if label.startswith(("read_clip", "ClipDataset")) else kernels[:1]:
+                if use_kernel:
+                    use_kernel(k)
+                fn(*items[0])  # warm up (opens arrays)
+                t, c = time.perf_counter(), time.process_time()
+                for r, a in items:
+                    fn(r, a)
+                dt, dc = time.perf_counter() - t, time.process_time() - c
+                tag = f"{label} [{k}]" if label != "read_frames uint8" else label
+                print(f"{tag:<52}: {len(items) / dc:,.0f} clips per CPU-second, {len(items) / dt:,.0f} clips/s "
+                      f"wall ({L}x72x72, one process, Blosc single-threaded; target >= 150 per core)", flush=True)
 
 
 if __name__ == "__main__":

@@ -293,10 +293,24 @@ def _one_pass_float32_view(block: np.ndarray, view: str, stats: dict, n_out: int
     return out
 
 
+@pytest.fixture(params=["c", "numpy"])
+def view_kernel(request):
+    """Each view test once per implementation of the arithmetic (the compiled one skipped where it is not built:
+    tests/test_store_kernels.py fails instead when a C compiler is present)."""
+    from rppgbench.store import views
+
+    if request.param == "c" and views._C is None:
+        pytest.skip("rppgbench.store._kernels is not built in this install")
+    prev = views.use_kernel(request.param)
+    yield request.param
+    views.use_kernel(prev)
+
+
 @pytest.mark.parametrize("view", ["raw", "diffnormalized", "standardized"])
 @pytest.mark.parametrize("n_frames,n_out", [(21, 20), (20, 20), (1, 1), (9, 8), (17, 17)])
 @pytest.mark.parametrize("step_elems", [1 << 18, 200, 1])  # one step; steps of 2 (HWC) / 6 (planes) frames; 1
-def test_chunked_view_arithmetic_is_bit_identical_in_both_layouts(view, n_frames, n_out, step_elems, monkeypatch):
+def test_chunked_view_arithmetic_is_bit_identical_in_both_layouts(view, n_frames, n_out, step_elems, monkeypatch,
+                                                                  view_kernel):
     from rppgbench.store import views
     from rppgbench.store.views import frames_view
 
@@ -325,7 +339,7 @@ def test_chunked_view_arithmetic_is_bit_identical_in_both_layouts(view, n_frames
         frames_view(block, view, stats, n_out, out=np.zeros((n_out + 1,) + block.shape[1:], np.float32))
 
 
-def test_diffnormalized_equals_the_float64_formula_to_float32_rounding():
+def test_diffnormalized_equals_the_float64_formula_to_float32_rounding(view_kernel):
     """A clip-sized generated block: the fast float32 path against the definition in float64 (relative error of
     a few float32 ulps; exact zeros where both frames are 0 and in the last frame)."""
     from rppgbench.store.views import frames_view
