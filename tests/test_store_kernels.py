@@ -121,3 +121,20 @@ def test_use_kernel_names_and_missing_extension(monkeypatch):
     finally:
         monkeypatch.undo()
         views.use_kernel(prev)
+
+
+def test_view_kernels_benchmark_runs_and_checks_identity():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "view_kernels.py"
+    proc = subprocess.run([sys.executable, str(script), "--clip-len", "8", "--rounds", "1", "--repeat", "1"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "identical bytes" in lines[0]
+    header = lines[1].split()
+    assert header[0] == "view" and "numpy" in header and (("c" in header) == (views._C is not None))
+    rows = {r.split()[0]: [float(x) for x in r.split()[1:]] for r in lines[2:]}
+    assert set(rows) == set(views.VIEWS) and all(len(t) == len(header) - 1 and min(t) >= 0 for t in rows.values())
