@@ -204,6 +204,18 @@ def _both_paths(model: PhaseNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.T
     return ref, fast
 
 
+@pytest.fixture(params=["compiled", "torch"])
+def fused_loops(request, monkeypatch):
+    """Each fused-encoder test with the compiled loops of rppgbench._kernels and with torch's ops alone."""
+    from rppgbench.models import _phasenet_fused as fused
+
+    if request.param == "compiled" and fused._C is None:
+        pytest.skip("rppgbench._kernels is not built in this install")
+    if request.param == "torch":
+        monkeypatch.setattr(fused, "_C", None)
+    return request.param
+
+
 def _assert_encoder_and_output_equal(model, x):
     """The fast encoder equals the module path's (channels-last-3d), and so does the whole model's output."""
     with torch.no_grad():
@@ -223,14 +235,14 @@ def _perturb_(model):
 
 
 @pytest.mark.parametrize("mixer,batch", [("tim_bugcompat", 1), ("tim_bugcompat", 2), ("tim", 1), ("zas", 2)])
-def test_fast_cpu_path_equals_reference_tiny(mixer, batch):
+def test_fast_cpu_path_equals_reference_tiny(mixer, batch, fused_loops):
     torch.manual_seed(1)
     model = create_model("phasenet.tiny", mixer=mixer)
     x = raw_clip(batch, 32, 32, seed=3)
     _assert_encoder_and_output_equal(model, x)
 
 
-def test_fast_cpu_path_equals_reference_release_widths():
+def test_fast_cpu_path_equals_reference_release_widths(fused_loops):
     """The released widths (256 hidden channels, 4-level TCN) on a small input: same output to 1e-5."""
     torch.manual_seed(2)
     model = create_model("phasenet", clip_len=12, frame_size=32)
@@ -245,7 +257,7 @@ def test_fast_cpu_path_equals_reference_release_widths():
     ({"mixer": "tim"}, 7, 3 * 32 * 32 * 8 * 4),  # 3 frames per chunk in block 1, a short last chunk
     ({"encoder_channels": (8, 8, 16)}, 6, 4 << 20),  # a residual block (run in place) before a fused one
 ])
-def test_fused_encoder_equals_module_path(kwargs, frames, chunk_bytes, monkeypatch):
+def test_fused_encoder_equals_module_path(kwargs, frames, chunk_bytes, monkeypatch, fused_loops):
     from rppgbench.models import _phasenet_fused as fused
 
     monkeypatch.setattr(fused, "CHUNK_BYTES", chunk_bytes)
@@ -260,7 +272,7 @@ def test_fused_encoder_equals_module_path(kwargs, frames, chunk_bytes, monkeypat
     _assert_encoder_and_output_equal(model, x)
 
 
-def test_moments_mean_and_covariance():
+def test_moments_mean_and_covariance(fused_loops):
     from rppgbench.models._phasenet_fused import Moments
 
     g = torch.Generator().manual_seed(0)
@@ -281,7 +293,7 @@ def test_moments_mean_and_covariance():
 
 
 @pytest.mark.parametrize("offset", [0.0, 2.5])
-def test_moments_without_a_shift_when_means_are_small(offset):
+def test_moments_without_a_shift_when_means_are_small(offset, fused_loops):
     """Means at most 3 stds from 0 (the ReLU and convolution outputs of the encoder): chunks are summed where they
     lie, no shifted copy, and the moments still equal float64's to float32 precision."""
     from rppgbench.models._phasenet_fused import Moments

@@ -42,5 +42,5 @@ def test_wheel_contains_every_protocol_file(tmp_path):
     # the compiled view kernels (setup.py) are built into the wheel wherever this install has them
     from rppgbench.store import views
 
-    built = [n for n in names if n.startswith("rppgbench/store/_kernels.") and not n.endswith(".c")]
+    built = [n for n in names if n.startswith("rppgbench/_kernels.") and not n.endswith(".c")]
     assert len(built) == (1 if views._C is not None else 0), built

@@ -296,11 +296,11 @@ def _one_pass_float32_view(block: np.ndarray, view: str, stats: dict, n_out: int
 @pytest.fixture(params=["c", "numpy"])
 def view_kernel(request):
     """Each view test once per implementation of the arithmetic (the compiled one skipped where it is not built:
-    tests/test_store_kernels.py fails instead when a C compiler is present)."""
+    tests/test_kernels.py fails instead when a C compiler is present)."""
     from rppgbench.store import views
 
     if request.param == "c" and views._C is None:
-        pytest.skip("rppgbench.store._kernels is not built in this install")
+        pytest.skip("rppgbench._kernels is not built in this install")
     prev = views.use_kernel(request.param)
     yield request.param
     views.use_kernel(prev)

@@ -37,6 +37,11 @@ import torch.nn.functional as F
 
 from rppgbench.models._phasenet_blocks import TIM, ZAS, ESTBlock
 
+try:  # one-pass per-channel loops (setup.py; optional: torch's ops give the same function, a little slower)
+    from rppgbench import _kernels as _C
+except ImportError:  # pragma: no cover - exercised where the extension could not be built
+    _C = None
+
 __all__ = ["Moments", "empty_huge", "encode_fused", "est_block_fused", "fused_block_supported", "release_workspace"]
 
 #: bytes of one chunk of the widest tensor of a stage: a few MB, so that a chunk stays in cache between ops
@@ -81,9 +86,23 @@ class Moments:
                 else x2 - self.shift
         else:
             d = x2
-        self.s += d.sum(0)
-        self.ss += (d.t() @ d) if self.cov else torch.linalg.vecdot(d, d, dim=0)
+        if _native(d):  # sums (and squares) in one pass; the covariance stays a BLAS product
+            _C.col_moments(d.numpy(), d.shape[0], d.shape[1], self.s.numpy(), None if self.cov else self.ss.numpy())
+            if self.cov:
+                self.ss += d.t() @ d
+        else:
+            self.s += d.sum(0)
+            self.ss += (d.t() @ d) if self.cov else torch.linalg.vecdot(d, d, dim=0)
         self.n += x2.shape[0]
+
+    def sink(self, rows: int) -> tuple | None:
+        """Where a compiled loop may add the sums of ``rows`` more rows itself while writing them: ``(s, ss)`` as
+        float64 arrays (and the rows are counted), or None when it may not (no first chunk yet, a shift, a
+        covariance, or no compiled loops): then call :meth:`add`."""
+        if _C is None or self.shift is None or self.shifted or self.cov:
+            return None
+        self.n += rows
+        return self.s.numpy(), self.ss.numpy()
 
     def mean_var(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mean, var)`` or ``(mean, cov)`` in float64."""
@@ -100,6 +119,31 @@ class Moments:
         scale = torch.rsqrt(var + EPS)
         return scale.float(), (-mean * scale).float()
 
+
+def _native(*ts: torch.Tensor) -> bool:
+    """Whether the compiled loops can take these tensors: built, float32/float64 CPU and contiguous."""
+    return _C is not None and all(t.device.type == "cpu" and t.is_contiguous() and not t.requires_grad for t in ts)
+
+
+def affine_(src: torch.Tensor, dst: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, relu: bool,
+            colsum: torch.Tensor | None = None) -> torch.Tensor:
+    """``dst <- src * scale + bias`` per channel (last axis; then ReLU), ``dst`` may be ``src``; adds the channel
+    sums of the result to the float64 ``colsum`` when given. Returns ``dst``."""
+    c = src.shape[-1]
+    if _native(src, dst, scale, bias) and src.dtype == dst.dtype == scale.dtype == bias.dtype == torch.float32:
+        _C.affine(src.numpy(), dst.numpy(), src.numel() // max(c, 1), c, scale.numpy(), bias.numpy(), relu,
+                  None if colsum is None else colsum.numpy())
+        return dst
+    torch.addcmul(bias, src, scale, out=dst)
+    if relu:
+        dst.relu_()
+    if colsum is not None:
+        colsum += dst.reshape(-1, c).sum(0)
+    return dst
+
+
+#: channels up to which the compiled convolutions also gather statistics (TILE in rppgbench/_kernels.c)
+_C_MAX_SUM_CHANNELS = 256
 
 _HUGE = 2 << 20  # bytes of a transparent huge page on x86-64 and arm64 Linux
 _MADV_HUGEPAGE = 14
@@ -165,6 +209,26 @@ class _Expanded:
         dst.relu_()
         self.done = t
 
+    def segments(self, t: int) -> list | None:
+        """The mixed frame ``t`` as channel segments ``[(end, frame or None), ...]`` of unmixed expanded frames
+        (``None``: zeros) for the compiled spatial convolution, or None where only :meth:`frame` applies (ZAS).
+        Frames must be asked for in order; nothing is copied (the ring of 3 holds t-1, t, t+1)."""
+        if isinstance(self.mixer, ZAS):
+            return None
+        t_len, hid = self.x.shape[0], self.w1t.shape[1]
+        if self.done < t:
+            self._expand(t)
+        f, p = self.f, self.p
+        segs = []
+        if f:
+            if t + 1 < t_len and self.done < t + 1:
+                self._expand(t + 1)
+            segs.append((f, self.ring[(t + 1) % 3].numpy() if t + 1 < t_len else None))
+        if p:
+            segs.append((f + p, self.ring[(t - 1) % 3].numpy() if t > 0 else None))
+        segs.append((hid, self.ring[t % 3].numpy()))
+        return segs
+
     def frame(self, t: int) -> torch.Tensor:
         """The mixed frame ``t`` ``(H, W, C)``; frames must be asked for in order (0, 1, ...)."""
         t_len = self.x.shape[0]
@@ -221,10 +285,22 @@ def est_block_fused(block: ESTBlock, x: torch.Tensor, x_moments: Moments | None,
     st2 = Moments()
     k2 = conv2.weight.reshape(hid, 1, *conv2.kernel_size[1:])
     pad2 = tuple(conv2.padding[1:])
+    kh, kw = conv2.kernel_size[1:]
+    taps2 = k2.reshape(hid, kh * kw).t().contiguous()  # (kh*kw, C_hid): the compiled channels-last conv's layout
+    native = _native(v, taps2) and hid <= _C_MAX_SUM_CHANNELS
     for t in range(t_len):
-        d = F.conv2d(expanded.frame(t).unsqueeze(0).permute(0, 3, 1, 2), k2, None, padding=pad2, groups=hid)
-        v[t].copy_(d[0].permute(1, 2, 0))
-        st2.add(v[t].view(-1, hid), scratch)
+        segs = expanded.segments(t) if native else None
+        if segs is None:
+            segs = [(hid, expanded.frame(t).contiguous().numpy())] if native else None
+        if segs is not None:  # straight into v[t] from the unmixed frames: no mixed copy, no channels-first temporary
+            sink = st2.sink(h * w)
+            _C.dw_spatial(segs, v[t].numpy(), h, w, hid, taps2.numpy(), kh, kw, *(sink or (None, None)))
+        else:
+            d = F.conv2d(expanded.frame(t).unsqueeze(0).permute(0, 3, 1, 2), k2, None, padding=pad2, groups=hid)
+            v[t].copy_(d[0].permute(1, 2, 0))
+            sink = None
+        if sink is None:
+            st2.add(v[t].view(-1, hid), scratch)
     del expanded
     s2, b2 = st2.norm_affine()
 
@@ -236,7 +312,7 @@ def est_block_fused(block: ESTBlock, x: torch.Tensor, x_moments: Moments | None,
     zero = torch.zeros(h, w, hid) if pad else None
 
     def load(tau: int) -> None:
-        torch.addcmul(b2, v[tau], s2, out=ring[tau % kt]).relu_()
+        affine_(v[tau], ring[tau % kt], s2, b2, relu=True)
 
     for tau in range(min(pad, t_len)):
         load(tau)
@@ -245,14 +321,21 @@ def est_block_fused(block: ESTBlock, x: torch.Tensor, x_moments: Moments | None,
         if t + pad < t_len:
             load(t + pad)  # v[t + pad] is still the input: outputs are written up to frame t - 1
         vt = v[t]
-        for j in range(kt):
-            tau = t + j - pad
-            src = ring[tau % kt] if 0 <= tau < t_len else zero
-            if j == 0:
-                torch.mul(src, taps3[j], out=vt)
-            else:
-                vt.addcmul_(src, taps3[j])
-        st3.add(vt.view(-1, hid), scratch)
+        taus = [t + j - pad for j in range(kt)]
+        sink = None
+        if native:  # the kt taps in one pass (a padding frame is skipped), the statistics gathered while writing
+            sink = st3.sink(h * w)
+            _C.dw_temporal([ring[tau % kt].numpy() if 0 <= tau < t_len else None for tau in taus], vt.numpy(),
+                           h * w, hid, taps3.numpy(), *(sink or (None, None)))
+        else:
+            for j, tau in enumerate(taus):
+                src = ring[tau % kt] if 0 <= tau < t_len else zero
+                if j == 0:
+                    torch.mul(src, taps3[j], out=vt)
+                else:
+                    vt.addcmul_(src, taps3[j])
+        if sink is None:
+            st3.add(vt.view(-1, hid), scratch)
     s3, b3 = st3.norm_affine()
 
     # pass 3: v <- relu(norm(v)) in place, and its squeeze-excitation means
@@ -260,7 +343,7 @@ def est_block_fused(block: ESTBlock, x: torch.Tensor, x_moments: Moments | None,
     for t0 in range(0, t_len, nf):
         n = min(nf, t_len - t0)
         a3 = v[t0:t0 + n].view(-1, hid)
-        total += torch.addcmul(b3, a3, s3, out=a3).relu_().sum(0)
+        affine_(a3, a3, s3, b3, relu=True, colsum=total)
     pooled = (total / (t_len * h * w)).float()
     excite = block.se.fc(pooled.view(1, hid, 1, 1, 1)).view(1, hid)
     cout = block.proj[0].out_channels
@@ -293,9 +376,7 @@ def _apply_norm_(x2: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, relu
     rows = max(min(CHUNK_BYTES // (4 * c), scratch.numel() // c), 1)
     for i in range(0, x2.shape[0], rows):
         ch = x2[i:i + rows]
-        torch.addcmul(bias, ch, scale, out=ch)
-        if relu:
-            ch.relu_()
+        affine_(ch, ch, scale, bias, relu)
         if moments is not None:
             moments.add(ch, scratch)
 

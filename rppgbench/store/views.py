@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 try:  # the compiled view arithmetic (setup.py; optional: without a C compiler the numpy path gives the same values)
-    from rppgbench.store import _kernels as _C
+    from rppgbench import _kernels as _C
 except ImportError:  # pragma: no cover - exercised where the extension could not be built
     _C = None
 
@@ -34,13 +34,13 @@ __all__ = ["VIEWS", "recording_stats", "frames_view", "label_view", "diffnorm_fr
 
 log = logging.getLogger(__name__)
 
-#: implementations of the float32 view arithmetic: ``"c"`` (the compiled extension ``rppgbench.store._kernels``:
+#: implementations of the float32 view arithmetic: ``"c"`` (the compiled extension ``rppgbench._kernels``:
 #: one pass per element, ~4x faster than numpy on a 160x72x72 diffnormalized clip) and ``"numpy"``; both give
-#: bit-identical values (tests/test_store_kernels.py)
+#: bit-identical values (tests/test_kernels.py)
 KERNELS = ("c", "numpy")
 _active = {"name": "c" if _C is not None else "numpy"}
 if _C is None:
-    log.info("rppgbench.store._kernels is not built (no C compiler at install?): views use numpy, same values, slower")
+    log.info("rppgbench._kernels is not built (no C compiler at install?): views use numpy, same values, slower")
 
 
 def kernel() -> str:
@@ -54,7 +54,7 @@ def use_kernel(name: str) -> str:
     if name not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}; got {name!r}")
     if name == "c" and _C is None:
-        raise RuntimeError("the compiled view kernels (rppgbench.store._kernels) are not built in this install; "
+        raise RuntimeError("the compiled view kernels (rppgbench._kernels) are not built in this install; "
                            "reinstall rppgbench with a C compiler present (pip install -e .) or use 'numpy'")
     prev, _active["name"] = _active["name"], name
     return prev

@@ -1,4 +1,4 @@
-"""The compiled view arithmetic (rppgbench/store/_kernels.c): built wherever a C compiler is, bit-identical to the
+"""The compiled view arithmetic (rppgbench/_kernels.c): built wherever a C compiler is, bit-identical to the
 numpy path for every possible pair of uint8 inputs, and strict about the buffers it is given."""
 from __future__ import annotations
 
@@ -20,14 +20,14 @@ def _compiler_present() -> bool:
 def test_extension_is_built_where_a_compiler_is():
     if not _compiler_present():
         pytest.skip("no C compiler here: the install falls back to the numpy arithmetic (same values)")
-    assert views._C is not None, "a C compiler is present but rppgbench.store._kernels was not built: reinstall"
+    assert views._C is not None, "a C compiler is present but rppgbench._kernels was not built: reinstall"
     assert views.kernel() == "c"
 
 
 @pytest.fixture
 def kernels():
     if views._C is None:
-        pytest.skip("rppgbench.store._kernels is not built in this install")
+        pytest.skip("rppgbench._kernels is not built in this install")
     return views._C
 
 
@@ -138,3 +138,105 @@ def test_view_kernels_benchmark_runs_and_checks_identity():
     assert header[0] == "view" and "numpy" in header and (("c" in header) == (views._C is not None))
     rows = {r.split()[0]: [float(x) for x in r.split()[1:]] for r in lines[2:]}
     assert set(rows) == set(views.VIEWS) and all(len(t) == len(header) - 1 and min(t) >= 0 for t in rows.values())
+
+
+# --- the per-channel loops of PHASE-Net's CPU encoder (rppgbench/models/_phasenet_fused.py) ---------------------
+
+def test_col_moments_equal_float64_sums(kernels):
+    rng = np.random.default_rng(11)
+    for rows, cols in [(1, 1), (63, 5), (64, 16), (1000, 300), (129, 256)]:  # partial row blocks, > one tile
+        x = (rng.standard_normal((rows, cols)) * 3 + 1).astype(np.float32)
+        s, ss = np.full(cols, 2.0), np.full(cols, 5.0)  # the kernel adds to what is there
+        kernels.col_moments(x, rows, cols, s, ss)
+        xd = x.astype(np.float64)
+        np.testing.assert_allclose(s - 2.0, xd.sum(0), rtol=1e-6, atol=1e-4)
+        np.testing.assert_allclose(ss - 5.0, (xd * xd).sum(0), rtol=1e-6)
+        only = np.zeros(cols)
+        kernels.col_moments(x, rows, cols, only, None)
+        np.testing.assert_allclose(only, xd.sum(0), rtol=1e-6, atol=1e-4)
+
+
+def test_affine_in_place_out_of_place_and_sums_only(kernels):
+    rng = np.random.default_rng(12)
+    rows, cols = 300, 70
+    x = rng.standard_normal((rows, cols)).astype(np.float32)
+    x[0, 0] = np.nan
+    scale = rng.uniform(0.5, 2, cols).astype(np.float32)
+    bias = rng.standard_normal(cols).astype(np.float32)
+    for relu in (False, True):
+        want = x * scale + bias
+        if relu:
+            want = np.where(want < 0, np.float32(0), want)  # NaN stays NaN, as torch's relu keeps it
+        out = np.empty_like(x)
+        colsum = np.zeros(cols)
+        kernels.affine(x, out, rows, cols, scale, bias, relu, colsum)
+        assert np.array_equal(out, want, equal_nan=True)
+        np.testing.assert_allclose(colsum[1:], want[:, 1:].astype(np.float64).sum(0), rtol=1e-5, atol=1e-4)
+        sums_only = np.zeros(cols)
+        kernels.affine(x, None, rows, cols, scale, bias, relu, sums_only)
+        np.testing.assert_allclose(sums_only[1:], colsum[1:], rtol=1e-6)
+        inplace = x.copy()
+        kernels.affine(inplace, inplace, rows, cols, scale, bias, relu, None)
+        assert np.array_equal(inplace, want, equal_nan=True)
+    with pytest.raises(ValueError, match="overlap"):
+        kernels.affine(x[1:], x[:-1], rows - 1, cols, scale, bias, False, None)
+    with pytest.raises(ValueError, match="nothing to compute"):
+        kernels.affine(x, None, rows, cols, scale, bias, False, None)
+    with pytest.raises(ValueError, match=r"affine scale .* expected"):
+        kernels.affine(x, out, rows, cols, scale[:-1], bias, False, None)
+
+
+@pytest.mark.parametrize("h,w,c,k", [(1, 1, 3, 3), (7, 5, 16, 3), (6, 9, 37, 5), (32, 32, 64, 3)])
+def test_dw_spatial_equals_depthwise_conv2d_with_mixed_channels(kernels, h, w, c, k):
+    import torch
+
+    rng = np.random.default_rng(h * w + c)
+    frames = [rng.standard_normal((h, w, c)).astype(np.float32) for _ in range(3)]
+    weight = rng.standard_normal((c, 1, k, k)).astype(np.float32)
+    taps = np.ascontiguousarray(weight.reshape(c, k * k).T)
+    f, p = c // 8, c // 8
+    # channels [0, f) from frame 1, [f, f+p) zeros, the rest from frame 0: PHASE-Net's interlace at the clip start
+    mixed = frames[0].copy()
+    mixed[..., :f] = frames[1][..., :f]
+    mixed[..., f:f + p] = 0
+    ref = torch.nn.functional.conv2d(torch.from_numpy(mixed).permute(2, 0, 1)[None], torch.from_numpy(weight),
+                                     padding=k // 2, groups=c)[0].permute(1, 2, 0).numpy()
+    for segs in ([(f, frames[1]), (f + p, None), (c, frames[0])], [(c, mixed)]):
+        out = np.full((h, w, c), np.nan, np.float32)
+        s, ss = np.zeros(c), np.zeros(c)
+        kernels.dw_spatial(segs, out, h, w, c, taps, k, k, s, ss)
+        np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+        od = out.reshape(-1, c).astype(np.float64)
+        np.testing.assert_allclose(s, od.sum(0), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(ss, (od * od).sum(0), rtol=1e-5)
+    with pytest.raises(ValueError, match="channel ends must rise"):
+        kernels.dw_spatial([(c + 1, frames[0])], out, h, w, c, taps, k, k)
+    with pytest.raises(ValueError, match="overlaps dst"):
+        kernels.dw_spatial([(c, out)], out, h, w, c, taps, k, k)
+    with pytest.raises(ValueError, match="odd kernel sizes"):
+        kernels.dw_spatial([(c, frames[0])], out, h, w, c, taps, 2, 2)
+
+
+def test_dw_temporal_equals_the_weighted_sum(kernels):
+    rng = np.random.default_rng(13)
+    rows, c = 500, 40
+    frames = [rng.standard_normal((rows, c)).astype(np.float32) for _ in range(3)]
+    taps = rng.standard_normal((3, c)).astype(np.float32)
+    for present in ([0, 1, 2], [1, 2], [0, 1], []):
+        srcs = [frames[j] if j in present else None for j in range(3)]
+        want = np.zeros((rows, c), np.float64)
+        for j in present:
+            want += frames[j].astype(np.float64) * taps[j]
+        out = np.full((rows, c), np.nan, np.float32)
+        s, ss = np.zeros(c), np.zeros(c)
+        kernels.dw_temporal(srcs, out, rows, c, taps, s, ss)
+        np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(s, out.astype(np.float64).sum(0), rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match="overlaps dst"):
+        kernels.dw_temporal([out, None, None], out, rows, c, taps)
+    with pytest.raises(ValueError, match=r"dw_temporal taps .* expected"):
+        kernels.dw_temporal(frames, out, rows, c, taps[:2])
+    with pytest.raises(ValueError, match="at most 256 channels"):
+        big = np.zeros((2, 300), np.float32)
+        kernels.dw_temporal([big], np.zeros((2, 300), np.float32), 2, 300, np.zeros((1, 300), np.float32),
+                            np.zeros(300), np.zeros(300))
