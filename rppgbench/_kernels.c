@@ -344,18 +344,24 @@ add_sums(const float *restrict o, float *restrict ps, float *restrict pq, Py_ssi
 }
 
 /* the input row ii of the mixed frame: channels [ends[g-1], ends[g]) of pixel jj from srcs[g] (NULL: zeros) */
-static void
+MULTI_ISA static void
 mix_row(const float *const *srcs, const Py_ssize_t *ends, int nseg, Py_ssize_t ii, Py_ssize_t w, Py_ssize_t C,
-        float *restrict dst)
+        int relu, float *restrict dst)
 {
     for (Py_ssize_t jj = 0; jj < w; jj++) {
         Py_ssize_t c0 = 0;
         for (int g = 0; g < nseg; g++) {
             Py_ssize_t c1 = ends[g];
-            if (srcs[g])
-                memcpy(dst + jj * C + c0, srcs[g] + (ii * w + jj) * C + c0, (size_t)(c1 - c0) * sizeof(float));
-            else
-                memset(dst + jj * C + c0, 0, (size_t)(c1 - c0) * sizeof(float));
+            float *restrict o = dst + jj * C;
+            if (!srcs[g]) {
+                memset(o + c0, 0, (size_t)(c1 - c0) * sizeof(float));
+            } else if (relu) {
+                const float *restrict x = srcs[g] + (ii * w + jj) * C;
+                for (Py_ssize_t c = c0; c < c1; c++)
+                    o[c] = x[c] < 0.0f ? 0.0f : x[c];
+            } else {
+                memcpy(o + c0, srcs[g] + (ii * w + jj) * C + c0, (size_t)(c1 - c0) * sizeof(float));
+            }
             c0 = c1;
         }
     }
@@ -365,13 +371,13 @@ mix_row(const float *const *srcs, const Py_ssize_t *ends, int nseg, Py_ssize_t i
 
 MULTI_ISA static void
 dw_spatial_core(const float *const *srcs, const Py_ssize_t *seg_end, int nseg, float *restrict y, Py_ssize_t h,
-                Py_ssize_t w, Py_ssize_t C, const float *restrict k, int kh, int kw, double *s, double *ss,
-                float *restrict rowbuf)
+                Py_ssize_t w, Py_ssize_t C, const float *restrict k, int kh, int kw, int relu, double *s,
+                double *ss, float *restrict rowbuf)
 {
     int ph = kh / 2, pw = kw / 2;
     float ps[TILE] = {0}, pq[TILE] = {0};
     int pending = 0;
-    int direct = nseg == 1 && srcs[0] != NULL; /* one unmixed frame: read its rows in place */
+    int direct = nseg == 1 && srcs[0] != NULL && !relu; /* one unmixed frame: read its rows in place */
     const float *rows[32];
     Py_ssize_t built = -1; /* mixed rows [0, built] are in rowbuf[ii % kh] */
     for (Py_ssize_t i = 0; i < h; i++) {
@@ -387,7 +393,7 @@ dw_spatial_core(const float *const *srcs, const Py_ssize_t *seg_end, int nseg, f
             }
             while (built < ii) {
                 built++;
-                mix_row(srcs, seg_end, nseg, built, w, C, rowbuf + (built % kh) * w * C);
+                mix_row(srcs, seg_end, nseg, built, w, C, relu, rowbuf + (built % kh) * w * C);
             }
             rows[a] = rowbuf + (ii % kh) * w * C;
         }
@@ -476,6 +482,46 @@ dw_temporal_core(const float *const *srcs, int kt, float *restrict y, Py_ssize_t
         flush_sums(ps, pq, s, ss, C);
 }
 
+/* the (1,2,2) max pool of PHASE-Net's blocks on channels-last frames (n, h, w, C) -> (n, h/2, w/2, C) (h, w even),
+ * adding the column sums and sums of squares of the *input* to s and ss when given (the norm's statistics are
+ * those of the unpooled map; it is applied after the pool) */
+MULTI_ISA static void
+pool2x2_core(const float *restrict x, float *restrict y, Py_ssize_t n, Py_ssize_t h, Py_ssize_t w, Py_ssize_t C,
+             double *s, double *ss)
+{
+    float ps[TILE] = {0}, pq[TILE] = {0};
+    int pending = 0;
+    Py_ssize_t ho = h / 2, wo = w / 2;
+    for (Py_ssize_t f = 0; f < n; f++) {
+        const float *xf = x + f * h * w * C;
+        float *yf = y + f * ho * wo * C;
+        for (Py_ssize_t i = 0; i < ho; i++) {
+            for (Py_ssize_t j = 0; j < wo; j++) {
+                const float *restrict a = xf + ((2 * i) * w + 2 * j) * C, *restrict b = a + C;
+                const float *restrict d = a + w * C, *restrict e = d + C;
+                float *restrict o = yf + (i * wo + j) * C;
+                for (Py_ssize_t c = 0; c < C; c++) {
+                    float m1 = a[c] > b[c] ? a[c] : b[c];
+                    float m2 = d[c] > e[c] ? d[c] : e[c];
+                    o[c] = m1 > m2 ? m1 : m2;
+                }
+                if (s) {
+                    add_sums(a, ps, pq, C);
+                    add_sums(b, ps, pq, C);
+                    add_sums(d, ps, pq, C);
+                    add_sums(e, ps, pq, C);
+                    if (++pending == ROWS / 4) {
+                        flush_sums(ps, pq, s, ss, C);
+                        pending = 0;
+                    }
+                }
+            }
+        }
+    }
+    if (s && pending)
+        flush_sums(ps, pq, s, ss, C);
+}
+
 /* optional float64 (c) outputs s and ss: both None, or both writable buffers of c doubles */
 static int
 get_sums(PyObject *s_obj, PyObject *ss_obj, Py_buffer *s, Py_buffer *ss, Py_ssize_t c, const char *fn)
@@ -520,9 +566,9 @@ kernels_dw_spatial(PyObject *self, PyObject *args)
     Py_ssize_t h, w, c, ends[MAX_SEGS];
     const float *ptrs[MAX_SEGS];
     float *rowbuf = NULL;
-    int kh, kw, got = 0, sums = 0, nseg = 0;
-    if (!PyArg_ParseTuple(args, "Ow*nnny*ii|OO:dw_spatial", &segs, &dst, &h, &w, &c, &taps, &kh, &kw, &s_obj,
-                          &ss_obj))
+    int kh, kw, relu = 0, got = 0, sums = 0, nseg = 0;
+    if (!PyArg_ParseTuple(args, "Ow*nnny*ii|pOO:dw_spatial", &segs, &dst, &h, &w, &c, &taps, &kh, &kw, &relu,
+                          &s_obj, &ss_obj))
         return NULL;
     PyObject *result = NULL, *seq = NULL;
     if (kh < 1 || kw < 1 || kh > 31 || kw > 31 || kh % 2 == 0 || kw % 2 == 0 || h < 0 || w < 0 || c < 0
@@ -574,7 +620,7 @@ kernels_dw_spatial(PyObject *self, PyObject *args)
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    dw_spatial_core(ptrs, ends, nseg, (float *)dst.buf, h, w, c, (const float *)taps.buf, kh, kw,
+    dw_spatial_core(ptrs, ends, nseg, (float *)dst.buf, h, w, c, (const float *)taps.buf, kh, kw, relu,
                     sums ? (double *)s.buf : NULL, sums ? (double *)ss.buf : NULL, rowbuf);
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
@@ -653,6 +699,44 @@ done:
     return result;
 }
 
+static PyObject *
+kernels_pool2x2(PyObject *self, PyObject *args)
+{
+    PyObject *s_obj = Py_None, *ss_obj = Py_None;
+    Py_buffer src, dst, s, ss;
+    Py_ssize_t n, h, w, c;
+    int sums = 0;
+    if (!PyArg_ParseTuple(args, "y*w*nnnn|OO:pool2x2", &src, &dst, &n, &h, &w, &c, &s_obj, &ss_obj))
+        return NULL;
+    PyObject *result = NULL;
+    if (n < 0 || h < 0 || w < 0 || c < 0 || h % 2 || w % 2 || (w && h > PY_SSIZE_T_MAX / 8 / w)
+        || (c && h * w > PY_SSIZE_T_MAX / 8 / c) || (h * w * c && n > PY_SSIZE_T_MAX / 8 / (h * w * c))) {
+        PyErr_Format(PyExc_ValueError, "pool2x2: expected even h and w and a valid shape, got n=%zd h=%zd w=%zd "
+                     "c=%zd", n, h, w, c);
+        goto done;
+    }
+    if (check_len(&src, n * h * w * c * (Py_ssize_t)sizeof(float), "pool2x2 src (float32, n x h x w x c)") < 0
+        || check_len(&dst, n * (h / 2) * (w / 2) * c * (Py_ssize_t)sizeof(float),
+                     "pool2x2 dst (float32, n x h/2 x w/2 x c)") < 0
+        || no_overlap(&src, &dst, "pool2x2: src and dst overlap") < 0)
+        goto done;
+    if ((sums = get_sums(s_obj, ss_obj, &s, &ss, c, "pool2x2")) < 0)
+        goto done;
+    Py_BEGIN_ALLOW_THREADS
+    pool2x2_core((const float *)src.buf, (float *)dst.buf, n, h, w, c, sums ? (double *)s.buf : NULL,
+                 sums ? (double *)ss.buf : NULL);
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    if (sums > 0) {
+        PyBuffer_Release(&s);
+        PyBuffer_Release(&ss);
+    }
+    PyBuffer_Release(&src);
+    PyBuffer_Release(&dst);
+    return result;
+}
+
 static PyMethodDef kernels_methods[] = {
     {"diffnorm", kernels_diffnorm, METH_VARARGS,
      "diffnorm(src, dst, n, frame, std): dst[t] = (src[t+1] - src[t]) / ((src[t+1] + src[t] + 1e-7) * std) for\n"
@@ -667,14 +751,17 @@ static PyMethodDef kernels_methods[] = {
      "then max(., 0) when relu), dst may be src itself or None (only the sums); adds the column sums of the result\n"
      "to float64 colsum unless None."},
     {"dw_spatial", kernels_dw_spatial, METH_VARARGS,
-     "dw_spatial(segments, dst, h, w, c, taps, kh, kw[, s, ss]): depthwise (kh, kw) convolution with 'same' zero\n"
-     "padding of one channels-last frame (h x w x c float32) whose channels [end[i-1], end[i]) come from the frame\n"
-     "of segment i = (end, frame or None for zeros); taps (kh x kw x c) float32; adds the column sums and sums of\n"
-     "squares of dst to float64 s and ss when given."},
+     "dw_spatial(segments, dst, h, w, c, taps, kh, kw[, relu, s, ss]): depthwise (kh, kw) convolution with 'same'\n"
+     "zero padding of one channels-last frame (h x w x c float32) whose channels [end[i-1], end[i]) come from the\n"
+     "frame of segment i = (end, frame or None for zeros), with max(., 0) applied to the input when relu; taps\n"
+     "(kh x kw x c) float32; adds the column sums and sums of squares of dst to float64 s and ss when given."},
     {"dw_temporal", kernels_dw_temporal, METH_VARARGS,
      "dw_temporal(frames, dst, rows, c, taps): dst = sum_j frames[j] * taps[j] per channel, frames a sequence of\n"
      "kt float32 (rows x c) buffers or None (a zero frame), taps (kt x c) float32; adds the column sums and sums\n"
      "of squares of dst to float64 s and ss when given."},
+    {"pool2x2", kernels_pool2x2, METH_VARARGS,
+     "pool2x2(src, dst, n, h, w, c[, s, ss]): (1,2,2) max pool of channels-last float32 frames (n x h x w x c,\n"
+     "h and w even) into dst (n x h/2 x w/2 x c); adds the column sums and sums of squares of src to s and ss."},
     {NULL, NULL, 0, NULL},
 };
 

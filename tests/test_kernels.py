@@ -2,6 +2,7 @@
 numpy path for every possible pair of uint8 inputs, and strict about the buffers it is given."""
 from __future__ import annotations
 
+import itertools
 import shutil
 import sysconfig
 import threading
@@ -199,13 +200,18 @@ def test_dw_spatial_equals_depthwise_conv2d_with_mixed_channels(kernels, h, w, c
     mixed = frames[0].copy()
     mixed[..., :f] = frames[1][..., :f]
     mixed[..., f:f + p] = 0
-    ref = torch.nn.functional.conv2d(torch.from_numpy(mixed).permute(2, 0, 1)[None], torch.from_numpy(weight),
-                                     padding=k // 2, groups=c)[0].permute(1, 2, 0).numpy()
-    for segs in ([(f, frames[1]), (f + p, None), (c, frames[0])], [(c, mixed)]):
+
+    def conv(frame):
+        return torch.nn.functional.conv2d(frame.permute(2, 0, 1)[None], torch.from_numpy(weight), padding=k // 2,
+                                          groups=c)[0].permute(1, 2, 0).numpy()
+
+    ref, ref_relu = conv(torch.from_numpy(mixed)), conv(torch.from_numpy(mixed).relu())
+    for (segs, relu) in itertools.product(([(f, frames[1]), (f + p, None), (c, frames[0])], [(c, mixed)]),
+                                          (False, True)):
         out = np.full((h, w, c), np.nan, np.float32)
         s, ss = np.zeros(c), np.zeros(c)
-        kernels.dw_spatial(segs, out, h, w, c, taps, k, k, s, ss)
-        np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+        kernels.dw_spatial(segs, out, h, w, c, taps, k, k, relu, s, ss)
+        np.testing.assert_allclose(out, ref_relu if relu else ref, rtol=1e-5, atol=1e-5)
         od = out.reshape(-1, c).astype(np.float64)
         np.testing.assert_allclose(s, od.sum(0), rtol=1e-5, atol=1e-4)
         np.testing.assert_allclose(ss, (od * od).sum(0), rtol=1e-5)
@@ -240,3 +246,25 @@ def test_dw_temporal_equals_the_weighted_sum(kernels):
         big = np.zeros((2, 300), np.float32)
         kernels.dw_temporal([big], np.zeros((2, 300), np.float32), 2, 300, np.zeros((1, 300), np.float32),
                             np.zeros(300), np.zeros(300))
+
+
+def test_pool2x2_is_the_max_pool_and_sums_its_input(kernels):
+    import torch
+
+    rng = np.random.default_rng(14)
+    n, h, w, c = 3, 6, 10, 20
+    x = rng.standard_normal((n, h, w, c)).astype(np.float32)
+    want = torch.nn.functional.max_pool2d(torch.from_numpy(x).permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1).numpy()
+    out = np.empty((n, h // 2, w // 2, c), np.float32)
+    s, ss = np.zeros(c), np.zeros(c)
+    kernels.pool2x2(x, out, n, h, w, c, s, ss)
+    assert np.array_equal(out, want)
+    xd = x.reshape(-1, c).astype(np.float64)
+    np.testing.assert_allclose(s, xd.sum(0), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(ss, (xd * xd).sum(0), rtol=1e-5)
+    kernels.pool2x2(x, out, n, h, w, c)  # without the sums
+    assert np.array_equal(out, want)
+    with pytest.raises(ValueError, match="even h and w"):
+        kernels.pool2x2(x, out, n, h, w - 1, c)
+    with pytest.raises(ValueError, match=r"pool2x2 dst .* expected"):
+        kernels.pool2x2(x, out[:1], n, h, w, c)

@@ -202,11 +202,14 @@ class _Expanded:
         self.f = self.mixer.f if tim else 0
         self.p = self.mixer.p if tim and not self.mixer.bugcompat else 0
         self.saved = torch.empty(2, h, w, self.p) if self.p else None  # unmixed "past" channels of t-1, t
+        # with the compiled loops the ReLU is applied as dw_spatial reads the frames (segments(): no pass of its own)
+        self.relu_on_read = False
 
     def _expand(self, t: int) -> None:
         dst = self.ring[t % 3]
         torch.addmm(self.b1, self.x[t].view(-1, self.x.shape[-1]), self.w1t, out=dst.view(-1, dst.shape[-1]))
-        dst.relu_()
+        if not self.relu_on_read:
+            dst.relu_()
         self.done = t
 
     def segments(self, t: int) -> list | None:
@@ -215,6 +218,7 @@ class _Expanded:
         Frames must be asked for in order; nothing is copied (the ring of 3 holds t-1, t, t+1)."""
         if isinstance(self.mixer, ZAS):
             return None
+        self.relu_on_read = True  # the caller passes relu=True to dw_spatial (frame() is then not used)
         t_len, hid = self.x.shape[0], self.w1t.shape[1]
         if self.done < t:
             self._expand(t)
@@ -290,11 +294,12 @@ def est_block_fused(block: ESTBlock, x: torch.Tensor, x_moments: Moments | None,
     native = _native(v, taps2) and hid <= _C_MAX_SUM_CHANNELS
     for t in range(t_len):
         segs = expanded.segments(t) if native else None
+        relu = segs is not None  # segments(): the frames are expanded without their ReLU
         if segs is None:
             segs = [(hid, expanded.frame(t).contiguous().numpy())] if native else None
         if segs is not None:  # straight into v[t] from the unmixed frames: no mixed copy, no channels-first temporary
             sink = st2.sink(h * w)
-            _C.dw_spatial(segs, v[t].numpy(), h, w, hid, taps2.numpy(), kh, kw, *(sink or (None, None)))
+            _C.dw_spatial(segs, v[t].numpy(), h, w, hid, taps2.numpy(), kh, kw, relu, *(sink or (None, None)))
         else:
             d = F.conv2d(expanded.frame(t).unsqueeze(0).permute(0, 3, 1, 2), k2, None, padding=pad2, groups=hid)
             v[t].copy_(d[0].permute(1, 2, 0))
@@ -357,9 +362,13 @@ def est_block_fused(block: ESTBlock, x: torch.Tensor, x_moments: Moments | None,
         n = min(nf, t_len - t0)
         y = ybuf[:n * h * w * cout].view(-1, cout)
         torch.mm(v[t0:t0 + n].view(-1, hid), wpt, out=y)
+        o = out[t0:t0 + n]
+        sink = st4.sink(n * h * w) if native and o.is_contiguous() and cout <= _C_MAX_SUM_CHANNELS else None
+        if sink is not None:  # the pool and the statistics of y in one pass
+            _C.pool2x2(y.numpy(), o.numpy(), n, h, w, cout, *sink)
+            continue
         st4.add(y, yscratch)
         yv = y.view(n, h, w, cout)
-        o = out[t0:t0 + n]
         torch.maximum(yv[:, 0::2, 0::2], yv[:, 0::2, 1::2], out=o)
         torch.maximum(o, yv[:, 1::2, 0::2], out=o)
         torch.maximum(o, yv[:, 1::2, 1::2], out=o)
