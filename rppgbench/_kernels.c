@@ -372,15 +372,16 @@ mix_row(const float *const *srcs, const Py_ssize_t *ends, int nseg, Py_ssize_t i
 MULTI_ISA static void
 dw_spatial_core(const float *const *srcs, const Py_ssize_t *seg_end, int nseg, float *restrict y, Py_ssize_t h,
                 Py_ssize_t w, Py_ssize_t C, const float *restrict k, int kh, int kw, int relu, double *s,
-                double *ss, float *restrict rowbuf)
+                double *ss, float *restrict rowbuf, Py_ssize_t i0, Py_ssize_t i1)
 {
     int ph = kh / 2, pw = kw / 2;
     float ps[TILE] = {0}, pq[TILE] = {0};
     int pending = 0;
     int direct = nseg == 1 && srcs[0] != NULL && !relu; /* one unmixed frame: read its rows in place */
     const float *rows[32];
-    Py_ssize_t built = -1; /* mixed rows [0, built] are in rowbuf[ii % kh] */
-    for (Py_ssize_t i = 0; i < h; i++) {
+    /* mixed rows up to `built` are in rowbuf[ii % kh]; output rows [i0, i1) need input rows from i0 - ph */
+    Py_ssize_t built = (i0 - ph > 0 ? i0 - ph : 0) - 1;
+    for (Py_ssize_t i = i0; i < i1; i++) {
         for (int a = 0; a < kh; a++) {
             Py_ssize_t ii = i + a - ph;
             if (ii < 0 || ii >= h) {
@@ -567,10 +568,17 @@ kernels_dw_spatial(PyObject *self, PyObject *args)
     const float *ptrs[MAX_SEGS];
     float *rowbuf = NULL;
     int kh, kw, relu = 0, got = 0, sums = 0, nseg = 0;
-    if (!PyArg_ParseTuple(args, "Ow*nnny*ii|pOO:dw_spatial", &segs, &dst, &h, &w, &c, &taps, &kh, &kw, &relu,
-                          &s_obj, &ss_obj))
+    Py_ssize_t i0 = 0, i1 = -1;
+    if (!PyArg_ParseTuple(args, "Ow*nnny*ii|pOOnn:dw_spatial", &segs, &dst, &h, &w, &c, &taps, &kh, &kw, &relu,
+                          &s_obj, &ss_obj, &i0, &i1))
         return NULL;
     PyObject *result = NULL, *seq = NULL;
+    if (i1 < 0)
+        i1 = h;
+    if (i0 < 0 || i0 > i1 || i1 > h) {
+        PyErr_Format(PyExc_ValueError, "dw_spatial: output rows [%zd, %zd) outside [0, h=%zd)", i0, i1, h);
+        goto done;
+    }
     if (kh < 1 || kw < 1 || kh > 31 || kw > 31 || kh % 2 == 0 || kw % 2 == 0 || h < 0 || w < 0 || c < 0
         || (w && h > PY_SSIZE_T_MAX / 8 / w) || (c && h * w > PY_SSIZE_T_MAX / 8 / c)) {
         PyErr_Format(PyExc_ValueError, "dw_spatial: expected odd kernel sizes up to 31 and a valid shape, got kh=%d kw=%d "
@@ -621,7 +629,7 @@ kernels_dw_spatial(PyObject *self, PyObject *args)
     }
     Py_BEGIN_ALLOW_THREADS
     dw_spatial_core(ptrs, ends, nseg, (float *)dst.buf, h, w, c, (const float *)taps.buf, kh, kw, relu,
-                    sums ? (double *)s.buf : NULL, sums ? (double *)ss.buf : NULL, rowbuf);
+                    sums ? (double *)s.buf : NULL, sums ? (double *)ss.buf : NULL, rowbuf, i0, i1);
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
@@ -751,10 +759,11 @@ static PyMethodDef kernels_methods[] = {
      "then max(., 0) when relu), dst may be src itself or None (only the sums); adds the column sums of the result\n"
      "to float64 colsum unless None."},
     {"dw_spatial", kernels_dw_spatial, METH_VARARGS,
-     "dw_spatial(segments, dst, h, w, c, taps, kh, kw[, relu, s, ss]): depthwise (kh, kw) convolution with 'same'\n"
+     "dw_spatial(segments, dst, h, w, c, taps, kh, kw[, relu, s, ss, i0, i1]): depthwise (kh, kw) convolution, 'same'\n"
      "zero padding of one channels-last frame (h x w x c float32) whose channels [end[i-1], end[i]) come from the\n"
      "frame of segment i = (end, frame or None for zeros), with max(., 0) applied to the input when relu; taps\n"
-     "(kh x kw x c) float32; adds the column sums and sums of squares of dst to float64 s and ss when given."},
+     "(kh x kw x c) float32; adds the column sums and sums of squares of dst to float64 s and ss when given; only\n"
+     "output rows [i0, i1) (default all) are written, so threads can share a frame."},
     {"dw_temporal", kernels_dw_temporal, METH_VARARGS,
      "dw_temporal(frames, dst, rows, c, taps): dst = sum_j frames[j] * taps[j] per channel, frames a sequence of\n"
      "kt float32 (rows x c) buffers or None (a zero frame), taps (kt x c) float32; adds the column sums and sums\n"

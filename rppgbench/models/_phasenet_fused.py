@@ -31,7 +31,9 @@ import ctypes
 import sys
 import threading
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -87,7 +89,10 @@ class Moments:
         else:
             d = x2
         if _native(d):  # sums (and squares) in one pass; the covariance stays a BLAS product
-            _C.col_moments(d.numpy(), d.shape[0], d.shape[1], self.s.numpy(), None if self.cov else self.ss.numpy())
+            dn, c = d.numpy(), d.shape[1]
+            sums = (self.s.numpy(), np.zeros(c) if self.cov else self.ss.numpy())
+            _in_parts(lambda r0, r1, sm: _C.col_moments(dn[r0:r1], r1 - r0, c, sm[0], None if self.cov else sm[1]),
+                      d.shape[0], c, sums)
             if self.cov:
                 self.ss += d.t() @ d
         else:
@@ -131,8 +136,11 @@ def affine_(src: torch.Tensor, dst: torch.Tensor, scale: torch.Tensor, bias: tor
     sums of the result to the float64 ``colsum`` when given. Returns ``dst``."""
     c = src.shape[-1]
     if _native(src, dst, scale, bias) and src.dtype == dst.dtype == scale.dtype == bias.dtype == torch.float32:
-        _C.affine(src.numpy(), dst.numpy(), src.numel() // max(c, 1), c, scale.numpy(), bias.numpy(), relu,
-                  None if colsum is None else colsum.numpy())
+        a, b = src.reshape(-1, c).numpy(), dst.reshape(-1, c).numpy()
+        sc, bi = scale.numpy(), bias.numpy()
+        sums = None if colsum is None else (colsum.numpy(), np.zeros(c))  # the kernel has one sum: ss stays 0
+        _in_parts(lambda r0, r1, sm: _C.affine(a[r0:r1], b[r0:r1], r1 - r0, c, sc, bi, relu,
+                                               None if sm is None else sm[0]), a.shape[0], c, sums)
         return dst
     torch.addcmul(bias, src, scale, out=dst)
     if relu:
@@ -144,6 +152,41 @@ def affine_(src: torch.Tensor, dst: torch.Tensor, scale: torch.Tensor, bias: tor
 
 #: channels up to which the compiled convolutions also gather statistics (TILE in rppgbench/_kernels.c)
 _C_MAX_SUM_CHANNELS = 256
+#: elements per part below which a compiled loop is not split over threads (a part must outweigh the hand-off)
+_MIN_PART_ELEMS = 1 << 17
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL._max_workers < workers:
+            _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rppgbench-phasenet")
+        return _POOL
+
+
+def _in_parts(fn, rows: int, row_elems: int, sums: tuple | None = None) -> None:
+    """``fn(r0, r1, sums_part)`` over row ranges split across ``torch.get_num_threads()`` threads (the compiled
+    loops release the GIL; torch's own ops use that many threads too); this thread runs the first range. With
+    ``sums`` (float64 arrays ``(s, ss)``) each range adds into its own pair, summed into ``sums`` afterwards."""
+    k = max(1, min(torch.get_num_threads(), rows, rows * row_elems // _MIN_PART_ELEMS))
+    if k == 1:
+        fn(0, rows, sums)
+        return
+    step = -(-rows // k)
+    ranges = [(r0, min(r0 + step, rows)) for r0 in range(0, rows, step)]
+    parts = [None if sums is None else (np.zeros_like(sums[0]), np.zeros_like(sums[1])) for _ in ranges]
+    futures = [_pool(len(ranges) - 1).submit(fn, r0, r1, part) for (r0, r1), part in zip(ranges[1:], parts[1:],
+                                                                                            strict=True)]
+    fn(*ranges[0], parts[0])
+    for f in futures:
+        f.result()
+    if sums is not None:
+        for part in parts:  # (a tuple: add in place into its arrays)
+            np.add(sums[0], part[0], out=sums[0])
+            np.add(sums[1], part[1], out=sums[1])
 
 _HUGE = 2 << 20  # bytes of a transparent huge page on x86-64 and arm64 Linux
 _MADV_HUGEPAGE = 14
@@ -299,7 +342,9 @@ def est_block_fused(block: ESTBlock, x: torch.Tensor, x_moments: Moments | None,
             segs = [(hid, expanded.frame(t).contiguous().numpy())] if native else None
         if segs is not None:  # straight into v[t] from the unmixed frames: no mixed copy, no channels-first temporary
             sink = st2.sink(h * w)
-            _C.dw_spatial(segs, v[t].numpy(), h, w, hid, taps2.numpy(), kh, kw, relu, *(sink or (None, None)))
+            vt, tp = v[t].numpy(), taps2.numpy()
+            _in_parts(lambda i0, i1, sm, segs=segs, vt=vt, tp=tp, relu=relu: _C.dw_spatial(
+                segs, vt, h, w, hid, tp, kh, kw, relu, *(sm or (None, None)), i0, i1), h, w * hid, sink)
         else:
             d = F.conv2d(expanded.frame(t).unsqueeze(0).permute(0, 3, 1, 2), k2, None, padding=pad2, groups=hid)
             v[t].copy_(d[0].permute(1, 2, 0))
@@ -330,8 +375,11 @@ def est_block_fused(block: ESTBlock, x: torch.Tensor, x_moments: Moments | None,
         sink = None
         if native:  # the kt taps in one pass (a padding frame is skipped), the statistics gathered while writing
             sink = st3.sink(h * w)
-            _C.dw_temporal([ring[tau % kt].numpy() if 0 <= tau < t_len else None for tau in taus], vt.numpy(),
-                           h * w, hid, taps3.numpy(), *(sink or (None, None)))
+            srcs = [ring[tau % kt].view(-1, hid).numpy() if 0 <= tau < t_len else None for tau in taus]
+            dst, tp = vt.view(-1, hid).numpy(), taps3.numpy()
+            _in_parts(lambda r0, r1, sm, srcs=srcs, dst=dst, tp=tp: _C.dw_temporal(
+                [None if f is None else f[r0:r1] for f in srcs], dst[r0:r1], r1 - r0, hid, tp,
+                *(sm or (None, None))), h * w, hid, sink)
         else:
             for j, tau in enumerate(taus):
                 src = ring[tau % kt] if 0 <= tau < t_len else zero
