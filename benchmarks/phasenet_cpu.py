@@ -3,6 +3,7 @@
     python benchmarks/phasenet_cpu.py                     # 1 thread, CPU time, 2 rounds
     python benchmarks/phasenet_cpu.py --threads 2 --rounds 3 --reference   # also PHASE-Net's module path
     python benchmarks/phasenet_cpu.py --rounds 4 --before OLD_CHECKOUT     # also another checkout's fast path
+    python benchmarks/phasenet_cpu.py --torch-loops       # also the fast path without the compiled loops
 
 ``--before`` loads ``rppgbench/models/_phasenet_fused.py`` of another checkout (e.g. ``git worktree add /tmp/old
 HEAD~3``) and times its encoder in the same process, alternated with this one's, on the same model and input:
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--reference", action="store_true", help="also time PHASE-Net's module-by-module path")
     ap.add_argument("--before", default=None, help="another checkout whose fused encoder is timed alongside")
+    ap.add_argument("--torch-loops", action="store_true",
+                    help="also time the fast path with torch's ops in place of the compiled loops (rppgbench._kernels)")
     args = ap.parse_args(argv)
 
     import torch
@@ -64,16 +67,27 @@ def main(argv: list[str] | None = None) -> int:
         spec.loader.exec_module(before)
         fast = next(e for e in entries if e[0] == "phasenet (fast CPU path)")
         entries.append(("phasenet (before)", fast[1], fast[2], fast[3], [], []))
+    from rppgbench.models import _phasenet_fused as fused_module
+
+    compiled = fused_module._C
+    if args.torch_loops:
+        if compiled is None:
+            raise SystemExit("--torch-loops: rppgbench._kernels is not built here, so the fast path already uses "
+                             "torch's ops")
+        fast = next(e for e in entries if e[0] == "phasenet (fast CPU path)")
+        entries.append(("phasenet (torch loops)", fast[1], fast[2], fast[3], [], []))
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with torch.no_grad():
         for _ in range(args.rounds):
             for label, model, x, _, cpu, wall in entries:
                 pn_module.encode_fused = before.encode_fused if label == "phasenet (before)" else current
+                fused_module._C = None if label == "phasenet (torch loops)" else compiled
                 t, c = time.perf_counter(), time.process_time()
                 model(x)
                 cpu.append(time.process_time() - c)
                 wall.append(time.perf_counter() - t)
     pn_module.encode_fused = current
+    fused_module._C = compiled
     per = {}
     for label, _, _, g, cpu, wall in entries:
         per[label] = (min(cpu) / g * 1000, min(wall) / g * 1000)
@@ -87,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         b = per["phasenet (before)"]
         print(f"PHASE-Net before ({args.before}) / physFSUNet time per MAC: CPU {b[0] / f[0]:.2f}, wall "
               f"{b[1] / f[1]:.2f}; this checkout / before: CPU {p[0] / b[0]:.3f}")
+    if "phasenet (torch loops)" in per:
+        q = per["phasenet (torch loops)"]
+        print(f"PHASE-Net fast path with torch's ops / with the compiled loops: CPU {q[0] / p[0]:.2f}")
     if "phasenet (module path)" in per:
         r = per["phasenet (module path)"]
         print(f"PHASE-Net module path / fast path: CPU {r[0] / p[0]:.2f}, wall {r[1] / p[1]:.2f}")
