@@ -559,6 +559,35 @@ no_overlap(const Py_buffer *a, const Py_buffer *b, const char *msg)
     return 0;
 }
 
+/* a frame argument of the convolutions: None (*ptr = NULL) or a contiguous buffer of frame_bytes that does not
+ * overlap dst, acquired into bufs[*got] (released by release_frames) */
+static int
+get_frame(PyObject *f, Py_buffer *bufs, int *got, Py_ssize_t frame_bytes, const Py_buffer *dst, const char *what,
+          const char *overlap_msg, const float **ptr)
+{
+    *ptr = NULL;
+    if (f == Py_None)
+        return 0;
+    if (PyObject_GetBuffer(f, &bufs[*got], PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    Py_buffer *b = &bufs[(*got)++];
+    if (check_len(b, frame_bytes, what) < 0 || no_overlap(b, dst, overlap_msg) < 0)
+        return -1;
+    *ptr = (const float *)b->buf;
+    return 0;
+}
+
+static void
+release_frames(Py_buffer *bufs, int got, int sums, Py_buffer *s, Py_buffer *ss)
+{
+    if (sums > 0) {
+        PyBuffer_Release(s);
+        PyBuffer_Release(ss);
+    }
+    for (int g = 0; g < got; g++)
+        PyBuffer_Release(&bufs[g]);
+}
+
 static PyObject *
 kernels_dw_spatial(PyObject *self, PyObject *args)
 {
@@ -609,16 +638,9 @@ kernels_dw_spatial(PyObject *self, PyObject *args)
             goto done;
         }
         ends[g] = end;
-        ptrs[g] = NULL;
-        if (frame == Py_None)
-            continue;
-        if (PyObject_GetBuffer(frame, &bufs[got], PyBUF_C_CONTIGUOUS) < 0)
+        if (get_frame(frame, bufs, &got, frame_bytes, &dst, "dw_spatial frame (float32, h x w x c)",
+                      "dw_spatial: a frame overlaps dst", &ptrs[g]) < 0)
             goto done;
-        got++;
-        if (check_len(&bufs[got - 1], frame_bytes, "dw_spatial frame (float32, h x w x c)") < 0
-            || no_overlap(&bufs[got - 1], &dst, "dw_spatial: a frame overlaps dst") < 0)
-            goto done;
-        ptrs[g] = (const float *)bufs[got - 1].buf;
     }
     if ((sums = get_sums(s_obj, ss_obj, &s, &ss, c, "dw_spatial")) < 0)
         goto done;
@@ -634,12 +656,7 @@ kernels_dw_spatial(PyObject *self, PyObject *args)
     result = Py_NewRef(Py_None);
 done:
     PyMem_RawFree(rowbuf);
-    if (sums > 0) {
-        PyBuffer_Release(&s);
-        PyBuffer_Release(&ss);
-    }
-    for (int g = 0; g < got; g++)
-        PyBuffer_Release(&bufs[g]);
+    release_frames(bufs, got, sums, &s, &ss);
     Py_XDECREF(seq);
     PyBuffer_Release(&dst);
     PyBuffer_Release(&taps);
@@ -674,19 +691,10 @@ kernels_dw_temporal(PyObject *self, PyObject *args)
     if (check_len(&dst, frame_bytes, "dw_temporal dst (float32, rows x c)") < 0
         || check_len(&taps, kt * c * (Py_ssize_t)sizeof(float), "dw_temporal taps (float32, kt x c)") < 0)
         goto done;
-    for (int j = 0; j < kt; j++) {
-        PyObject *f = PySequence_Fast_GET_ITEM(seq, j);
-        ptrs[j] = NULL;
-        if (f == Py_None)
-            continue;
-        if (PyObject_GetBuffer(f, &bufs[got], PyBUF_C_CONTIGUOUS) < 0)
+    for (int j = 0; j < kt; j++)
+        if (get_frame(PySequence_Fast_GET_ITEM(seq, j), bufs, &got, frame_bytes, &dst,
+                      "dw_temporal frame (float32, rows x c)", "dw_temporal: a frame overlaps dst", &ptrs[j]) < 0)
             goto done;
-        got++;
-        if (check_len(&bufs[got - 1], frame_bytes, "dw_temporal frame (float32, rows x c)") < 0
-            || no_overlap(&bufs[got - 1], &dst, "dw_temporal: a frame overlaps dst") < 0)
-            goto done;
-        ptrs[j] = (const float *)bufs[got - 1].buf;
-    }
     if ((sums = get_sums(s_obj, ss_obj, &s, &ss, c, "dw_temporal")) < 0)
         goto done;
     Py_BEGIN_ALLOW_THREADS
@@ -695,12 +703,7 @@ kernels_dw_temporal(PyObject *self, PyObject *args)
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
-    if (sums > 0) {
-        PyBuffer_Release(&s);
-        PyBuffer_Release(&ss);
-    }
-    for (int j = 0; j < got; j++)
-        PyBuffer_Release(&bufs[j]);
+    release_frames(bufs, got, sums, &s, &ss);
     Py_XDECREF(seq);
     PyBuffer_Release(&dst);
     PyBuffer_Release(&taps);
@@ -718,7 +721,7 @@ kernels_pool2x2(PyObject *self, PyObject *args)
         return NULL;
     PyObject *result = NULL;
     if (n < 0 || h < 0 || w < 0 || c < 0 || h % 2 || w % 2 || (w && h > PY_SSIZE_T_MAX / 8 / w)
-        || (c && h * w > PY_SSIZE_T_MAX / 8 / c) || (h * w * c && n > PY_SSIZE_T_MAX / 8 / (h * w * c))) {
+        || (c && h * w > PY_SSIZE_T_MAX / 8 / c) || (h * w * c != 0 && n > PY_SSIZE_T_MAX / 8 / (h * w * c))) {
         PyErr_Format(PyExc_ValueError, "pool2x2: expected even h and w and a valid shape, got n=%zd h=%zd w=%zd "
                      "c=%zd", n, h, w, c);
         goto done;
