@@ -344,6 +344,46 @@ add_sums(const float *restrict o, float *restrict ps, float *restrict pq, Py_ssi
 }
 
 /* the input row ii of the mixed frame: channels [ends[g-1], ends[g]) of pixel jj from srcs[g] (NULL: zeros) */
+/* running column sums of rows written one by one: float32 partials over `every` rows, then added to s and ss
+ * (both NULL: nothing is summed) */
+typedef struct {
+    float ps[TILE], pq[TILE];
+    int pending, every;
+    double *s, *ss;
+    Py_ssize_t C;
+} RowSums;
+
+static inline void
+rowsums_init(RowSums *acc, double *s, double *ss, Py_ssize_t C, int every)
+{
+    memset(acc->ps, 0, sizeof acc->ps);
+    memset(acc->pq, 0, sizeof acc->pq);
+    acc->pending = 0;
+    acc->every = every;
+    acc->s = s;
+    acc->ss = ss;
+    acc->C = C;
+}
+
+static inline void
+rowsums_add(RowSums *acc, const float *restrict o)
+{
+    if (!acc->s)
+        return;
+    add_sums(o, acc->ps, acc->pq, acc->C);
+    if (++acc->pending == acc->every) {
+        flush_sums(acc->ps, acc->pq, acc->s, acc->ss, acc->C);
+        acc->pending = 0;
+    }
+}
+
+static inline void
+rowsums_done(RowSums *acc)
+{
+    if (acc->s && acc->pending)
+        flush_sums(acc->ps, acc->pq, acc->s, acc->ss, acc->C);
+}
+
 MULTI_ISA static void
 mix_row(const float *const *srcs, const Py_ssize_t *ends, int nseg, Py_ssize_t ii, Py_ssize_t w, Py_ssize_t C,
         int relu, float *restrict dst)
@@ -375,8 +415,8 @@ dw_spatial_core(const float *const *srcs, const Py_ssize_t *seg_end, int nseg, f
                 double *ss, float *restrict rowbuf, Py_ssize_t i0, Py_ssize_t i1)
 {
     int ph = kh / 2, pw = kw / 2;
-    float ps[TILE] = {0}, pq[TILE] = {0};
-    int pending = 0;
+    RowSums acc;
+    rowsums_init(&acc, s, ss, C, ROWS);
     int direct = nseg == 1 && srcs[0] != NULL && !relu; /* one unmixed frame: read its rows in place */
     const float *rows[32];
     /* mixed rows up to `built` are in rowbuf[ii % kh]; output rows [i0, i1) need input rows from i0 - ph */
@@ -431,17 +471,10 @@ dw_spatial_core(const float *const *srcs, const Py_ssize_t *seg_end, int nseg, f
                     }
                 }
             }
-            if (s) {
-                add_sums(o, ps, pq, C);
-                if (++pending == ROWS) {
-                    flush_sums(ps, pq, s, ss, C);
-                    pending = 0;
-                }
-            }
+            rowsums_add(&acc, o);
         }
     }
-    if (s && pending)
-        flush_sums(ps, pq, s, ss, C);
+    rowsums_done(&acc);
 }
 
 #define MAX_TAPS 16
@@ -450,8 +483,8 @@ MULTI_ISA static void
 dw_temporal_core(const float *const *srcs, int kt, float *restrict y, Py_ssize_t rows, Py_ssize_t C,
                  const float *restrict taps, double *s, double *ss)
 {
-    float ps[TILE] = {0}, pq[TILE] = {0};
-    int pending = 0;
+    RowSums acc;
+    rowsums_init(&acc, s, ss, C, ROWS);
     for (Py_ssize_t r = 0; r < rows; r++) {
         float *restrict o = y + r * C;
         int first = 1;
@@ -471,16 +504,9 @@ dw_temporal_core(const float *const *srcs, int kt, float *restrict y, Py_ssize_t
         }
         if (first)
             memset(o, 0, (size_t)C * sizeof(float));
-        if (s) {
-            add_sums(o, ps, pq, C);
-            if (++pending == ROWS) {
-                flush_sums(ps, pq, s, ss, C);
-                pending = 0;
-            }
-        }
+        rowsums_add(&acc, o);
     }
-    if (s && pending)
-        flush_sums(ps, pq, s, ss, C);
+    rowsums_done(&acc);
 }
 
 /* the (1,2,2) max pool of PHASE-Net's blocks on channels-last frames (n, h, w, C) -> (n, h/2, w/2, C) (h, w even),
@@ -490,8 +516,8 @@ MULTI_ISA static void
 pool2x2_core(const float *restrict x, float *restrict y, Py_ssize_t n, Py_ssize_t h, Py_ssize_t w, Py_ssize_t C,
              double *s, double *ss)
 {
-    float ps[TILE] = {0}, pq[TILE] = {0};
-    int pending = 0;
+    RowSums acc;
+    rowsums_init(&acc, s, ss, C, ROWS);
     Py_ssize_t ho = h / 2, wo = w / 2;
     for (Py_ssize_t f = 0; f < n; f++) {
         const float *xf = x + f * h * w * C;
@@ -506,21 +532,14 @@ pool2x2_core(const float *restrict x, float *restrict y, Py_ssize_t n, Py_ssize_
                     float m2 = d[c] > e[c] ? d[c] : e[c];
                     o[c] = m1 > m2 ? m1 : m2;
                 }
-                if (s) {
-                    add_sums(a, ps, pq, C);
-                    add_sums(b, ps, pq, C);
-                    add_sums(d, ps, pq, C);
-                    add_sums(e, ps, pq, C);
-                    if (++pending == ROWS / 4) {
-                        flush_sums(ps, pq, s, ss, C);
-                        pending = 0;
-                    }
-                }
+                rowsums_add(&acc, a);
+                rowsums_add(&acc, b);
+                rowsums_add(&acc, d);
+                rowsums_add(&acc, e);
             }
         }
     }
-    if (s && pending)
-        flush_sums(ps, pq, s, ss, C);
+    rowsums_done(&acc);
 }
 
 /* optional float64 (c) outputs s and ss: both None, or both writable buffers of c doubles */

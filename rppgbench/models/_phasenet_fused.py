@@ -155,16 +155,16 @@ _C_MAX_SUM_CHANNELS = 256
 #: elements per part below which a compiled loop is not split over threads (a part must outweigh the hand-off)
 _MIN_PART_ELEMS = 1 << 17
 
-_POOL: ThreadPoolExecutor | None = None
+_POOL: dict = {"pool": None, "workers": 0}  # the helper threads of _in_parts, grown on demand
 _POOL_LOCK = threading.Lock()
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
-    global _POOL
     with _POOL_LOCK:
-        if _POOL is None or _POOL._max_workers < workers:
-            _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rppgbench-phasenet")
-        return _POOL
+        if _POOL["workers"] < workers:
+            _POOL["pool"] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rppgbench-phasenet")
+            _POOL["workers"] = workers
+        return _POOL["pool"]
 
 
 def _in_parts(fn, rows: int, row_elems: int, sums: tuple | None = None) -> None:
